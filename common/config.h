@@ -1,0 +1,95 @@
+/*
+ * config — jobqd's configuration: defaults, the key table, the file parser.
+ *
+ * The file is "key = value" lines with '#' comments (a '#' starts a comment
+ * anywhere outside a double-quoted string); blank lines are ignored.  Every
+ * key has a default, so no file is needed.  "-o key=value" on the command
+ * line goes through config_set() after the file and overrides it.
+ *
+ * struct config is flat (no pointers) on purpose: the master sends it to
+ * the dispatcher through a pipe on reload, and forks inherit it as is.
+ *
+ * Errors are reported into a caller buffer as "FILE:LINE: KEY: reason" (or
+ * "KEY: reason" for -o) and never logged here; the caller exits 78.
+ *
+ *   config_defaults(c)               built-in defaults
+ *   config_load(c, path, err, n)     read a file over c
+ *   config_set(c, key, value, err, n)  one key (validates it)
+ *   config_finish(c, err, n)         derived values (shm_name from the port)
+ *   config_keys()                    the key names, NULL-terminated
+ *   config_key_live(key)             1 if SIGHUP applies the key live
+ *   config_listen_addr(c, ss, len)   the listen address as a sockaddr
+ *   config_handler_argv(c, argv, n)  the handler words as an argv
+ */
+#ifndef JOBQD_CONFIG_H
+#define JOBQD_CONFIG_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "common/log.h"
+
+#define CONFIG_WORKERS_MAX	1024
+#define CONFIG_QUEUE_MAX	1000000
+#define CONFIG_PAYLOAD_MAX	(16u * 1024 * 1024)
+#define CONFIG_HANDLER_MAX	1024	/* bytes of handler words */
+#define CONFIG_HANDLER_ARGS	64	/* words in an exec handler */
+#define CONFIG_PATH_MAX		1024
+
+enum handler_kind {
+	HANDLER_SLEEP,		/* sleep MS */
+	HANDLER_NOOP,		/* noop */
+	HANDLER_EXEC,		/* exec PROG [ARGS...] (PROG absolute) */
+	HANDLER_SPOOL,		/* spool DIR (absolute) */
+};
+
+struct config {
+	char listen[256];		/* as written: "0.0.0.0:8099", "[::1]:80" */
+	unsigned workers;		/* 1 .. CONFIG_WORKERS_MAX */
+	unsigned queue;			/* 1 .. CONFIG_QUEUE_MAX */
+	unsigned max_payload;		/* 1 .. CONFIG_PAYLOAD_MAX bytes */
+	char handler[CONFIG_HANDLER_MAX];	/* as written */
+	enum handler_kind handler_kind;
+	unsigned sleep_ms;		/* HANDLER_SLEEP */
+	/* HANDLER_EXEC: argc words, NUL-separated, in handler_words;
+	 * HANDLER_SPOOL: the directory is word 0. */
+	unsigned handler_argc;
+	char handler_words[CONFIG_HANDLER_MAX];
+	unsigned job_timeout;		/* seconds, 0 = none */
+	unsigned max_attempts;		/* 1 .. 1000 */
+	unsigned drain_timeout;		/* seconds */
+	char shm_name[256];		/* "" until config_finish: "/jobqd-PORT" */
+	char pidfile[CONFIG_PATH_MAX];	/* "" = none */
+	char user[64];			/* "" = none */
+	char group[64];			/* "" = none */
+	char log[CONFIG_PATH_MAX];	/* "stderr", "syslog" or an absolute path */
+	enum log_level log_level;
+	unsigned max_connections;	/* 1 .. 1000000 */
+	unsigned keepalive_timeout;	/* seconds, >= 1 */
+	unsigned header_timeout;	/* seconds, >= 1 */
+	unsigned body_timeout;		/* seconds, >= 1 */
+};
+
+void config_defaults(struct config *c);
+/* 0, or -1 with "FILE:LINE: KEY: reason" (or "FILE: strerror") in err. */
+int config_load(struct config *c, const char *path, char *err, size_t errlen);
+/* 0, or -1 with "KEY: reason" in err (unknown key, bad value, range). */
+int config_set(struct config *c, const char *key, const char *value,
+    char *err, size_t errlen);
+/* Fill derived values; 0, or -1 with a reason. */
+int config_finish(struct config *c, char *err, size_t errlen);
+/* The key names in table order, NULL-terminated. */
+const char *const *config_keys(void);
+/* 1 when SIGHUP applies this key without a restart, 0 otherwise. */
+int config_key_live(const char *key);
+/* Resolve c->listen (numeric only: IPv4 "a.b.c.d:port", "[v6]:port",
+ * "*:port"); 0 or -1. */
+int config_listen_addr(const struct config *c, struct sockaddr_storage *ss,
+    socklen_t *len);
+/* The port of c->listen, or -1. */
+int config_listen_port(const struct config *c);
+/* Point argv[0..argc-1] at the handler words and set argv[argc] = NULL;
+ * returns argc (0 when the handler has no words).  n >= argc + 1. */
+size_t config_handler_argv(const struct config *c, char **argv, size_t n);
+
+#endif

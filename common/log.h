@@ -1,0 +1,44 @@
+/*
+ * log — err(3)-shaped logging for the jobqd processes.
+ *
+ * One line per event: "jobqd[PID]: ROLE: LEVEL: message".  The target is
+ * stderr (the default, what journald reads), a file (reopened on SIGUSR1)
+ * or syslog.  Only process code logs: library code in common/ reports
+ * errors to its caller.
+ *
+ *   log_open(target, level)   choose the target ("stderr", "syslog", path)
+ *   log_set_role(role)        "master", "dispatcher", "worker 3"
+ *   log_reopen()              reopen a file target (SIGUSR1)
+ *   log_warn*, log_info, log_debug, fatal*   the verbs; *x forms omit errno
+ */
+#ifndef JOBQD_LOG_H
+#define JOBQD_LOG_H
+
+#include <stdarg.h>
+
+enum log_level {
+	LOG_LEVEL_ERROR,
+	LOG_LEVEL_WARN,
+	LOG_LEVEL_INFO,
+	LOG_LEVEL_DEBUG,
+};
+
+/* Open a target; returns 0, or -1 with errno (the old target is kept). */
+int log_open(const char *target, enum log_level level);
+/* Reopen a file target after rotation; -1 with errno keeps the old one. */
+int log_reopen(void);
+void log_set_level(enum log_level level);
+void log_set_role(const char *role);
+/* The fd of a file target, or -1 (so a fork can keep it). */
+int log_fd(void);
+
+void log_errorx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int log_enabled(enum log_level level);
+
+#endif

@@ -1,0 +1,117 @@
+/*
+ * http_parser — a strict HTTP/1.1 request parser (RFC 9112 / RFC 9110).
+ *
+ * Pure functions over caller-owned bytes: no I/O, no allocation, no hidden
+ * state, no logging.  Like picohttpparser, the head parser is called again
+ * with the whole buffer as more bytes arrive and returns slices into it.
+ * The chunked body decoder keeps its state in a small caller-owned struct,
+ * so it can be fed any split of the body.
+ *
+ *   http_parse_head(buf, len, req)
+ *       > 0   a complete request head; the value is its length in bytes
+ *             (leading empty lines, request line, fields, final CRLF)
+ *       0     incomplete: call again with more bytes
+ *       < 0   -STATUS: reject with that HTTP status and close
+ *             (400, 414, 417, 431, 501, 505); req->error says why
+ *   http_chunked_init(ch)
+ *   http_chunked_decode(ch, in, len, &used, out, cap, &made)
+ *       1 the body and its trailers are complete, 0 more bytes needed,
+ *       -400 bad framing, -413 the data would exceed cap in total
+ *
+ * What it enforces (every violation is -400 unless noted):
+ *   - request line "METHOD SP target SP HTTP/x.y CRLF", single spaces;
+ *     a request line over HTTP_MAX_REQUEST_LINE bytes is -414 (also while
+ *     still incomplete); major version != 1 is -505; up to
+ *     HTTP_MAX_EMPTY_LINES empty lines before it are skipped
+ *   - methods: GET HEAD POST PUT DELETE OPTIONS PATCH TRACE are known;
+ *     any other token (CONNECT included) is -501; a non-token is -400
+ *   - targets: origin-form "/...", absolute-form "http://host[:port]/..."
+ *     (path extracted; "http://host" means "/"), "*" only with OPTIONS;
+ *     bytes outside RFC 3986's set (CTL, SP, non-ASCII, '"', '<', '>',
+ *     '\', '^', '`', '{', '|', '}', '#') are rejected
+ *   - header section over HTTP_MAX_HEAD bytes or HTTP_MAX_FIELDS fields is
+ *     -431 (also while incomplete)
+ *   - CRLF only: a bare LF or bare CR anywhere in the head; obs-fold;
+ *     whitespace before ':'; a non-token field name; NUL, CR, LF or other
+ *     CTL (HTAB allowed) in a value
+ *   - Content-Length: 1*DIGIT after trimming OWS; duplicates (even equal),
+ *     lists and overflow are rejected
+ *   - Transfer-Encoding: comma lists over all TE fields; "chunked" must be
+ *     last and appear once; any other coding is -501; TE with CL, or TE on
+ *     HTTP/1.0, is rejected
+ *   - Host: exactly one on HTTP/1.1 (optional on 1.0, at most one); value
+ *     is reg-name / IPv4 / "[" IPv6 "]" with an optional ":port"
+ *   - Expect: "100-continue" (case-insensitive) sets expect_continue; any
+ *     other expectation is -417
+ *   - Connection: a token list; "close" and "keep-alive" are honoured
+ *     (HTTP/1.0 is close unless keep-alive)
+ */
+#ifndef JOBQD_HTTP_PARSER_H
+#define JOBQD_HTTP_PARSER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HTTP_MAX_REQUEST_LINE	8192
+#define HTTP_MAX_HEAD		16384	/* the field section, after the request line */
+#define HTTP_MAX_FIELDS		100
+#define HTTP_MAX_EMPTY_LINES	8
+#define HTTP_MAX_CHUNK_LINE	4096	/* chunk-size line with extensions */
+#define HTTP_MAX_TRAILERS	16384
+
+enum http_method {
+	HTTP_GET = 1,
+	HTTP_HEAD,
+	HTTP_POST,
+	HTTP_PUT,
+	HTTP_DELETE,
+	HTTP_OPTIONS,
+	HTTP_PATCH,
+	HTTP_TRACE,
+};
+
+struct http_request {
+	enum http_method method;
+	const char *target;	/* as sent */
+	size_t target_len;
+	const char *path;	/* origin path without the query ("*" for asterisk-form) */
+	size_t path_len;
+	const char *query;	/* after '?', or NULL */
+	size_t query_len;
+	int version_minor;	/* 0 or 1 */
+	const char *host;	/* NULL when absent */
+	size_t host_len;
+	int has_content_length;
+	uint64_t content_length;
+	int chunked;
+	int expect_continue;
+	int keep_alive;		/* after the version and Connection */
+	size_t fields;		/* number of header fields */
+	const char *error;	/* static reason when rejected, else NULL */
+};
+
+/* Parse a request head at the start of buf (see above). */
+int http_parse_head(const char *buf, size_t len, struct http_request *req);
+
+struct http_chunked {
+	int state;
+	uint64_t remaining;	/* data bytes left in the current chunk */
+	uint64_t total;		/* data bytes produced so far */
+	size_t line;		/* bytes seen on the current size/trailer line */
+	size_t trailer_bytes;
+	unsigned flags;
+};
+
+void http_chunked_init(struct http_chunked *ch);
+/* Decode from in[0..len): *used is set to the bytes consumed, data goes to
+ * out[0..cap - ch->total) counting from what earlier calls produced, and
+ * *made is set to the data bytes written by this call.  Returns 1 when
+ * the last chunk and trailer section are complete, 0 when more is needed,
+ * -400 on bad framing, -413 when the body would exceed cap bytes. */
+int http_chunked_decode(struct http_chunked *ch, const char *in, size_t len,
+    size_t *used, char *out, size_t cap, size_t *made);
+
+/* A reason phrase for a status code ("Bad Request"), "" if unknown. */
+const char *http_status_text(int status);
+
+#endif
