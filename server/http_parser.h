@@ -103,9 +103,10 @@ struct http_chunked {
 };
 
 void http_chunked_init(struct http_chunked *ch);
-/* Decode from in[0..len): *used is set to the bytes consumed, data goes to
- * out[0..cap - ch->total) counting from what earlier calls produced, and
- * *made is set to the data bytes written by this call.  Returns 1 when
+/* Decode from in[0..len): *used is set to the bytes consumed.  out is the
+ * whole body buffer of cap bytes: data is appended at out + ch->total (what
+ * earlier calls produced) and *made is set to the data bytes this call
+ * wrote.  Bytes after the end of the message are not consumed.  Returns 1 when
  * the last chunk and trailer section are complete, 0 when more is needed,
  * -400 on bad framing, -413 when the body would exceed cap bytes. */
 int http_chunked_decode(struct http_chunked *ch, const char *in, size_t len,
