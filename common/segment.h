@@ -1,0 +1,173 @@
+/*
+ * segment — the POSIX shared-memory segment: header, slot table, the ready
+ * and free rings, the worker scoreboard.  The slot table is the truth; the
+ * rings are indexes derived from it and can always be rebuilt
+ * (segment_recover).
+ *
+ * Layout (offsets in the header, every part 64-byte aligned):
+ *   struct seg_header | ready ring | free ring | scoreboard | slots
+ *
+ * Slot life cycle (who writes the state):
+ *   FREE/DONE/FAILED --master pops free ring--> FILLING (master)
+ *   FILLING --master: payload, id, QUEUED, push ready--> QUEUED
+ *   QUEUED --dispatcher pops ready, assigns--> RUNNING (attempts + 1)
+ *   RUNNING --dispatcher on a result--> DONE | FAILED, push free ring
+ *   RUNNING --worker died, attempts left--> QUEUED (dispatcher's retry list)
+ * A DONE or FAILED slot keeps its result, readable by id, until reused.
+ *
+ * Ownership: the master is the only producer of the ready ring and the only
+ * consumer of the free ring; the dispatcher is the other end of both.
+ * Every process of one daemon holds the segment's open file description,
+ * locked with flock(LOCK_EX): while any of them lives, another open fails
+ * with SEG_BUSY — that is how a new master knows the old generation is gone
+ * and how two daemons are kept off one segment.
+ *
+ * Library code: errors go to the caller's buffer; nothing is logged.
+ */
+#ifndef JOBQD_SEGMENT_H
+#define JOBQD_SEGMENT_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/ring.h"
+
+#define SEG_MAGIC	0x6a6f627164534547ULL	/* "jobqdSEG" */
+#define SEG_VERSION	1
+#define SEG_SCORE_COUNT	2048	/* scoreboard entries: two worker generations */
+#define SEG_HIST_BUCKETS 14	/* latency histogram buckets incl. +Inf */
+#define JOBID_SLOT_BITS	20	/* capacity <= 2^20 */
+#define JOBID_STRLEN	16	/* hex digits */
+
+enum slot_state {
+	SLOT_FREE = 0,
+	SLOT_FILLING,		/* held by the master while a body arrives */
+	SLOT_QUEUED,
+	SLOT_RUNNING,
+	SLOT_DONE,
+	SLOT_FAILED,
+};
+
+struct slot {
+	_Atomic uint32_t state;		/* enum slot_state */
+	uint32_t attempts;		/* runs started */
+	uint64_t id;			/* 0 while never used */
+	int64_t t_queued;		/* CLOCK_REALTIME ns */
+	int64_t t_started;
+	int64_t t_finished;
+	int32_t worker_pid;		/* of the last attempt */
+	int32_t exit_status;		/* of the last attempt: exit code, 128+signal */
+	uint32_t payload_len;
+	uint32_t pad;
+	unsigned char payload[];	/* max_payload bytes */
+};
+
+enum score_state {
+	SCORE_EMPTY = 0,
+	SCORE_STARTING,		/* forked, not yet idle */
+	SCORE_IDLE,
+	SCORE_BUSY,
+	SCORE_EXITING,		/* retired by a reload or shutdown */
+};
+
+struct score {
+	_Atomic int32_t pid;
+	_Atomic uint32_t state;		/* enum score_state */
+	_Atomic uint64_t job_id;	/* running job, 0 when none */
+	_Atomic uint64_t jobs_done;
+	uint32_t generation;		/* reload generation */
+	uint32_t pad;
+	int64_t started_at;		/* CLOCK_REALTIME ns */
+};
+
+struct seg_header {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t header_size;
+	uint32_t capacity;
+	uint32_t max_payload;
+	uint32_t slot_size;
+	uint32_t score_count;
+	uint64_t ready_off, free_off, score_off, slots_off, total_size;
+	int64_t created_at;
+
+	_Atomic uint64_t next_seq;		/* job sequence (master) */
+	_Atomic uint32_t dispatcher_sleeping;	/* doorbell wanted */
+	_Atomic uint32_t draining;
+	_Atomic uint32_t queued;		/* gauge: QUEUED slots */
+	_Atomic uint32_t running;		/* gauge: RUNNING slots */
+	_Atomic uint64_t accepted;		/* counters since creation */
+	_Atomic uint64_t completed;
+	_Atomic uint64_t failed;
+	_Atomic uint64_t rejected;
+	_Atomic uint64_t retried;
+	/* latency histograms (non-cumulative counts) and sums in µs */
+	_Atomic uint64_t wait_hist[SEG_HIST_BUCKETS], run_hist[SEG_HIST_BUCKETS];
+	_Atomic uint64_t wait_sum_us, run_sum_us;
+};
+
+/* Upper bounds of the histogram buckets in µs; the last is +Inf. */
+extern const uint64_t seg_hist_bounds_us[SEG_HIST_BUCKETS];
+
+struct segment;
+
+enum seg_open_result {
+	SEG_CREATED = 0,	/* a new, empty segment */
+	SEG_ATTACHED = 1,	/* one left by a previous run: recover it */
+	SEG_BUSY = -1,		/* locked by live processes */
+	SEG_MISMATCH = -2,	/* foreign, other version or other sizes */
+	SEG_ERROR = -3,		/* a system call failed */
+};
+
+/* Create or attach the segment NAME for this geometry and lock it. */
+int segment_open(const char *name, uint32_t capacity, uint32_t max_payload,
+    struct segment **out, char *err, size_t errlen);
+/* Unmap and close (dropping this process's hold on the lock). */
+void segment_close(struct segment *s);
+/* The locked fd (children inherit it; it is what keeps the lock held). */
+int segment_fd(const struct segment *s);
+int segment_unlink(const char *name);
+/* Jobs still QUEUED or RUNNING in a segment that failed with SEG_MISMATCH
+ * only because of its sizes; -1 if it cannot be read. */
+long segment_pending_in(const char *name);
+
+struct seg_header *segment_header(const struct segment *s);
+uint32_t segment_capacity(const struct segment *s);
+uint32_t segment_max_payload(const struct segment *s);
+struct slot *segment_slot(const struct segment *s, uint32_t i);
+struct ring *segment_ready(const struct segment *s);
+struct ring *segment_free(const struct segment *s);
+struct score *segment_score(const struct segment *s, uint32_t i);
+
+/* The slot holding job id now, or NULL (bad slot bits or reused). */
+struct slot *segment_lookup(const struct segment *s, uint64_t id);
+
+/* Master: take a reusable slot from the free ring and mark it FILLING;
+ * returns its index, or -1 when the queue is full. */
+long segment_reserve(struct segment *s);
+/* Master: publish a FILLING slot whose payload_len bytes are written:
+ * give it a job id, QUEUED, push it on the ready ring.  Returns the id. */
+uint64_t segment_enqueue(struct segment *s, uint32_t i, uint32_t len);
+
+struct seg_recovery {
+	uint32_t requeued;	/* QUEUED jobs put back on the ready ring */
+	uint32_t orphaned;	/* RUNNING jobs requeued (their attempt counted) */
+	uint32_t freed;		/* slots put on the free ring */
+	uint32_t kept;		/* FILLING slots left to the master */
+};
+
+/* Rebuild both rings and the gauges from the slot states.  Only when no
+ * dispatcher or worker is alive.  keep_filling: the calling master still
+ * holds its FILLING slots (after a dispatcher death); otherwise they are
+ * freed (start-up: a body that never completed).  0, or -1 with errno. */
+int segment_recover(struct segment *s, int keep_filling, struct seg_recovery *r);
+
+/* Job ids: (sequence << JOBID_SLOT_BITS) | slot, printed as 16 hex digits. */
+uint64_t jobid_make(uint64_t seq, uint32_t slot);
+uint32_t jobid_slot(uint64_t id);
+void jobid_format(uint64_t id, char buf[JOBID_STRLEN + 1]);
+/* 0 and *id, or -1 if s is not exactly 16 hex digits. */
+int jobid_parse(const char *s, size_t len, uint64_t *id);
+
+#endif
