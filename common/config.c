@@ -105,17 +105,23 @@ UINT_KEY(keepalive_timeout, 1, 3600)
 UINT_KEY(header_timeout, 1, 3600)
 UINT_KEY(body_timeout, 1, 3600)
 
-/* Copy v into a field of size cap, or explain that it is too long. */
+/* 1 (and a reason) when v does not fit a field of cap bytes. */
+static int
+too_long(const char *v, size_t cap, char *why, size_t n)
+{
+	if (strlen(v) < cap)
+		return 0;
+	snprintf(why, n, "longer than %zu bytes", cap - 1);
+	return 1;
+}
+
+/* Copy v into a field of cap bytes, or explain that it is too long. */
 static int
 set_string(char *field, size_t cap, const char *v, char *why, size_t n)
 {
-	size_t len = strlen(v);
-
-	if (len >= cap) {
-		snprintf(why, n, "longer than %zu bytes", cap - 1);
+	if (too_long(v, cap, why, n))
 		return -1;
-	}
-	memcpy(field, v, len + 1);
+	memcpy(field, v, strlen(v) + 1);
 	return 0;
 }
 
@@ -213,8 +219,8 @@ listen_parse(const char *v, struct sockaddr_storage *ss, socklen_t *len,
 static int
 parse_listen(struct config *c, const char *v, char *why, size_t n)
 {
-	if (strlen(v) >= sizeof c->listen)
-		return set_string(c->listen, sizeof c->listen, v, why, n);
+	if (too_long(v, sizeof c->listen, why, n))
+		return -1;
 	if (listen_parse(v, NULL, NULL, NULL, why, n) == -1)
 		return -1;
 	return set_string(c->listen, sizeof c->listen, v, why, n);
@@ -364,8 +370,8 @@ parse_handler(struct config *c, const char *v, char *why, size_t n)
 	unsigned ms = 0, argc = 0;
 	int count;
 
-	if (strlen(v) >= sizeof c->handler)
-		return set_string(c->handler, sizeof c->handler, v, why, n);
+	if (too_long(v, sizeof c->handler, why, n))
+		return -1;
 	count = split_words(v, words, sizeof words, why, n);
 	if (count == -1)
 		return -1;
@@ -470,8 +476,8 @@ parse_pidfile(struct config *c, const char *v, char *why, size_t n)
 static int
 parse_user(struct config *c, const char *v, char *why, size_t n)
 {
-	if (strlen(v) >= sizeof c->user)
-		return set_string(c->user, sizeof c->user, v, why, n);
+	if (too_long(v, sizeof c->user, why, n))
+		return -1;
 	if (v[0] != '\0' && getpwnam(v) == NULL) {
 		snprintf(why, n, "no such user \"%s\"", v);
 		return -1;
@@ -483,8 +489,8 @@ parse_user(struct config *c, const char *v, char *why, size_t n)
 static int
 parse_group(struct config *c, const char *v, char *why, size_t n)
 {
-	if (strlen(v) >= sizeof c->group)
-		return set_string(c->group, sizeof c->group, v, why, n);
+	if (too_long(v, sizeof c->group, why, n))
+		return -1;
 	if (v[0] != '\0' && getgrnam(v) == NULL) {
 		snprintf(why, n, "no such group \"%s\"", v);
 		return -1;

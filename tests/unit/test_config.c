@@ -320,6 +320,13 @@ START_TEST(test_set_long_values)
 	ck_assert_int_eq(config_set(&c, "handler", big, err, sizeof err), -1);
 	ck_assert_msg(strcmp(err, "handler: longer than 1023 bytes") == 0,
 	    "got \"%s\", want \"handler: longer than 1023 bytes\"", err);
+	big[300] = '\0';
+	ck_assert_int_eq(config_set(&c, "listen", big, err, sizeof err), -1);
+	ck_assert_msg(strcmp(err, "listen: longer than 255 bytes") == 0,
+	    "got \"%s\", want \"listen: longer than 255 bytes\"", err);
+	ck_assert_int_eq(config_set(&c, "user", big + 1, err, sizeof err), -1);
+	ck_assert_msg(strcmp(err, "user: longer than 63 bytes") == 0,
+	    "got \"%s\", want \"user: longer than 63 bytes\"", err);
 	big[251] = '\0';	/* "/" + 250 = 251 chars */
 	ck_assert_int_eq(config_set(&c, "shm_name", big, err, sizeof err), -1);
 	big[250] = '\0';
