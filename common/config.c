@@ -773,6 +773,39 @@ config_finish(struct config *c, char *err, size_t errlen)
 	return 0;
 }
 
+/* Defaults, then the file (if any), then "key=value" overrides, then the
+ * derived values: the whole configuration of one start or reload. */
+int
+config_build(struct config *c, const char *path, char *const *kv, size_t n,
+    char *err, size_t errlen)
+{
+	struct config tmp;
+
+	config_defaults(&tmp);
+	if (path != NULL && config_load(&tmp, path, err, errlen) == -1)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		char key[64], why[512];
+		const char *eq = strchr(kv[i], '=');
+		size_t klen = eq != NULL ? (size_t)(eq - kv[i]) : 0;
+
+		if (eq == NULL || klen == 0 || klen >= sizeof(key)) {
+			snprintf(err, errlen, "-o %s: expected key=value", kv[i]);
+			return -1;
+		}
+		memcpy(key, kv[i], klen);
+		key[klen] = '\0';
+		if (config_set(&tmp, key, eq + 1, why, sizeof(why)) == -1) {
+			snprintf(err, errlen, "-o %s", why);
+			return -1;
+		}
+	}
+	if (config_finish(&tmp, err, errlen) == -1)
+		return -1;
+	*c = tmp;
+	return 0;
+}
+
 /* The key names in table order, NULL-terminated. */
 const char *const *
 config_keys(void)

@@ -16,6 +16,7 @@
  *   config_load(c, path, err, n)     read a file over c
  *   config_set(c, key, value, err, n)  one key (validates it)
  *   config_finish(c, err, n)         derived values (shm_name from the port)
+ *   config_build(c, path, kv, n, err, errlen)  all of the above, in order
  *   config_keys()                    the key names, NULL-terminated
  *   config_key_live(key)             1 if SIGHUP applies the key live
  *   config_listen_addr(c, ss, len)   the listen address as a sockaddr
@@ -78,6 +79,10 @@ int config_set(struct config *c, const char *key, const char *value,
     char *err, size_t errlen);
 /* Fill derived values; 0, or -1 with a reason. */
 int config_finish(struct config *c, char *err, size_t errlen);
+/* Defaults + file (path may be NULL) + n "key=value" overrides + finish:
+ * 0 and *c replaced, or -1 with the first error and *c untouched. */
+int config_build(struct config *c, const char *path, char *const *kv, size_t n,
+    char *err, size_t errlen);
 /* The key names in table order, NULL-terminated. */
 const char *const *config_keys(void);
 /* 1 when SIGHUP applies this key without a restart, 0 otherwise. */

@@ -155,6 +155,7 @@ struct seg_recovery {
 	uint32_t orphaned;	/* RUNNING jobs requeued (their attempt counted) */
 	uint32_t freed;		/* slots put on the free ring */
 	uint32_t kept;		/* FILLING slots left to the master */
+	uint32_t dropped;	/* FILLING slots freed (partial uploads) */
 };
 
 /* Rebuild both rings and the gauges from the slot states.  Only when no

@@ -1,0 +1,435 @@
+/*
+ * supervisor — the master's main loop (see supervisor.h).
+ *
+ * Signals are blocked and read from a signalfd that sits in the HTTP
+ * loop's epoll set, so a signal only sets a flag; the loop acts on the flags
+ * after each httpd_poll() round, in one place:
+ *
+ *   SIGTERM/SIGINT  drain: close the listener, /healthz 503, CTL_DRAIN to
+ *                   the dispatcher; CTL_STOP at drain_timeout or on a second
+ *                   signal; exit 0 once the dispatcher and HTTP are done
+ *   SIGHUP          reload (config_build; keep the old one if invalid)
+ *   SIGUSR1         reopen the log file
+ *   SIGCHLD         reap; a dead dispatcher means: wait until none of its
+ *                   workers is left (they die by PDEATHSIG; the master is
+ *                   their subreaper), rebuild the rings from the slot table,
+ *                   fork a new dispatcher (throttled)
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/fd.h"
+#include "common/log.h"
+#include "common/notify.h"
+#include "common/proctitle.h"
+#include "common/proto.h"
+#include "server/httpd.h"
+#include "server/supervisor.h"
+#include "worker/dispatcher.h"
+
+#define TICK_MS			250
+#define STATUS_EVERY_NS		(5 * 1000000000LL)
+#define RESPAWN_MIN_NS		(100 * 1000000LL)
+#define RESPAWN_MAX_NS		(10 * 1000000000LL)
+#define STABLE_NS		(10 * 1000000000LL)	/* a dispatcher this old was healthy */
+#define HTTP_GRACE_NS		(5 * 1000000000LL)	/* in-flight HTTP after the drain */
+
+enum stop_state { RUNNING, DRAINING, STOPPING };
+
+struct master {
+	struct supervisor_args *a;
+	struct config *cfg;
+	struct httpd *httpd;
+	int sigfd;
+	/* signal flags, set by on_signal, cleared by the loop */
+	int sig_term, sig_hup, sig_usr1, sig_chld;
+	/* the dispatcher */
+	pid_t disp;
+	int doorbell_wr, ctl_wr;
+	int64_t disp_started;
+	int orphans;			/* a dispatcher died: wait for its children */
+	int64_t respawn_at;		/* 0 = no respawn pending */
+	int64_t backoff;
+	/* shutdown */
+	enum stop_state stop;
+	int64_t drain_deadline;
+	int stop_sent;
+	int64_t next_status;
+};
+
+/* Read every pending signal from the signalfd and set its flag. */
+static void on_signal(void *arg)
+{
+	struct master *m = arg;
+	struct signalfd_siginfo si;
+	ssize_t n;
+
+	for (;;) {
+		n = read(m->sigfd, &si, sizeof(si));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n != (ssize_t)sizeof(si))
+			return;		/* EAGAIN: all read */
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			m->sig_term++;
+			break;
+		case SIGHUP:
+			m->sig_hup = 1;
+			break;
+		case SIGUSR1:
+			m->sig_usr1 = 1;
+			break;
+		case SIGCHLD:
+			m->sig_chld = 1;
+			break;
+		}
+	}
+}
+
+/* One line of STATUS= for systemd. */
+static void send_status(struct master *m)
+{
+	struct seg_header *h = segment_header(m->a->seg);
+	unsigned idle = 0, busy = 0;
+
+	for (uint32_t i = 0; i < h->score_count; i++) {
+		uint32_t st = atomic_load_explicit(&segment_score(m->a->seg, i)->state,
+		    memory_order_relaxed);
+
+		idle += st == SCORE_IDLE;
+		busy += st == SCORE_BUSY;
+	}
+	notify_send("STATUS=%s: queue %u/%u, workers %u busy, %u idle, %llu accepted",
+	    m->stop != RUNNING ? "draining" : "serving",
+	    atomic_load(&h->queued), h->capacity, busy, idle,
+	    (unsigned long long)atomic_load(&h->accepted));
+}
+
+/* Send a control message (and its payload) to the dispatcher. */
+static void send_ctl(struct master *m, enum ctl_type type, const void *body, uint32_t len)
+{
+	struct msg_ctl msg = { .type = type, .len = len };
+
+	if (m->ctl_wr == -1)
+		return;
+	if (proto_write(m->ctl_wr, &msg, sizeof(msg)) == -1 ||
+	    (len > 0 && proto_write(m->ctl_wr, body, len) == -1))
+		log_warn("cannot send control message %d to the dispatcher", type);
+}
+
+/* Fork the dispatcher with fresh pipes. */
+static void spawn_dispatcher(struct master *m)
+{
+	int bell[2], ctl[2];
+	pid_t pid;
+
+	if (fd_pipe(bell, O_NONBLOCK) == -1)
+		fatal("pipe");
+	if (fd_pipe(ctl, 0) == -1)
+		fatal("pipe");
+	switch ((pid = fork())) {
+	case -1:
+		log_warn("fork dispatcher");
+		close(bell[0]);
+		close(bell[1]);
+		close(ctl[0]);
+		close(ctl[1]);
+		m->respawn_at = clock_mono_ns() + RESPAWN_MAX_NS;
+		return;
+	case 0: {
+		int keep[] = { segment_fd(m->a->seg), bell[0], ctl[0], log_fd() };
+
+		if (fd_keep_only(keep, log_fd() >= 0 ? 4 : 3) == -1)
+			fatal("closing the master's fds in the dispatcher");
+		dispatcher_run(m->cfg, m->a->seg, bell[0], ctl[0]);
+	}
+	}
+	close(bell[0]);
+	close(ctl[0]);
+	m->disp = pid;
+	m->doorbell_wr = bell[1];
+	m->ctl_wr = ctl[1];
+	m->disp_started = clock_mono_ns();
+	m->respawn_at = 0;
+	httpd_set_doorbell(m->httpd, m->doorbell_wr);
+	log_info("dispatcher started (pid %ld)", (long)pid);
+	if (m->stop == DRAINING)
+		send_ctl(m, CTL_DRAIN, NULL, 0);
+}
+
+/* The dispatcher is gone: forget its pipes and wait for its children. */
+static void dispatcher_died(struct master *m, int status)
+{
+	int64_t lived = clock_mono_ns() - m->disp_started;
+
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && m->stop != RUNNING)
+		log_info("dispatcher (pid %ld) exited", (long)m->disp);
+	else if (WIFEXITED(status))
+		log_warnx("dispatcher (pid %ld) exited with status %d",
+		    (long)m->disp, WEXITSTATUS(status));
+	else
+		log_warnx("dispatcher (pid %ld) killed by signal %d (%s)",
+		    (long)m->disp, WTERMSIG(status), strsignal(WTERMSIG(status)));
+	m->disp = 0;
+	httpd_set_doorbell(m->httpd, -1);
+	close(m->doorbell_wr);
+	close(m->ctl_wr);
+	m->doorbell_wr = m->ctl_wr = -1;
+	m->orphans = 1;
+	if (lived >= STABLE_NS)
+		m->backoff = 0;
+	else
+		m->backoff = m->backoff == 0 ? RESPAWN_MIN_NS :
+		    (m->backoff * 2 > RESPAWN_MAX_NS ? RESPAWN_MAX_NS : m->backoff * 2);
+}
+
+/* Every child is gone after a dispatcher death: rebuild the rings. */
+static void recover(struct master *m)
+{
+	struct seg_recovery r;
+
+	m->orphans = 0;
+	if (segment_recover(m->a->seg, 1, &r) == -1)
+		fatal("recovering the queue");
+	log_info("queue recovered: %u queued, %u interrupted jobs requeued, %u slots free",
+	    r.requeued, r.orphaned, r.freed);
+	if (m->stop == RUNNING) {
+		m->respawn_at = clock_mono_ns() + m->backoff;
+		if (m->backoff > 0)
+			log_warnx("restarting the dispatcher in %lld ms",
+			    (long long)(m->backoff / 1000000));
+	}
+}
+
+/* Reap every dead child; act on the dispatcher's death. */
+static void reap(struct master *m)
+{
+	for (;;) {
+		int status;
+		pid_t pid = waitpid(-1, &status, WNOHANG);
+
+		if (pid == -1 && errno == EINTR)
+			continue;
+		if (pid == -1) {
+			if (errno == ECHILD && m->orphans)
+				recover(m);
+			return;
+		}
+		if (pid == 0)
+			return;
+		if (pid == m->disp)
+			dispatcher_died(m, status);
+		else
+			log_debug("reaped orphan pid %ld", (long)pid);
+	}
+}
+
+/* Keys a reload cannot change: keep the running values, say so. */
+static void keep_restart_keys(const struct config *old, struct config *nc)
+{
+#define KEEP(field, name)						\
+	if (memcmp(&old->field, &nc->field, sizeof(old->field)) != 0) {	\
+		log_warnx("reload: %s changed; it takes effect at the next restart", name); \
+		memcpy(&nc->field, &old->field, sizeof(old->field));	\
+	}
+	KEEP(queue, "queue");
+	KEEP(max_payload, "max_payload");
+	KEEP(shm_name, "shm_name");
+	KEEP(pidfile, "pidfile");
+	KEEP(user, "user");
+	KEEP(group, "group");
+#undef KEEP
+}
+
+/* SIGHUP: re-read the configuration and apply what can change live. */
+static void reload(struct master *m)
+{
+	struct config nc;
+	char err[1024];
+
+	notify_reloading();
+	log_info("reloading configuration");
+	if (config_build(&nc, m->a->config_path, m->a->overrides, m->a->noverrides,
+	    err, sizeof(err)) == -1) {
+		log_errorx("reload failed: %s; keeping the running configuration", err);
+		notify_send("READY=1");
+		return;
+	}
+	keep_restart_keys(m->cfg, &nc);
+	if (strcmp(nc.listen, m->cfg->listen) != 0) {
+		int fd = listener_open(&nc, err, sizeof(err));
+
+		if (fd == -1) {
+			log_errorx("reload: %s; still listening on %s", err, m->cfg->listen);
+			memcpy(nc.listen, m->cfg->listen, sizeof(nc.listen));
+		} else {
+			httpd_set_listener(m->httpd, fd);
+			log_info("now listening on %s", nc.listen);
+		}
+	}
+	if (strcmp(nc.log, m->cfg->log) != 0 && log_open(nc.log, nc.log_level) == -1) {
+		log_warn("reload: log %s; keeping %s", nc.log, m->cfg->log);
+		memcpy(nc.log, m->cfg->log, sizeof(nc.log));
+	}
+	log_set_level(nc.log_level);
+	httpd_configure(m->httpd, &nc);
+	*m->cfg = nc;
+	send_ctl(m, CTL_CONFIG, m->cfg, sizeof(*m->cfg));
+	log_info("configuration reloaded: %u workers, handler \"%s\"",
+	    nc.workers, nc.handler);
+	notify_send("READY=1");
+	send_status(m);
+}
+
+/* SIGTERM/SIGINT: first drain, then (second signal) stop at once. */
+static void begin_stop(struct master *m)
+{
+	struct seg_header *h = segment_header(m->a->seg);
+
+	if (m->stop == RUNNING) {
+		m->stop = DRAINING;
+		notify_send("STOPPING=1");
+		log_info("shutting down: draining %u queued jobs (at most %u s)",
+		    atomic_load(&h->queued) + atomic_load(&h->running),
+		    m->cfg->drain_timeout);
+		atomic_store(&h->draining, 1);
+		httpd_close_listener(m->httpd);
+		httpd_set_draining(m->httpd, 1);
+		m->drain_deadline = clock_mono_ns() + (int64_t)m->cfg->drain_timeout * 1000000000;
+		m->respawn_at = 0;
+		send_ctl(m, CTL_DRAIN, NULL, 0);
+	} else if (m->stop == DRAINING) {
+		m->stop = STOPPING;
+		log_info("second stop signal: stopping now");
+		m->stop_sent = 1;
+		send_ctl(m, CTL_STOP, NULL, 0);
+	}
+}
+
+/* Set up the signalfd for the signals the master handles. */
+static int signals_open(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
+		return -1;
+	signal(SIGPIPE, SIG_IGN);
+	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+/* Jobs not finished: QUEUED or RUNNING slots. */
+static uint32_t unfinished(struct segment *seg)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < segment_capacity(seg); i++) {
+		uint32_t st = atomic_load(&segment_slot(seg, i)->state);
+
+		n += st == SLOT_QUEUED || st == SLOT_RUNNING;
+	}
+	return n;
+}
+
+int supervisor_run(struct supervisor_args *a)
+{
+	struct master m = { .a = a, .cfg = &a->cfg, .doorbell_wr = -1, .ctl_wr = -1 };
+	uint32_t left;
+
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
+		fatal("prctl(PR_SET_CHILD_SUBREAPER)");
+	if ((m.sigfd = signals_open()) == -1)
+		fatal("signalfd");
+	if ((m.httpd = httpd_new(m.cfg, a->seg)) == NULL)
+		fatal("http server");
+	httpd_set_listener(m.httpd, a->listen_fd);
+	if (httpd_watch(m.httpd, m.sigfd, on_signal, &m) == -1)
+		fatal("epoll");
+	proctitle_set("jobqd: master");
+	spawn_dispatcher(&m);
+	log_info("serving on %s: %u workers, queue %u, handler \"%s\"",
+	    m.cfg->listen, m.cfg->workers, m.cfg->queue, m.cfg->handler);
+	notify_send("READY=1");
+	send_status(&m);
+	if (a->ready_fd != -1) {
+		(void)!write(a->ready_fd, "R", 1);
+		close(a->ready_fd);
+		a->ready_fd = -1;
+	}
+	m.next_status = clock_mono_ns() + STATUS_EVERY_NS;
+
+	for (;;) {
+		int64_t now;
+
+		if (httpd_poll(m.httpd, TICK_MS) == -1)
+			fatal("epoll_wait");
+		on_signal(&m);	/* a signal that raced the poll */
+		if (m.sig_chld) {
+			m.sig_chld = 0;
+			reap(&m);
+		}
+		if (m.sig_term) {
+			m.sig_term = 0;
+			begin_stop(&m);
+		}
+		if (m.sig_hup) {
+			m.sig_hup = 0;
+			if (m.stop == RUNNING)
+				reload(&m);
+		}
+		if (m.sig_usr1) {
+			m.sig_usr1 = 0;
+			if (log_reopen() == -1)
+				log_warn("reopening the log %s", m.cfg->log);
+			else
+				log_info("log reopened");
+		}
+		if (m.orphans)
+			reap(&m);	/* ECHILD may come without a new SIGCHLD */
+		now = clock_mono_ns();
+		if (m.stop == RUNNING && m.disp == 0 && !m.orphans &&
+		    m.respawn_at != 0 && now >= m.respawn_at)
+			spawn_dispatcher(&m);
+		if (m.stop == DRAINING && !m.stop_sent && now >= m.drain_deadline) {
+			log_warnx("drain timeout (%u s) reached: stopping",
+			    m.cfg->drain_timeout);
+			m.stop_sent = 1;
+			send_ctl(&m, CTL_STOP, NULL, 0);
+		}
+		if (m.stop != RUNNING && m.disp == 0 && !m.orphans &&
+		    (httpd_connections(m.httpd) == 0 || m.stop == STOPPING ||
+		     now >= m.drain_deadline + HTTP_GRACE_NS))
+			break;
+		if (now >= m.next_status) {
+			send_status(&m);
+			m.next_status = now + STATUS_EVERY_NS;
+		}
+	}
+	httpd_free(m.httpd);
+	left = unfinished(a->seg);
+	if (left == 0) {
+		segment_unlink(m.cfg->shm_name);
+		log_info("stopped: queue empty");
+	} else {
+		log_warnx("stopped: %u unfinished jobs kept in shared memory %s for the next start",
+		    left, m.cfg->shm_name);
+	}
+	close(m.sigfd);
+	return 0;
+}
