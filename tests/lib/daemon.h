@@ -1,0 +1,45 @@
+/*
+ * daemon — start and stop the real jobqd binary for integration tests.
+ *
+ * daemon_start() runs $JOBQD_BIN on 127.0.0.1 with a free ephemeral port,
+ * a unique shm_name and a log file in a fresh temp directory, plus the
+ * caller's extra arguments, and waits until the port accepts connections.
+ *
+ *   daemon_start(d, extra)     extra: NULL-terminated argv words, e.g.
+ *                              { "-o", "handler=noop", NULL }
+ *   daemon_signal(d, sig)
+ *   daemon_wait(d, secs)       the exit status (waitpid form), or -1
+ *   daemon_stop(d)             SIGTERM + wait; the exit status
+ *   daemon_cleanup(d)          SIGKILL if alive, unlink shm, remove the dir
+ *   daemon_log_contains(d, s)  1 if the log file holds s
+ */
+#ifndef JOBQD_TEST_DAEMON_H
+#define JOBQD_TEST_DAEMON_H
+
+#include <sys/types.h>
+
+struct daemon {
+	pid_t pid;
+	int port;
+	char shm[64];
+	char dir[128];
+	char log[192];
+};
+
+/* A free TCP port on 127.0.0.1 (bound to 0, read back, closed). */
+int test_free_port(void);
+/* 0, or -1 (the reason printed on stderr). */
+int daemon_start(struct daemon *d, const char *const *extra);
+/* Like daemon_start but with the port and shm name already in d (restart). */
+int daemon_restart(struct daemon *d, const char *const *extra);
+int daemon_signal(struct daemon *d, int sig);
+int daemon_wait(struct daemon *d, int secs);
+int daemon_stop(struct daemon *d);
+void daemon_cleanup(struct daemon *d);
+int daemon_log_contains(const struct daemon *d, const char *s);
+/* Wait up to secs for the log to contain s; 1 if it did. */
+int daemon_log_wait(const struct daemon *d, const char *s, int secs);
+/* Connect to 127.0.0.1:port; the fd or -1. */
+int test_connect(int port);
+
+#endif
