@@ -60,7 +60,7 @@ static void nap(int ms)
 		;
 }
 
-int daemon_restart(struct daemon *d, const char *const *extra)
+int daemon_run(struct daemon *d, const char *const *extra)
 {
 	const char *bin = getenv("JOBQD_BIN");
 	const char *argv[64];
@@ -116,7 +116,7 @@ int daemon_restart(struct daemon *d, const char *const *extra)
 	return -1;
 }
 
-int daemon_start(struct daemon *d, const char *const *extra)
+int daemon_prepare(struct daemon *d)
 {
 	memset(d, 0, sizeof(*d));
 	snprintf(d->dir, sizeof(d->dir), "/tmp/jobqd-test-XXXXXX");
@@ -128,7 +128,14 @@ int daemon_start(struct daemon *d, const char *const *extra)
 	shm_unlink(d->shm);
 	if ((d->port = test_free_port()) == -1)
 		return -1;
-	return daemon_restart(d, extra);
+	return 0;
+}
+
+int daemon_start(struct daemon *d, const char *const *extra)
+{
+	if (daemon_prepare(d) == -1)
+		return -1;
+	return daemon_run(d, extra);
 }
 
 int daemon_signal(struct daemon *d, int sig)

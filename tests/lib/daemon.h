@@ -5,8 +5,11 @@
  * a unique shm_name and a log file in a fresh temp directory, plus the
  * caller's extra arguments, and waits until the port accepts connections.
  *
- *   daemon_start(d, extra)     extra: NULL-terminated argv words, e.g.
+ *   daemon_start(d, extra)     daemon_prepare + daemon_run; extra: NULL-
+ *                              terminated argv words, e.g.
  *                              { "-o", "handler=noop", NULL }
+ *   daemon_prepare(d)          temp dir, port, shm name; starts nothing
+ *   daemon_run(d, extra)       start (again) with what d holds
  *   daemon_signal(d, sig)
  *   daemon_wait(d, secs)       the exit status (waitpid form), or -1
  *   daemon_stop(d)             SIGTERM + wait; the exit status
@@ -30,8 +33,10 @@ struct daemon {
 int test_free_port(void);
 /* 0, or -1 (the reason printed on stderr). */
 int daemon_start(struct daemon *d, const char *const *extra);
-/* Like daemon_start but with the port and shm name already in d (restart). */
-int daemon_restart(struct daemon *d, const char *const *extra);
+/* Make the temp dir, pick the port and shm name, start nothing. */
+int daemon_prepare(struct daemon *d);
+/* Start with what d holds (after daemon_prepare, or again after a stop). */
+int daemon_run(struct daemon *d, const char *const *extra);
 int daemon_signal(struct daemon *d, int sig);
 int daemon_wait(struct daemon *d, int secs);
 int daemon_stop(struct daemon *d);

@@ -1,0 +1,558 @@
+/*
+ * test_ops — daemon operations against the real binary: -t and exit codes,
+ * SIGTERM drain, SIGHUP reload (live, under load, invalid), SIGKILL of the
+ * master and of the dispatcher without losing a job, SIGUSR1 log reopen,
+ * sd_notify, pidfile, process titles, privilege drop.
+ */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests/lib/daemon.h"
+
+/* Send a whole request and read the response until the peer closes;
+ * the status code, or -1.  body (may be NULL) gets the response body. */
+static int http(int port, const char *method, const char *path,
+    const char *payload, char *body, size_t bodylen)
+{
+	char req[4096], resp[65536];
+	size_t got = 0;
+	int fd = test_connect(port), n, status = -1;
+	struct timeval tv = { 10, 0 };
+
+	if (fd == -1)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	n = snprintf(req, sizeof(req),
+	    "%s %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: %zu\r\n\r\n%s",
+	    method, path, payload ? strlen(payload) : 0, payload ? payload : "");
+	if (write(fd, req, (size_t)n) != n) {
+		close(fd);
+		return -1;
+	}
+	for (;;) {
+		ssize_t r = read(fd, resp + got, sizeof(resp) - 1 - got);
+
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	resp[got] = '\0';
+	if (sscanf(resp, "HTTP/1.%*d %d", &status) != 1)
+		return -1;
+	if (body != NULL) {
+		char *b = strstr(resp, "\r\n\r\n");
+
+		snprintf(body, bodylen, "%s", b ? b + 4 : "");
+	}
+	return status;
+}
+
+/* POST a payload; the job id (16 hex digits) in id, the status returned. */
+static int post(int port, const char *payload, char id[17])
+{
+	char body[512];
+	int st = http(port, "POST", "/payload", payload, body, sizeof(body));
+	char *p = strstr(body, "\"id\":\"");
+
+	id[0] = '\0';
+	if (st == 202 && p != NULL)
+		snprintf(id, 17, "%.16s", p + 6);
+	return st;
+}
+
+/* Wait up to secs for GET /jobs/id to report state; 1 if it did. */
+static int job_wait(int port, const char *id, const char *state, int secs)
+{
+	char path[64], body[2048], want[64];
+
+	snprintf(path, sizeof(path), "/jobs/%s", id);
+	snprintf(want, sizeof(want), "\"state\":\"%s\"", state);
+	for (int i = 0; i < secs * 10; i++) {
+		if (http(port, "GET", path, NULL, body, sizeof(body)) == 200 &&
+		    strstr(body, want) != NULL)
+			return 1;
+		usleep(100000);
+	}
+	return 0;
+}
+
+/* Files in dir (not . and ..). */
+static int count_files(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	if (d == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* Wait up to secs for dir to hold n files. */
+static int wait_files(const char *dir, int n, int secs)
+{
+	for (int i = 0; i < secs * 20; i++) {
+		if (count_files(dir) >= n)
+			return count_files(dir);
+		usleep(50000);
+	}
+	return count_files(dir);
+}
+
+/* Run jobqd with args (no daemon), capture stderr; the exit status. */
+static int run_jobqd(const char *const *args, char *out, size_t outlen)
+{
+	char cmd[2048] = "", *bin = getenv("JOBQD_BIN");
+	FILE *fp;
+	size_t got;
+	int st;
+
+	ck_assert_ptr_nonnull(bin);
+	snprintf(cmd, sizeof(cmd), "%s", bin);
+	for (size_t i = 0; args[i] != NULL; i++) {
+		strncat(cmd, " '", sizeof(cmd) - strlen(cmd) - 1);
+		strncat(cmd, args[i], sizeof(cmd) - strlen(cmd) - 1);
+		strncat(cmd, "'", sizeof(cmd) - strlen(cmd) - 1);
+	}
+	strncat(cmd, " 2>&1", sizeof(cmd) - strlen(cmd) - 1);
+	fp = popen(cmd, "r");
+	ck_assert_ptr_nonnull(fp);
+	got = fread(out, 1, outlen - 1, fp);
+	out[got] = '\0';
+	st = pclose(fp);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Write text to path. */
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+	FILE *fp = fopen(path, "w");
+
+	ck_assert_msg(fp != NULL, "open %s: %s", path, strerror(errno));
+	fputs(text, fp);
+	fclose(fp);
+	chmod(path, mode);
+}
+
+/* The pid of the master's child whose comm is name, or -1. */
+static pid_t child_named(pid_t parent, const char *name)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	pid_t found = -1;
+
+	while (d != NULL && (e = readdir(d)) != NULL && found == -1) {
+		char path[64], buf[512], comm[64];
+		long ppid;
+		FILE *fp;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		if ((fp = fopen(path, "r")) == NULL)
+			continue;
+		if (fgets(buf, sizeof(buf), fp) != NULL) {
+			char *l = strchr(buf, '('), *r = strrchr(buf, ')');
+
+			if (l && r && sscanf(r + 2, "%*c %ld", &ppid) == 1) {
+				snprintf(comm, sizeof(comm), "%.*s", (int)(r - l - 1), l + 1);
+				if (ppid == parent && strcmp(comm, name) == 0)
+					found = (pid_t)atol(e->d_name);
+			}
+		}
+		fclose(fp);
+	}
+	if (d != NULL)
+		closedir(d);
+	return found;
+}
+
+START_TEST(test_config_check_exit_codes)
+{
+	char out[4096], conf[] = "/tmp/jobqd-conf-XXXXXX";
+	int fd = mkstemp(conf);
+
+	ck_assert_int_ne(fd, -1);
+	close(fd);
+	write_file(conf, "# ok\nworkers = 4\nhandler = noop\n", 0644);
+	ck_assert_int_eq(run_jobqd((const char *[]){ "-t", "-c", conf, NULL }, out, sizeof(out)), 0);
+	write_file(conf, "workers = 4\nqueue = lots\n", 0644);
+	ck_assert_int_eq(run_jobqd((const char *[]){ "-t", "-c", conf, NULL }, out, sizeof(out)), 78);
+	ck_assert_msg(strstr(out, ":2: queue:") != NULL, "got \"%s\", want FILE:2: queue:", out);
+	ck_assert_int_eq(run_jobqd((const char *[]){ "-t", "-o", "nosuchkey=1", NULL }, out, sizeof(out)), 78);
+	ck_assert_msg(strstr(out, "nosuchkey") != NULL, "got \"%s\"", out);
+	ck_assert_int_eq(run_jobqd((const char *[]){ "-t", "-c", "/nonexistent/jobqd.conf", NULL }, out, sizeof(out)), 78);
+	ck_assert_int_eq(run_jobqd((const char *[]){ "-x", NULL }, out, sizeof(out)), 78);
+	ck_assert_int_eq(run_jobqd((const char *[]){ "-h", NULL }, out, sizeof(out)), 0);
+	ck_assert_msg(strncmp(out, "usage: jobqd", 12) == 0, "got \"%s\"", out);
+	ck_assert_int_eq(run_jobqd((const char *[]){ "-V", NULL }, out, sizeof(out)), 0);
+	ck_assert_msg(strncmp(out, "jobqd ", 6) == 0, "got \"%s\"", out);
+	unlink(conf);
+}
+END_TEST
+
+/* SIGTERM with a full queue: every queued job runs, exit 0, segment gone. */
+START_TEST(test_sigterm_drains_full_queue)
+{
+	struct daemon d;
+	char handler[300], id[17], shm[128];
+	struct stat st;
+	int status;
+
+	ck_assert_int_eq(daemon_start(&d, (const char *[]){ "-o", "workers=2",
+	    "-o", "queue=16", "-o", "handler=noop", NULL }), 0);
+	daemon_stop(&d);
+	snprintf(handler, sizeof(handler), "handler=exec /bin/sh -c \"sleep 0.1; cat > %s/$JOBQD_JOB_ID\"", d.dir);
+	ck_assert_int_eq(daemon_run(&d, (const char *[]){ "-o", "workers=2",
+	    "-o", "queue=16", "-o", handler, NULL }), 0);
+	for (int i = 0; i < 16; i++)
+		ck_assert_int_eq(post(d.port, "payload", id), 202);
+	ck_assert_int_eq(post(d.port, "one too many", id), 503);
+	daemon_signal(&d, SIGTERM);
+	status = daemon_wait(&d, 30);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "exit status %d", status);
+	/* 16 job files + the log */
+	ck_assert_int_eq(count_files(d.dir), 17);
+	snprintf(shm, sizeof(shm), "/dev/shm%s", d.shm);
+	ck_assert_msg(stat(shm, &st) == -1, "%s should be removed after a full drain", shm);
+	daemon_cleanup(&d);
+}
+END_TEST
+
+/* drain_timeout reached: jobs stay in the segment and run at the next start. */
+START_TEST(test_drain_timeout_keeps_jobs)
+{
+	struct daemon d;
+	char handler[300], id[17];
+	int status;
+
+	ck_assert_int_eq(daemon_prepare(&d), 0);
+	snprintf(handler, sizeof(handler), "handler=exec /bin/sh -c \"sleep 0.3; cat > %s/$JOBQD_JOB_ID\"", d.dir);
+	ck_assert_int_eq(daemon_run(&d, (const char *[]){ "-o", "workers=1",
+	    "-o", "drain_timeout=1", "-o", handler, NULL }), 0);
+	for (int i = 0; i < 12; i++)
+		ck_assert_int_eq(post(d.port, "x", id), 202);
+	daemon_signal(&d, SIGTERM);
+	status = daemon_wait(&d, 20);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "exit status %d", status);
+	ck_assert(daemon_log_contains(&d, "unfinished jobs kept"));
+	ck_assert_int_lt(count_files(d.dir), 13);
+	ck_assert_int_eq(daemon_run(&d, (const char *[]){ "-o", "workers=4", "-o", handler, NULL }), 0);
+	ck_assert_int_eq(wait_files(d.dir, 13, 20), 13);
+	ck_assert(daemon_log_contains(&d, "recovered shared memory"));
+	daemon_stop(&d);
+	daemon_cleanup(&d);
+}
+END_TEST
+
+/* SIGKILL of the master, then a restart: every accepted job completes. */
+START_TEST(test_sigkill_master_then_restart)
+{
+	struct daemon d;
+	char handler[300], id[17];
+	int accepted = 0;
+
+	ck_assert_int_eq(daemon_prepare(&d), 0);
+	snprintf(handler, sizeof(handler), "handler=exec /bin/sh -c \"sleep 0.05; cat > %s/$JOBQD_JOB_ID\"", d.dir);
+	ck_assert_int_eq(daemon_run(&d, (const char *[]){ "-o", "workers=2",
+	    "-o", "queue=64", "-o", handler, NULL }), 0);
+	for (int i = 0; i < 40; i++)
+		accepted += post(d.port, "x", id) == 202;
+	ck_assert_int_eq(accepted, 40);
+	daemon_signal(&d, SIGKILL);
+	daemon_wait(&d, 10);
+	ck_assert_int_eq(daemon_run(&d, (const char *[]){ "-o", "workers=4",
+	    "-o", "queue=64", "-o", handler, NULL }), 0);
+	ck_assert_int_eq(wait_files(d.dir, 41, 30), 41);
+	daemon_stop(&d);
+	daemon_cleanup(&d);
+}
+END_TEST
+
+/* SIGKILL of the dispatcher: a new one starts and nothing is lost. */
+START_TEST(test_sigkill_dispatcher)
+{
+	struct daemon d;
+	char handler[300], id[17];
+	pid_t disp, disp2 = -1;
+
+	ck_assert_int_eq(daemon_prepare(&d), 0);
+	snprintf(handler, sizeof(handler), "handler=exec /bin/sh -c \"sleep 0.1; cat > %s/$JOBQD_JOB_ID\"", d.dir);
+	ck_assert_int_eq(daemon_run(&d, (const char *[]){ "-o", "workers=2",
+	    "-o", "queue=64", "-o", handler, NULL }), 0);
+	for (int i = 0; i < 30; i++)
+		ck_assert_int_eq(post(d.port, "x", id), 202);
+	disp = child_named(d.pid, "dispatcher");
+	ck_assert_int_gt(disp, 0);
+	ck_assert_int_eq(kill(disp, SIGKILL), 0);
+	for (int i = 0; i < 20; i++)
+		ck_assert_int_eq(post(d.port, "y", id), 202);
+	ck_assert_int_eq(wait_files(d.dir, 51, 30), 51);
+	ck_assert(daemon_log_contains(&d, "killed by signal 9"));
+	ck_assert(daemon_log_contains(&d, "queue recovered"));
+	for (int i = 0; i < 50 && disp2 <= 0; i++, usleep(100000))
+		disp2 = child_named(d.pid, "dispatcher");
+	ck_assert_int_gt(disp2, 0);
+	ck_assert_int_ne(disp2, disp);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+	daemon_cleanup(&d);
+}
+END_TEST
+
+/* SIGHUP under load: the worker count changes, no request fails. */
+START_TEST(test_sighup_under_load)
+{
+	struct daemon d;
+	char conf[256], body[65536], id[17], arg[300];
+	int failed = 0;
+
+	ck_assert_int_eq(daemon_prepare(&d), 0);
+	snprintf(conf, sizeof(conf), "%s/jobqd.conf", d.dir);
+	write_file(conf, "workers = 2\nqueue = 512\nhandler = sleep 5\n", 0644);
+	snprintf(arg, sizeof(arg), "%s", conf);
+	ck_assert_int_eq(daemon_run(&d, (const char *[]){ "-c", arg, NULL }), 0);
+	for (int i = 0; i < 300; i++) {
+		if (i == 50) {
+			write_file(conf, "workers = 5\nqueue = 512\nhandler = sleep 2\n", 0644);
+			daemon_signal(&d, SIGHUP);
+		}
+		if (i == 150)
+			daemon_signal(&d, SIGHUP);
+		failed += post(d.port, "load", id) != 202;
+	}
+	ck_assert_int_eq(failed, 0);
+	ck_assert(daemon_log_wait(&d, "configuration reloaded: 5 workers", 5));
+	for (int i = 0; i < 50; i++) {
+		ck_assert_int_eq(http(d.port, "GET", "/status", NULL, body, sizeof(body)), 200);
+		if (strstr(body, "\"total\":5") != NULL)
+			break;
+		usleep(100000);
+	}
+	ck_assert_msg(strstr(body, "\"total\":5") != NULL, "status %s", body);
+	daemon_signal(&d, SIGKILL);
+	daemon_wait(&d, 10);
+	daemon_cleanup(&d);
+}
+END_TEST
+
+/* An invalid file on SIGHUP: logged, the running configuration stays. */
+START_TEST(test_sighup_bad_config_kept)
+{
+	struct daemon d;
+	char conf[256], body[65536], arg[300], id[17];
+
+	ck_assert_int_eq(daemon_prepare(&d), 0);
+	snprintf(conf, sizeof(conf), "%s/jobqd.conf", d.dir);
+	write_file(conf, "workers = 3\nhandler = noop\n", 0644);
+	snprintf(arg, sizeof(arg), "%s", conf);
+	ck_assert_int_eq(daemon_run(&d, (const char *[]){ "-c", arg, NULL }), 0);
+	write_file(conf, "workers = 3\nhandler = teleport\n", 0644);
+	daemon_signal(&d, SIGHUP);
+	ck_assert(daemon_log_wait(&d, "reload failed", 5));
+	ck_assert(daemon_log_contains(&d, ":2: handler:"));
+	ck_assert_int_eq(post(d.port, "still here", id), 202);
+	ck_assert(job_wait(d.port, id, "done", 5));
+	ck_assert_int_eq(http(d.port, "GET", "/status", NULL, body, sizeof(body)), 200);
+	ck_assert_msg(strstr(body, "\"total\":3") != NULL, "status %s", body);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+	daemon_cleanup(&d);
+}
+END_TEST
+
+/* SIGUSR1 after the log was renamed: the daemon writes to a new file. */
+START_TEST(test_sigusr1_reopens_log)
+{
+	struct daemon d;
+	char old[256];
+	struct stat st;
+
+	ck_assert_int_eq(daemon_start(&d, (const char *[]){ "-o", "handler=noop", NULL }), 0);
+	snprintf(old, sizeof(old), "%s.1", d.log);
+	ck_assert_int_eq(rename(d.log, old), 0);
+	daemon_signal(&d, SIGUSR1);
+	ck_assert(daemon_log_wait(&d, "log reopened", 5));
+	ck_assert_int_eq(stat(d.log, &st), 0);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+	daemon_cleanup(&d);
+}
+END_TEST
+
+/* A test NOTIFY_SOCKET receives READY=1, RELOADING=1, STOPPING=1. */
+START_TEST(test_sd_notify)
+{
+	struct daemon d;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char path[128], msgs[8192] = "", buf[1024];
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct timeval tv = { 0, 200000 };
+
+	snprintf(path, sizeof(path), "/tmp/jobqd-notify-%ld", (long)getpid());
+	unlink(path);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setenv("NOTIFY_SOCKET", path, 1);
+	ck_assert_int_eq(daemon_start(&d, (const char *[]){ "-o", "handler=noop", "-o", "workers=2", NULL }), 0);
+	unsetenv("NOTIFY_SOCKET");
+	usleep(300000);
+	daemon_signal(&d, SIGHUP);
+	ck_assert(daemon_log_wait(&d, "configuration reloaded", 5));
+	ck_assert_int_eq(daemon_stop(&d), 0);
+	for (;;) {
+		ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
+
+		if (n <= 0)
+			break;
+		buf[n] = '\0';
+		strncat(msgs, buf, sizeof(msgs) - strlen(msgs) - 2);
+		strcat(msgs, "|");
+	}
+	ck_assert_msg(strstr(msgs, "READY=1") != NULL, "got %s", msgs);
+	ck_assert_msg(strstr(msgs, "RELOADING=1\nMONOTONIC_USEC=") != NULL, "got %s", msgs);
+	ck_assert_msg(strstr(msgs, "STOPPING=1") != NULL, "got %s", msgs);
+	ck_assert_msg(strstr(msgs, "STATUS=") != NULL, "got %s", msgs);
+	ck_assert_msg(strstr(strstr(msgs, "RELOADING=1"), "READY=1") != NULL,
+	    "READY=1 after RELOADING=1: got %s", msgs);
+	close(fd);
+	unlink(path);
+	daemon_cleanup(&d);
+}
+END_TEST
+
+/* Pidfile: written, refused while live, stale replaced, removed at exit. */
+START_TEST(test_pidfile)
+{
+	struct daemon d;
+	char pidfile[256], arg[300], buf[64], out[4096], listen[64];
+	FILE *fp;
+	long pid = 0;
+
+	ck_assert_int_eq(daemon_prepare(&d), 0);
+	snprintf(pidfile, sizeof(pidfile), "%s/jobqd.pid", d.dir);
+	write_file(pidfile, "999999\n", 0644);	/* stale: no such process */
+	snprintf(arg, sizeof(arg), "%s", pidfile);
+	ck_assert_int_eq(daemon_run(&d, (const char *[]){ "-p", arg, "-o", "handler=noop", NULL }), 0);
+	fp = fopen(pidfile, "r");
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_ptr_nonnull(fgets(buf, sizeof(buf), fp));
+	fclose(fp);
+	pid = atol(buf);
+	ck_assert_int_eq(pid, d.pid);
+	/* a second daemon with the same pidfile refuses */
+	snprintf(listen, sizeof(listen), "listen=127.0.0.1:%d", test_free_port());
+	ck_assert_int_eq(run_jobqd((const char *[]){ "-p", arg, "-o", listen, "-o", "shm_name=/jobqd-test-pidfile", NULL },
+	    out, sizeof(out)), 1);
+	ck_assert_msg(strstr(out, "already running") != NULL, "got \"%s\"", out);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+	ck_assert_int_eq(access(pidfile, F_OK), -1);
+	daemon_cleanup(&d);
+}
+END_TEST
+
+/* ps shows each role. */
+START_TEST(test_process_titles)
+{
+	struct daemon d;
+	char path[64], buf[256];
+	FILE *fp;
+	size_t n;
+	pid_t disp;
+
+	ck_assert_int_eq(daemon_start(&d, (const char *[]){ "-o", "handler=noop", "-o", "workers=2", NULL }), 0);
+	usleep(300000);
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)d.pid);
+	fp = fopen(path, "r");
+	ck_assert_ptr_nonnull(fp);
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	buf[n] = '\0';
+	fclose(fp);
+	ck_assert_msg(strncmp(buf, "jobqd: master", 13) == 0, "got \"%s\"", buf);
+	disp = child_named(d.pid, "dispatcher");
+	ck_assert_int_gt(disp, 0);
+	ck_assert_int_gt(child_named(disp, "worker 0"), 0);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+	daemon_cleanup(&d);
+}
+END_TEST
+
+/* As root with user=nobody: every process runs as nobody. */
+START_TEST(test_privilege_drop)
+{
+	struct daemon d;
+	struct passwd *pw = getpwnam("nobody");
+	char path[64], line[256], id[17];
+	FILE *fp;
+	long uid = -1;
+	pid_t disp;
+
+	if (geteuid() != 0 || pw == NULL)
+		return;	/* only meaningful as root */
+	ck_assert_int_eq(daemon_start(&d, (const char *[]){ "-o", "handler=noop",
+	    "-o", "workers=2", "-o", "user=nobody", NULL }), 0);
+	ck_assert_int_eq(post(d.port, "x", id), 202);
+	ck_assert(job_wait(d.port, id, "done", 5));
+	disp = child_named(d.pid, "dispatcher");
+	ck_assert_int_gt(disp, 0);
+	for (int k = 0; k < 2; k++) {
+		snprintf(path, sizeof(path), "/proc/%ld/status", (long)(k ? disp : d.pid));
+		fp = fopen(path, "r");
+		ck_assert_ptr_nonnull(fp);
+		while (fgets(line, sizeof(line), fp) != NULL)
+			if (sscanf(line, "Uid: %ld", &uid) == 1)
+				break;
+		fclose(fp);
+		ck_assert_int_eq(uid, (long)pw->pw_uid);
+	}
+	ck_assert_int_eq(daemon_stop(&d), 0);
+	daemon_cleanup(&d);
+}
+END_TEST
+
+static Suite *ops_suite(void)
+{
+	Suite *s = suite_create("ops");
+	TCase *tc = tcase_create("ops");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_config_check_exit_codes);
+	tcase_add_test(tc, test_sigterm_drains_full_queue);
+	tcase_add_test(tc, test_drain_timeout_keeps_jobs);
+	tcase_add_test(tc, test_sigkill_master_then_restart);
+	tcase_add_test(tc, test_sigkill_dispatcher);
+	tcase_add_test(tc, test_sighup_under_load);
+	tcase_add_test(tc, test_sighup_bad_config_kept);
+	tcase_add_test(tc, test_sigusr1_reopens_log);
+	tcase_add_test(tc, test_sd_notify);
+	tcase_add_test(tc, test_pidfile);
+	tcase_add_test(tc, test_process_titles);
+	tcase_add_test(tc, test_privilege_drop);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(ops_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}
