@@ -252,6 +252,35 @@ static void keep_restart_keys(const struct config *old, struct config *nc)
 #undef KEEP
 }
 
+/* A new listen address: bind it, then let the old socket go.  The same
+ * port on another address cannot be bound while the old socket listens, so
+ * then the old one is closed first and reopened if the new bind fails. */
+static void rebind(struct master *m, struct config *nc)
+{
+	char err[512];
+	int fd = listener_open(nc, err, sizeof(err));
+
+	if (fd == -1 && errno == EADDRINUSE &&
+	    config_listen_port(nc) == config_listen_port(m->cfg)) {
+		httpd_close_listener(m->httpd);
+		if ((fd = listener_open(nc, err, sizeof(err))) == -1) {
+			char err2[512];
+			int old = listener_open(m->cfg, err2, sizeof(err2));
+
+			if (old == -1)
+				fatalx("reload: %s, and the old address failed too: %s", err, err2);
+			httpd_set_listener(m->httpd, old);
+		}
+	}
+	if (fd == -1) {
+		log_errorx("reload: %s; still listening on %s", err, m->cfg->listen);
+		memcpy(nc->listen, m->cfg->listen, sizeof(nc->listen));
+		return;
+	}
+	httpd_set_listener(m->httpd, fd);
+	log_info("now listening on %s", nc->listen);
+}
+
 /* SIGHUP: re-read the configuration and apply what can change live. */
 static void reload(struct master *m)
 {
@@ -267,17 +296,8 @@ static void reload(struct master *m)
 		return;
 	}
 	keep_restart_keys(m->cfg, &nc);
-	if (strcmp(nc.listen, m->cfg->listen) != 0) {
-		int fd = listener_open(&nc, err, sizeof(err));
-
-		if (fd == -1) {
-			log_errorx("reload: %s; still listening on %s", err, m->cfg->listen);
-			memcpy(nc.listen, m->cfg->listen, sizeof(nc.listen));
-		} else {
-			httpd_set_listener(m->httpd, fd);
-			log_info("now listening on %s", nc.listen);
-		}
-	}
+	if (strcmp(nc.listen, m->cfg->listen) != 0)
+		rebind(m, &nc);
 	if (strcmp(nc.log, m->cfg->log) != 0 && log_open(nc.log, nc.log_level) == -1) {
 		log_warn("reload: log %s; keeping %s", nc.log, m->cfg->log);
 		memcpy(nc.log, m->cfg->log, sizeof(nc.log));
