@@ -7,12 +7,13 @@
 
 #include "common/proto.h"
 
-/* Wait until fd is ready for events (the middle of a big message). */
-static void wait_fd(int fd, short events)
+/* Wait up to a second until fd is ready for events (the middle of a big
+ * message); 0 when it timed out. */
+static int wait_fd(int fd, short events)
 {
 	struct pollfd p = { .fd = fd, .events = events };
 
-	(void)poll(&p, 1, 1000);
+	return poll(&p, 1, 1000);
 }
 
 int proto_write(int fd, const void *msg, size_t len)
@@ -27,7 +28,7 @@ int proto_write(int fd, const void *msg, size_t len)
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN && off > 0) {
-				wait_fd(fd, POLLOUT);	/* finish a big message */
+				(void)wait_fd(fd, POLLOUT);	/* finish a big message */
 				continue;
 			}
 			return -1;
@@ -49,7 +50,12 @@ int proto_read(int fd, void *msg, size_t len)
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN && off > 0) {
-				wait_fd(fd, POLLIN);	/* the rest is on its way */
+				/* The rest is on its way; a second of silence
+				 * means it is not coming. */
+				if (wait_fd(fd, POLLIN) == 0) {
+					errno = EPROTO;
+					return -1;
+				}
 				continue;
 			}
 			return -1;

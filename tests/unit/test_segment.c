@@ -1,0 +1,1239 @@
+/*
+ * test_segment — Check suite for common/segment.c.
+ *
+ *   ids       jobid_make/slot/format/parse tables; segment_lookup on id 0,
+ *             bad slot bits, a stale id after the slot is reused
+ *   recover   every assignment of the six slot states to six slots, with
+ *             keep_filling 0 and 1, from dirty rings, gauges and scoreboard;
+ *             a crash after each step of an enqueue and of a completion
+ *   attach    wrong magic, version, size, layout; same geometry re-attached;
+ *             resized with and without pending jobs; SEG_BUSY from this
+ *             process and from a forked child, free again once it dies
+ *   kill      a child SIGKILLed while enqueueing as fast as it can: every
+ *             id it reported is queued after recovery
+ *
+ * Segments are named /jobqd-test-<pid>-<test pid>-<n>; every test unlinks
+ * its names, and main() sweeps the ones a failed check left behind.
+ */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/ring.h"
+#include "common/segment.h"
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/* --- helpers -------------------------------------------------------------- */
+
+static long main_pid;	/* the runner's; every name starts with it */
+
+/* A fresh segment name: /jobqd-test-<runner pid>-<test pid>-<n>.  Tests
+ * unlink their names; main() sweeps what a failed test left behind. */
+static const char *
+seg_name(void)
+{
+	static char names[16][64];
+	static unsigned n;
+	char *name;
+
+	ck_assert_uint_lt(n, NELEM(names));
+	name = names[n];
+	snprintf(name, sizeof(names[0]), "/jobqd-test-%ld-%ld-%u", main_pid,
+	    (long)getpid(), n);
+	n++;
+	segment_unlink(name);
+	return name;
+}
+
+/* Unlink every /dev/shm/jobqd-test-<main_pid>-*. */
+static void
+sweep_names(void)
+{
+	char prefix[64], path[300];
+	DIR *d = opendir("/dev/shm");
+	struct dirent *e;
+
+	if (d == NULL)
+		return;
+	snprintf(prefix, sizeof(prefix), "jobqd-test-%ld-", main_pid);
+	while ((e = readdir(d)) != NULL)
+		if (strncmp(e->d_name, prefix, strlen(prefix)) == 0) {
+			snprintf(path, sizeof(path), "/%s", e->d_name);
+			segment_unlink(path);
+		}
+	closedir(d);
+}
+
+/* Create a new segment, failing the test otherwise. */
+static struct segment *
+seg_create(const char *name, uint32_t cap, uint32_t max_payload)
+{
+	struct segment *s = NULL;
+	char err[256];
+	int r = segment_open(name, cap, max_payload, &s, err, sizeof(err));
+
+	ck_assert_msg(r == SEG_CREATED, "segment_open %s: got %d (%s), want SEG_CREATED",
+	    name, r, err);
+	return s;
+}
+
+/* Pop everything from r into out (at most max); returns the count. */
+static uint32_t
+drain(struct ring *r, uint32_t *out, uint32_t max)
+{
+	uint32_t n = 0, v;
+
+	while (n < max && ring_pop(r, &v) == 0)
+		out[n++] = v;
+	return n;
+}
+
+/* Reserve, write a payload, enqueue: the master's whole enqueue. */
+static uint64_t
+enqueue_job(struct segment *s, const char *payload)
+{
+	long i = segment_reserve(s);
+	size_t len = strlen(payload);
+
+	ck_assert_msg(i >= 0, "segment_reserve: queue full");
+	memcpy(segment_slot(s, (uint32_t)i)->payload, payload, len);
+	return segment_enqueue(s, (uint32_t)i, (uint32_t)len);
+}
+
+/* Die with the test process (a Check timeout kills only the test child). */
+static void
+die_with_parent(pid_t parent)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(99);
+}
+
+static pid_t
+fork_or_fail(void)
+{
+	pid_t pid = fork();
+
+	ck_assert_msg(pid != -1, "fork: %s", strerror(errno));
+	return pid;
+}
+
+/* --- ids ------------------------------------------------------------------ */
+
+static const struct {
+	uint64_t seq;
+	uint32_t slot;
+	uint64_t id;
+	const char *str;
+} ids[] = {
+	{ 1, 0, 0x100000, "0000000000100000" },
+	{ 1, 5, 0x100005, "0000000000100005" },
+	{ 2, 0xfffff, 0x2fffff, "00000000002fffff" },
+	{ 0xabc, 0x12, 0xabc00012, "00000000abc00012" },
+	{ (1ULL << 44) - 1, 0x12345, 0xfffffffffff12345ULL, "fffffffffff12345" },
+};
+
+START_TEST(test_jobid)
+{
+	char buf[JOBID_STRLEN + 1], upper[JOBID_STRLEN + 1];
+	uint64_t id = jobid_make(ids[_i].seq, ids[_i].slot), parsed = 0;
+
+	ck_assert_msg(id == ids[_i].id, "jobid_make(%#llx, %#x): got %#llx, want %#llx",
+	    (unsigned long long)ids[_i].seq, ids[_i].slot, (unsigned long long)id,
+	    (unsigned long long)ids[_i].id);
+	ck_assert_msg(jobid_slot(id) == ids[_i].slot, "jobid_slot(%#llx): got %#x, want %#x",
+	    (unsigned long long)id, jobid_slot(id), ids[_i].slot);
+	memset(buf, 'X', sizeof(buf));
+	jobid_format(id, buf);
+	ck_assert_msg(strcmp(buf, ids[_i].str) == 0, "jobid_format(%#llx): got \"%s\", want \"%s\"",
+	    (unsigned long long)id, buf, ids[_i].str);
+	ck_assert_msg(jobid_parse(ids[_i].str, JOBID_STRLEN, &parsed) == 0 && parsed == id,
+	    "jobid_parse(\"%s\"): got %#llx, want %#llx", ids[_i].str,
+	    (unsigned long long)parsed, (unsigned long long)id);
+	for (int k = 0; k < JOBID_STRLEN + 1; k++)
+		upper[k] = (char)(ids[_i].str[k] >= 'a' ? ids[_i].str[k] - 32 : ids[_i].str[k]);
+	parsed = 0;
+	ck_assert_msg(jobid_parse(upper, JOBID_STRLEN, &parsed) == 0 && parsed == id,
+	    "jobid_parse(\"%s\"): got %#llx, want %#llx", upper,
+	    (unsigned long long)parsed, (unsigned long long)id);
+}
+END_TEST
+
+static const struct {
+	const char *name;
+	const char *str;
+	size_t len;
+} bad_ids[] = {
+	{ "empty", "", 0 },
+	{ "short", "000000000010000", 15 },
+	{ "long", "00000000001000000", 17 },
+	{ "prefix of a good one", "0000000000100000", 8 },
+	{ "non-hex digit", "000000000010000g", 16 },
+	{ "0x prefix", "0x00000000100000", 16 },
+	{ "leading space", " 000000000100000", 16 },
+	{ "trailing newline", "000000000010000\n", 16 },
+	{ "sign", "+000000000100000", 16 },
+	{ "NUL inside", "0000000\0000100000", 16 },
+	{ "slash", "/000000000100000", 16 },
+};
+
+START_TEST(test_jobid_parse_bad)
+{
+	uint64_t id = 0;
+	int r = jobid_parse(bad_ids[_i].str, bad_ids[_i].len, &id);
+
+	ck_assert_msg(r == -1, "jobid_parse(%s): got %d (id %#llx), want -1",
+	    bad_ids[_i].name, r, (unsigned long long)id);
+}
+END_TEST
+
+/* lookup: id 0, bad slot bits, unknown sequence, FILLING, DONE, reuse. */
+START_TEST(test_lookup)
+{
+	const char *name = seg_name();
+	struct segment *s = seg_create(name, 2, 16);
+	uint64_t a, b, c, parsed;
+	struct slot *sa;
+	uint32_t ia, v;
+	char str[JOBID_STRLEN + 1];
+	long r;
+
+	ck_assert_msg(segment_lookup(s, 0) == NULL, "lookup(0): got a slot, want NULL");
+	a = enqueue_job(s, "a");
+	ia = jobid_slot(a);
+	sa = segment_slot(s, ia);
+	ck_assert_msg(segment_lookup(s, a) == sa, "lookup(a): got %p, want slot %u",
+	    (void *)segment_lookup(s, a), ia);
+	ck_assert_msg(segment_lookup(s, a >> JOBID_SLOT_BITS << JOBID_SLOT_BITS | 2) == NULL,
+	    "lookup(slot 2 of capacity 2): got a slot, want NULL");
+	ck_assert_msg(segment_lookup(s, a | 0xfffff) == NULL,
+	    "lookup(slot 0xfffff): got a slot, want NULL");
+	ck_assert_msg(segment_lookup(s, a + (1u << JOBID_SLOT_BITS)) == NULL,
+	    "lookup(next sequence, same slot): got a slot, want NULL");
+	ck_assert_msg(segment_lookup(s, jobid_slot(a)) == NULL,
+	    "lookup(sequence 0): got a slot, want NULL");
+
+	/* the dispatcher runs a to DONE and frees the slot: still readable */
+	ck_assert_int_eq(ring_pop(segment_ready(s), &v), 0);
+	ck_assert_uint_eq(v, ia);
+	atomic_store(&sa->state, SLOT_DONE);
+	ck_assert_int_eq(ring_push(segment_free(s), ia), 0);
+	ck_assert_msg(segment_lookup(s, a) == sa, "lookup(a) when DONE: got NULL, want slot");
+
+	/* reuse: the other slot first, then a's */
+	b = enqueue_job(s, "b");
+	ck_assert_msg(jobid_slot(b) != ia, "b reused a's slot too early");
+	r = segment_reserve(s);
+	ck_assert_msg(r == (long)ia, "reserve: got %ld, want %u", r, ia);
+	ck_assert_msg(segment_lookup(s, a) == NULL, "lookup(a) while FILLING: got a slot, want NULL");
+	c = segment_enqueue(s, ia, 0);
+	ck_assert_msg(c > b && b > a, "ids not increasing: %#llx %#llx %#llx",
+	    (unsigned long long)a, (unsigned long long)b, (unsigned long long)c);
+	ck_assert_msg(segment_lookup(s, a) == NULL, "lookup(stale a): got a slot, want NULL");
+	ck_assert_msg(segment_lookup(s, c) == sa, "lookup(c): got %p, want slot %u",
+	    (void *)segment_lookup(s, c), ia);
+
+	jobid_format(c, str);
+	ck_assert_int_eq(jobid_parse(str, strlen(str), &parsed), 0);
+	ck_assert_msg(segment_lookup(s, parsed) == sa, "lookup(parse(format(c))): want slot %u", ia);
+	jobid_format(a, str);
+	ck_assert_int_eq(jobid_parse(str, strlen(str), &parsed), 0);
+	ck_assert_msg(segment_lookup(s, parsed) == NULL, "lookup(parse(format(a))): want NULL");
+	segment_close(s);
+	ck_assert_int_eq(segment_unlink(name), 0);
+}
+END_TEST
+
+/* --- recover: every state combination ------------------------------------- */
+
+#define RCAP	6
+#define NSTATES	6	/* SLOT_FREE .. SLOT_FAILED */
+
+static const char *const state_names[] = {
+	"FREE", "FILLING", "QUEUED", "RUNNING", "DONE", "FAILED",
+};
+
+/* Make slot states from combination c (base 6 digits), ids a permutation
+ * depending on c, dirty rings, gauges and scoreboard. */
+static void
+setup_combo(struct segment *s, unsigned c, unsigned st[RCAP], uint64_t id[RCAP])
+{
+	struct seg_header *h = segment_header(s);
+	unsigned x = c;
+
+	for (uint32_t i = 0; i < RCAP; i++, x /= NSTATES) {
+		struct slot *sl = segment_slot(s, i);
+
+		st[i] = x % NSTATES;
+		id[i] = jobid_make(100 + (i * 5 + c) % RCAP, i);
+		if (st[i] == SLOT_FREE && c % 2)
+			id[i] = 0;		/* never used */
+		atomic_store(&sl->state, st[i]);
+		sl->id = id[i];
+		sl->attempts = i + 1;
+		sl->payload_len = i;
+	}
+	ring_reset(segment_ready(s));
+	ring_reset(segment_free(s));
+	for (uint32_t i = 0; i < RCAP; i += 2)
+		ring_push(segment_ready(s), (i + c) % RCAP);
+	for (uint32_t i = 0; i < 4; i++)
+		ring_push(segment_free(s), (i * 3 + c) % RCAP);
+	atomic_store(&h->queued, 99);
+	atomic_store(&h->running, 77);
+	atomic_store(&h->dispatcher_sleeping, 1);
+	for (uint32_t k = 0; k < SEG_SCORE_COUNT; k += 311) {
+		struct score *sc = segment_score(s, k);
+
+		atomic_store(&sc->pid, 1000 + (int32_t)k);
+		atomic_store(&sc->state, SCORE_BUSY);
+		atomic_store(&sc->job_id, id[k % RCAP] | 1);
+	}
+}
+
+/* Check the recovered segment; NULL or what is wrong (in msg). */
+static const char *
+check_combo(struct segment *s, int keep, const unsigned st[RCAP], const uint64_t id[RCAP],
+    const struct seg_recovery *rec, char *msg, size_t n)
+{
+	struct seg_header *h = segment_header(s);
+	uint32_t ready[RCAP + 1], freel[RCAP + 1], nr, nf, seen[RCAP] = { 0 };
+	uint32_t want_q = 0, want_r = 0, want_free = 0, want_kept = 0;
+
+	for (uint32_t i = 0; i < RCAP; i++) {
+		want_q += st[i] == SLOT_QUEUED;
+		want_r += st[i] == SLOT_RUNNING;
+		want_kept += keep && st[i] == SLOT_FILLING;
+	}
+	want_free = RCAP - want_q - want_r - want_kept;
+	if (rec->requeued != want_q || rec->orphaned != want_r || rec->freed != want_free ||
+	    rec->kept != want_kept) {
+		snprintf(msg, n, "counts: got requeued %u orphaned %u freed %u kept %u, "
+		    "want %u %u %u %u", rec->requeued, rec->orphaned, rec->freed, rec->kept,
+		    want_q, want_r, want_free, want_kept);
+		return msg;
+	}
+	nr = drain(segment_ready(s), ready, RCAP + 1);
+	nf = drain(segment_free(s), freel, RCAP + 1);
+	if (nr != want_q + want_r || nf != want_free) {
+		snprintf(msg, n, "ring sizes: got ready %u free %u, want %u %u",
+		    nr, nf, want_q + want_r, want_free);
+		return msg;
+	}
+	for (uint32_t k = 0; k < nr; k++) {
+		uint32_t i = ready[k];
+		struct slot *sl = segment_slot(s, i);
+
+		if (i >= RCAP || seen[i]++) {
+			snprintf(msg, n, "ready[%u]: slot %u out of range or twice", k, i);
+			return msg;
+		}
+		if (st[i] != SLOT_QUEUED && st[i] != SLOT_RUNNING) {
+			snprintf(msg, n, "ready[%u]: slot %u was %s, want QUEUED or RUNNING",
+			    k, i, state_names[st[i]]);
+			return msg;
+		}
+		if (atomic_load(&sl->state) != SLOT_QUEUED || sl->attempts != i + 1 ||
+		    sl->id != id[i]) {
+			snprintf(msg, n, "ready slot %u: got state %u attempts %u, want QUEUED, %u",
+			    i, atomic_load(&sl->state), sl->attempts, i + 1);
+			return msg;
+		}
+		if (k > 0 && segment_slot(s, ready[k - 1])->id >= sl->id) {
+			snprintf(msg, n, "ready[%u]: id %#llx after %#llx, want job-id order",
+			    k, (unsigned long long)sl->id,
+			    (unsigned long long)segment_slot(s, ready[k - 1])->id);
+			return msg;
+		}
+	}
+	for (uint32_t k = 0; k < nf; k++) {
+		uint32_t i = freel[k];
+		struct slot *sl = segment_slot(s, i);
+		unsigned want = st[i] == SLOT_FILLING ? SLOT_FREE : st[i];
+
+		if (i >= RCAP || seen[i]++) {
+			snprintf(msg, n, "free[%u]: slot %u out of range or twice", k, i);
+			return msg;
+		}
+		if (st[i] == SLOT_QUEUED || st[i] == SLOT_RUNNING ||
+		    (keep && st[i] == SLOT_FILLING)) {
+			snprintf(msg, n, "free[%u]: slot %u was %s, must not be freed",
+			    k, i, state_names[st[i]]);
+			return msg;
+		}
+		if (atomic_load(&sl->state) != want) {
+			snprintf(msg, n, "free slot %u: state got %u, want %s", i,
+			    atomic_load(&sl->state), state_names[want]);
+			return msg;
+		}
+		if (st[i] != SLOT_FILLING && sl->id != id[i]) {
+			snprintf(msg, n, "free slot %u (%s): id changed", i, state_names[st[i]]);
+			return msg;
+		}
+	}
+	for (uint32_t i = 0; i < RCAP; i++) {
+		if (keep && st[i] == SLOT_FILLING) {
+			if (seen[i] || atomic_load(&segment_slot(s, i)->state) != SLOT_FILLING ||
+			    segment_slot(s, i)->id != id[i]) {
+				snprintf(msg, n, "kept FILLING slot %u: on a ring or changed", i);
+				return msg;
+			}
+		} else if (!seen[i]) {
+			snprintf(msg, n, "slot %u (%s) on neither ring", i, state_names[st[i]]);
+			return msg;
+		}
+	}
+	if (atomic_load(&h->queued) != want_q + want_r || atomic_load(&h->running) != 0 ||
+	    atomic_load(&h->dispatcher_sleeping) != 0) {
+		snprintf(msg, n, "gauges: got queued %u running %u sleeping %u, want %u 0 0",
+		    atomic_load(&h->queued), atomic_load(&h->running),
+		    atomic_load(&h->dispatcher_sleeping), want_q + want_r);
+		return msg;
+	}
+	/* the entries setup_combo dirtied (the test scans all once at the end) */
+	for (uint32_t k = 0; k < h->score_count; k += 311) {
+		struct score *sc = segment_score(s, k);
+
+		if (atomic_load(&sc->pid) != 0 || atomic_load(&sc->state) != SCORE_EMPTY ||
+		    atomic_load(&sc->job_id) != 0) {
+			snprintf(msg, n, "scoreboard %u: got pid %d state %u, want cleared", k,
+			    atomic_load(&sc->pid), atomic_load(&sc->state));
+			return msg;
+		}
+	}
+	return NULL;
+}
+
+/* Loop index: keep_filling = _i / 6, slot 0's state = _i % 6; the other
+ * five slots take every combination (7776 recoveries per index). */
+START_TEST(test_recover_all_states)
+{
+	const char *name = seg_name();
+	struct segment *s = seg_create(name, RCAP, 8);
+	int keep = _i / NSTATES;
+	unsigned total = 1;
+
+	segment_unlink(name);
+	for (int k = 0; k < RCAP - 1; k++)
+		total *= NSTATES;
+	for (unsigned rest = 0; rest < total; rest++) {
+		unsigned c = rest * NSTATES + (unsigned)(_i % NSTATES), st[RCAP];
+		uint64_t id[RCAP];
+		struct seg_recovery rec;
+		char msg[256];
+		const char *bad;
+
+		setup_combo(s, c, st, id);
+		memset(&rec, 0xff, sizeof(rec));
+		ck_assert_int_eq(segment_recover(s, keep, &rec), 0);
+		if ((bad = check_combo(s, keep, st, id, &rec, msg, sizeof(msg))) != NULL)
+			ck_abort_msg("keep_filling %d, states %s %s %s %s %s %s: %s", keep,
+			    state_names[st[0]], state_names[st[1]], state_names[st[2]],
+			    state_names[st[3]], state_names[st[4]], state_names[st[5]], bad);
+	}
+	for (uint32_t k = 0; k < segment_header(s)->score_count; k++)
+		ck_assert_msg(atomic_load(&segment_score(s, k)->pid) == 0 &&
+		    atomic_load(&segment_score(s, k)->state) == SCORE_EMPTY,
+		    "scoreboard %u: got pid %d, want cleared", k,
+		    atomic_load(&segment_score(s, k)->pid));
+	segment_close(s);
+}
+END_TEST
+
+/* A state word that is no state at all is freed as FREE. */
+START_TEST(test_recover_garbage_state)
+{
+	const char *name = seg_name();
+	struct segment *s = seg_create(name, 2, 8);
+	struct seg_recovery rec;
+	uint32_t v[3];
+
+	segment_unlink(name);
+	atomic_store(&segment_slot(s, 1)->state, 0xdead);
+	ck_assert_int_eq(segment_recover(s, 0, &rec), 0);
+	ck_assert_msg(rec.freed == 2, "freed: got %u, want 2", rec.freed);
+	ck_assert_msg(atomic_load(&segment_slot(s, 1)->state) == SLOT_FREE,
+	    "state: got %#x, want FREE", atomic_load(&segment_slot(s, 1)->state));
+	ck_assert_uint_eq(drain(segment_free(s), v, 3), 2);
+	segment_close(s);
+}
+END_TEST
+
+/* --- recover: a crash between steps --------------------------------------- */
+
+/*
+ * The master's enqueue, step by step as segment_reserve and segment_enqueue
+ * perform it; a crash after step k leaves exactly the steps < k done.
+ */
+enum {
+	E_NONE,		/* nothing */
+	E_POPPED,	/* free ring popped, state not yet written */
+	E_FILLING,	/* FILLING */
+	E_PAYLOAD,	/* payload bytes written */
+	E_FIELDS,	/* id, length, times written, still FILLING */
+	E_QUEUED,	/* state QUEUED published */
+	E_GAUGES,	/* queued and accepted counted */
+	E_PUSHED,	/* on the ready ring: segment_enqueue returned */
+	E_STEPS
+};
+
+static const char *const e_names[] = {
+	"nothing", "free ring popped", "FILLING", "payload written", "id set",
+	"QUEUED", "gauges counted", "pushed",
+};
+
+/* Perform the first k steps of an enqueue of payload; *slot and *id. */
+static void
+enqueue_upto(struct segment *s, int k, const char *payload, uint32_t *slot, uint64_t *id)
+{
+	struct seg_header *h = segment_header(s);
+	uint32_t i = UINT32_MAX, len = (uint32_t)strlen(payload);
+	struct slot *sl;
+
+	*slot = UINT32_MAX;
+	*id = 0;
+	if (k < E_POPPED)
+		return;
+	ck_assert_int_eq(ring_pop(segment_free(s), &i), 0);
+	*slot = i;
+	sl = segment_slot(s, i);
+	if (k < E_FILLING)
+		return;
+	atomic_store(&sl->state, SLOT_FILLING);
+	sl->payload_len = 0;
+	if (k < E_PAYLOAD)
+		return;
+	memcpy(sl->payload, payload, len);
+	if (k < E_FIELDS)
+		return;
+	*id = sl->id = jobid_make(atomic_fetch_add(&h->next_seq, 1), i);
+	sl->payload_len = len;
+	sl->attempts = 0;
+	sl->t_queued = clock_wall_ns();
+	if (k < E_QUEUED)
+		return;
+	atomic_store(&sl->state, SLOT_QUEUED);
+	if (k < E_GAUGES)
+		return;
+	atomic_fetch_add(&h->queued, 1);
+	atomic_fetch_add(&h->accepted, 1);
+	if (k < E_PUSHED)
+		return;
+	ck_assert_int_eq(ring_push(segment_ready(s), i), 0);
+}
+
+/*
+ * The dispatcher's side: pop ready, RUNNING, result, DONE, push free.
+ */
+enum {
+	C_NONE, C_POPPED, C_RUNNING, C_RESULT, C_DONE, C_PUSHED, C_STEPS
+};
+
+static const char *const c_names[] = {
+	"nothing", "ready popped", "RUNNING", "result written", "DONE", "pushed free",
+};
+
+static void
+complete_upto(struct segment *s, int k, uint32_t *slot)
+{
+	struct seg_header *h = segment_header(s);
+	struct slot *sl;
+	uint32_t i;
+
+	*slot = UINT32_MAX;
+	if (k < C_POPPED)
+		return;
+	ck_assert_int_eq(ring_pop(segment_ready(s), &i), 0);
+	*slot = i;
+	sl = segment_slot(s, i);
+	if (k < C_RUNNING)
+		return;
+	sl->attempts++;
+	sl->worker_pid = 4242;
+	sl->t_started = clock_wall_ns();
+	atomic_store(&sl->state, SLOT_RUNNING);
+	atomic_fetch_sub(&h->queued, 1);
+	atomic_fetch_add(&h->running, 1);
+	if (k < C_RESULT)
+		return;
+	sl->exit_status = 3;
+	sl->t_finished = clock_wall_ns();
+	if (k < C_DONE)
+		return;
+	atomic_store(&sl->state, SLOT_DONE);
+	atomic_fetch_sub(&h->running, 1);
+	atomic_fetch_add(&h->completed, 1);
+	if (k < C_PUSHED)
+		return;
+	ck_assert_int_eq(ring_push(segment_free(s), i), 0);
+}
+
+#define XCAP 8
+
+/* After recovery: the ready ring is exactly want[0..nwant) (slot order by
+ * job id), the free ring the rest but `kept`, each slot once. */
+static void
+check_rings(struct segment *s, const uint64_t *want, uint32_t nwant, uint32_t kept,
+    const char *what)
+{
+	uint32_t ready[XCAP + 1], freel[XCAP + 1], nr, nf, seen[XCAP] = { 0 };
+
+	nr = drain(segment_ready(s), ready, XCAP + 1);
+	ck_assert_msg(nr == nwant, "%s: ready ring got %u jobs, want %u", what, nr, nwant);
+	for (uint32_t k = 0; k < nr; k++) {
+		struct slot *sl = segment_slot(s, ready[k]);
+
+		ck_assert_msg(sl->id == want[k], "%s: ready[%u] got id %#llx, want %#llx", what,
+		    k, (unsigned long long)sl->id, (unsigned long long)want[k]);
+		ck_assert_msg(atomic_load(&sl->state) == SLOT_QUEUED,
+		    "%s: ready[%u] state got %u, want QUEUED", what, k, atomic_load(&sl->state));
+		ck_assert_msg(seen[ready[k]]++ == 0, "%s: slot %u twice", what, ready[k]);
+	}
+	nf = drain(segment_free(s), freel, XCAP + 1);
+	ck_assert_msg(nf == XCAP - nwant - kept, "%s: free ring got %u slots, want %u",
+	    what, nf, XCAP - nwant - kept);
+	for (uint32_t k = 0; k < nf; k++) {
+		uint32_t st = atomic_load(&segment_slot(s, freel[k])->state);
+
+		ck_assert_msg(seen[freel[k]]++ == 0, "%s: slot %u twice", what, freel[k]);
+		ck_assert_msg(st == SLOT_FREE || st == SLOT_DONE || st == SLOT_FAILED,
+		    "%s: free slot %u state got %u, want FREE, DONE or FAILED", what, freel[k], st);
+	}
+	ck_assert_msg(atomic_load(&segment_header(s)->queued) == nwant,
+	    "%s: queued gauge got %u, want %u", what,
+	    atomic_load(&segment_header(s)->queued), nwant);
+	/* put them back as they were, for the caller's further checks */
+	for (uint32_t k = 0; k < nr; k++)
+		ring_push(segment_ready(s), ready[k]);
+	for (uint32_t k = 0; k < nf; k++)
+		ring_push(segment_free(s), freel[k]);
+}
+
+/* Three whole jobs, one finished job, then a crash after enqueue step _i;
+ * restart recovery (keep_filling 0). */
+START_TEST(test_crash_enqueue)
+{
+	const char *name = seg_name();
+	struct segment *s = seg_create(name, XCAP, 32);
+	uint64_t want[5], done, partial;
+	struct seg_recovery rec;
+	uint32_t slot, ignore;
+	uint32_t n = 0;
+	char what[64];
+
+	snprintf(what, sizeof(what), "crash after \"%s\"", e_names[_i]);
+	segment_unlink(name);
+	done = enqueue_job(s, "done");
+	complete_upto(s, C_PUSHED, &ignore);
+	for (int k = 0; k < 3; k++) {
+		char p[16];
+
+		snprintf(p, sizeof(p), "job %d", k);
+		want[n++] = enqueue_job(s, p);
+	}
+	enqueue_upto(s, _i, "partial", &slot, &partial);
+	ck_assert_int_eq(segment_recover(s, 0, &rec), 0);
+	if (_i >= E_QUEUED)		/* published: it is a job now */
+		want[n++] = partial;
+	ck_assert_msg(rec.kept == 0, "%s: kept got %u, want 0", what, rec.kept);
+	ck_assert_msg(rec.requeued == n, "%s: requeued got %u, want %u", what, rec.requeued, n);
+	check_rings(s, want, n, 0, what);
+	if (_i >= E_FILLING && _i < E_QUEUED) {
+		ck_assert_msg(atomic_load(&segment_slot(s, slot)->state) == SLOT_FREE,
+		    "%s: partial slot state got %u, want FREE", what,
+		    atomic_load(&segment_slot(s, slot)->state));
+		ck_assert_msg(partial == 0 || segment_lookup(s, partial) == NULL,
+		    "%s: partial job visible by id", what);
+	}
+	ck_assert_msg(segment_lookup(s, done) != NULL &&
+	    atomic_load(&segment_lookup(s, done)->state) == SLOT_DONE,
+	    "%s: finished job lost its result", what);
+	/* the segment goes on: the next id is larger than every earlier one */
+	{
+		uint64_t next = enqueue_job(s, "after");
+
+		ck_assert_msg(next > want[n - 1] && next > partial, "%s: next id %#llx not newest",
+		    what, (unsigned long long)next);
+	}
+	segment_close(s);
+}
+END_TEST
+
+/* A dispatcher dies while the master holds a FILLING slot (keep_filling 1):
+ * the slot stays the master's, and its enqueue completes afterwards. */
+START_TEST(test_crash_enqueue_keep)
+{
+	const char *name = seg_name();
+	struct segment *s = seg_create(name, XCAP, 32);
+	int k = E_FILLING + _i;		/* FILLING, payload written */
+	uint64_t want[4], partial;
+	struct seg_recovery rec;
+	uint32_t slot;
+	char what[64];
+
+	snprintf(what, sizeof(what), "keep, stopped after \"%s\"", e_names[k]);
+	segment_unlink(name);
+	for (int j = 0; j < 3; j++)
+		want[j] = enqueue_job(s, "job");
+	enqueue_upto(s, k, "partial", &slot, &partial);
+	ck_assert_int_eq(segment_recover(s, 1, &rec), 0);
+	ck_assert_msg(rec.kept == 1, "%s: kept got %u, want 1", what, rec.kept);
+	check_rings(s, want, 3, 1, what);
+	ck_assert_msg(atomic_load(&segment_slot(s, slot)->state) == SLOT_FILLING,
+	    "%s: kept slot state got %u, want FILLING", what,
+	    atomic_load(&segment_slot(s, slot)->state));
+	memcpy(segment_slot(s, slot)->payload, "partial", 7);
+	want[3] = segment_enqueue(s, slot, 7);
+	check_rings(s, want, 4, 0, what);
+	segment_close(s);
+}
+END_TEST
+
+/* Three jobs queued; the dispatcher crashes after completion step _i of
+ * the first; restart recovery. */
+START_TEST(test_crash_complete)
+{
+	const char *name = seg_name();
+	struct segment *s = seg_create(name, XCAP, 32);
+	uint64_t jobs[3];
+	struct seg_recovery rec;
+	struct slot *sl;
+	uint32_t slot;
+	char what[64];
+
+	snprintf(what, sizeof(what), "crash after \"%s\"", c_names[_i]);
+	segment_unlink(name);
+	for (int k = 0; k < 3; k++)
+		jobs[k] = enqueue_job(s, "job");
+	complete_upto(s, _i, &slot);
+	ck_assert_int_eq(segment_recover(s, 0, &rec), 0);
+	sl = segment_lookup(s, jobs[0]);
+	ck_assert_msg(sl != NULL, "%s: first job not found by id", what);
+	if (_i < C_DONE) {
+		check_rings(s, jobs, 3, 0, what);
+		ck_assert_msg(sl->attempts == (_i >= C_RUNNING ? 1u : 0u),
+		    "%s: attempts got %u, want %u", what, sl->attempts, _i >= C_RUNNING ? 1 : 0);
+		ck_assert_msg(rec.orphaned == (_i >= C_RUNNING ? 1u : 0u),
+		    "%s: orphaned got %u", what, rec.orphaned);
+	} else {
+		check_rings(s, jobs + 1, 2, 0, what);
+		ck_assert_msg(atomic_load(&sl->state) == SLOT_DONE && sl->exit_status == 3,
+		    "%s: got state %u status %d, want DONE 3", what,
+		    atomic_load(&sl->state), sl->exit_status);
+	}
+	ck_assert_msg(atomic_load(&segment_header(s)->running) == 0,
+	    "%s: running gauge got %u, want 0", what, atomic_load(&segment_header(s)->running));
+	segment_close(s);
+}
+END_TEST
+
+/* --- attach ---------------------------------------------------------------- */
+
+enum corrupt {
+	GARBAGE,	/* 64 KiB of 0x5a */
+	TINY,		/* 16 bytes */
+	EMPTY,		/* a 0-byte object */
+	BAD_VERSION,	/* a real segment, version + 1 */
+	BAD_SLOT_SIZE,	/* a real segment, slot_size changed */
+	GROWN,		/* a real segment, file 4 KiB longer */
+	NO_MAGIC,	/* a real segment whose format was interrupted */
+};
+
+static const struct {
+	const char *name;
+	enum corrupt how;
+	int want;
+	const char *err;	/* substring of the message */
+} corrupts[] = {
+	{ "garbage", GARBAGE, SEG_MISMATCH, "bad magic" },
+	{ "too small", TINY, SEG_MISMATCH, "(16 bytes) is not a jobqd segment" },
+	{ "empty object", EMPTY, SEG_CREATED, "" },
+	{ "other version", BAD_VERSION, SEG_MISMATCH, "layout version 2, this jobqd uses 1" },
+	{ "other slot size", BAD_SLOT_SIZE, SEG_MISMATCH, "inconsistent layout" },
+	{ "longer file", GROWN, SEG_MISMATCH, "inconsistent layout" },
+	{ "interrupted format", NO_MAGIC, SEG_CREATED, "" },
+};
+
+/* Map the object name read-write; its size in *size. */
+static unsigned char *
+raw_map(const char *name, size_t *size)
+{
+	int fd = shm_open(name, O_RDWR, 0);
+	struct stat st;
+	void *p;
+
+	ck_assert_msg(fd != -1, "shm_open %s: %s", name, strerror(errno));
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	*size = (size_t)st.st_size;
+	if (*size == 0) {
+		close(fd);
+		return NULL;
+	}
+	p = mmap(NULL, *size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ck_assert_msg(p != MAP_FAILED, "mmap: %s", strerror(errno));
+	close(fd);
+	return p;
+}
+
+/* Make name an object of the given kind. */
+static void
+corrupt_make(const char *name, enum corrupt how)
+{
+	size_t size;
+	unsigned char *p;
+	struct seg_header *h;
+	int fd;
+
+	if (how == GARBAGE || how == TINY || how == EMPTY) {
+		size = how == GARBAGE ? 65536 : how == TINY ? 16 : 0;
+		fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
+		ck_assert_msg(fd != -1, "shm_open %s: %s", name, strerror(errno));
+		ck_assert_int_eq(ftruncate(fd, (off_t)size), 0);
+		if (size > 0) {
+			p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+			ck_assert(p != MAP_FAILED);
+			memset(p, 0x5a, size);
+			munmap(p, size);
+		}
+		close(fd);
+		return;
+	}
+	segment_close(seg_create(name, 4, 32));
+	if (how == GROWN) {
+		fd = shm_open(name, O_RDWR, 0);
+		ck_assert(fd != -1);
+		p = raw_map(name, &size);
+		munmap(p, size);
+		ck_assert_int_eq(ftruncate(fd, (off_t)size + 4096), 0);
+		close(fd);
+		return;
+	}
+	p = raw_map(name, &size);
+	h = (struct seg_header *)p;
+	if (how == BAD_VERSION)
+		h->version = SEG_VERSION + 1;
+	else if (how == BAD_SLOT_SIZE)
+		h->slot_size += 64;
+	else if (how == NO_MAGIC)
+		h->magic = 0;
+	munmap(p, size);
+}
+
+START_TEST(test_attach_corrupt)
+{
+	const char *name = seg_name();
+	struct segment *s = NULL;
+	char err[512];
+	size_t size_before = 0, size_after;
+	unsigned char *p;
+	int r;
+
+	corrupt_make(name, corrupts[_i].how);
+	if ((p = raw_map(name, &size_before)) != NULL)
+		munmap(p, size_before);
+	memset(err, 'X', sizeof(err));
+	r = segment_open(name, 4, 32, &s, err, sizeof(err));
+	ck_assert_msg(r == corrupts[_i].want, "%s: got %d (%s), want %d", corrupts[_i].name,
+	    r, err, corrupts[_i].want);
+	ck_assert_msg(strstr(err, corrupts[_i].err) != NULL, "%s: message \"%s\", want \"%s\" in it",
+	    corrupts[_i].name, err, corrupts[_i].err);
+	if (r == SEG_CREATED) {
+		ck_assert_msg(ring_count(segment_free(s)) == 4, "%s: free ring got %u, want 4",
+		    corrupts[_i].name, ring_count(segment_free(s)));
+		segment_close(s);
+	} else {
+		ck_assert_msg(strstr(err, name) != NULL, "%s: message \"%s\" does not name %s",
+		    corrupts[_i].name, err, name);
+		/* a foreign object is left alone */
+		p = raw_map(name, &size_after);
+		ck_assert_msg(size_after == size_before, "%s: size got %zu, want %zu",
+		    corrupts[_i].name, size_after, size_before);
+		if (corrupts[_i].how == GARBAGE || corrupts[_i].how == TINY)
+			for (size_t k = 0; k < size_after; k++)
+				ck_assert_msg(p[k] == 0x5a, "%s: byte %zu changed", corrupts[_i].name, k);
+		munmap(p, size_after);
+	}
+	ck_assert_int_eq(segment_unlink(name), 0);
+}
+END_TEST
+
+START_TEST(test_attach_bad_capacity)
+{
+	static const uint32_t caps[] = { 0, (1u << JOBID_SLOT_BITS) + 1, UINT32_MAX };
+	struct segment *s = NULL;
+	char err[256];
+
+	for (size_t k = 0; k < NELEM(caps); k++) {
+		int r = segment_open("/jobqd-test-never-created", caps[k], 32, &s, err, sizeof(err));
+
+		ck_assert_msg(r == SEG_MISMATCH && strstr(err, "out of range") != NULL,
+		    "capacity %u: got %d (%s), want SEG_MISMATCH, out of range", caps[k], r, err);
+	}
+}
+END_TEST
+
+/* A queued, a running, a finished job and a half-filled slot survive a
+ * close and re-open with the same geometry. */
+START_TEST(test_attach_same)
+{
+	const char *name = seg_name();
+	struct segment *s = seg_create(name, 8, 32);
+	uint64_t q, run, done, seq;
+	uint32_t slot;
+	long filling;
+	struct slot *sl;
+	char err[256];
+	int r;
+
+	done = enqueue_job(s, "finished");
+	complete_upto(s, C_PUSHED, &slot);
+	run = enqueue_job(s, "running");
+	q = enqueue_job(s, "queued job");
+	complete_upto(s, C_RESULT, &slot);	/* run is RUNNING */
+	filling = segment_reserve(s);
+	ck_assert(filling >= 0);
+	seq = atomic_load(&segment_header(s)->next_seq);
+	segment_close(s);
+
+	r = segment_open(name, 8, 32, &s, err, sizeof(err));
+	ck_assert_msg(r == SEG_ATTACHED, "got %d (%s), want SEG_ATTACHED", r, err);
+	ck_assert_msg(err[0] == '\0', "message \"%s\", want none", err);
+	ck_assert_msg(atomic_load(&segment_header(s)->next_seq) == seq, "next_seq got %llu, want %llu",
+	    (unsigned long long)atomic_load(&segment_header(s)->next_seq), (unsigned long long)seq);
+	sl = segment_lookup(s, q);
+	ck_assert_msg(sl && atomic_load(&sl->state) == SLOT_QUEUED && sl->payload_len == 10 &&
+	    memcmp(sl->payload, "queued job", 10) == 0, "queued job not intact");
+	sl = segment_lookup(s, run);
+	ck_assert_msg(sl && atomic_load(&sl->state) == SLOT_RUNNING && sl->attempts == 1 &&
+	    memcmp(sl->payload, "running", 7) == 0, "running job not intact");
+	sl = segment_lookup(s, done);
+	ck_assert_msg(sl && atomic_load(&sl->state) == SLOT_DONE && sl->exit_status == 3,
+	    "finished job not intact");
+	ck_assert_msg(atomic_load(&segment_slot(s, (uint32_t)filling)->state) == SLOT_FILLING,
+	    "FILLING slot not intact");
+	ck_assert_msg(ring_count(segment_ready(s)) == 1, "ready ring got %u, want 1",
+	    ring_count(segment_ready(s)));
+	ck_assert_msg(ring_count(segment_free(s)) == 5, "free ring got %u, want 5",
+	    ring_count(segment_free(s)));
+	segment_close(s);
+	ck_assert_int_eq(segment_unlink(name), 0);
+}
+END_TEST
+
+static const struct {
+	const char *name;
+	uint32_t cap, max_payload;
+} resizes[] = {
+	{ "more slots", 16, 32 },
+	{ "fewer slots", 2, 32 },
+	{ "larger payload", 8, 4096 },
+	{ "smaller payload", 8, 8 },
+};
+
+/* Another geometry with only finished jobs: reformatted, with a note. */
+START_TEST(test_attach_resize_empty)
+{
+	const char *name = seg_name();
+	struct segment *s = seg_create(name, 8, 32);
+	uint32_t slot;
+	char err[512];
+	int r;
+
+	enqueue_job(s, "x");
+	complete_upto(s, C_PUSHED, &slot);
+	segment_reserve(s);			/* a FILLING slot is no job */
+	segment_close(s);
+	r = segment_open(name, resizes[_i].cap, resizes[_i].max_payload, &s, err, sizeof(err));
+	ck_assert_msg(r == SEG_CREATED, "%s: got %d (%s), want SEG_CREATED", resizes[_i].name, r, err);
+	ck_assert_msg(strstr(err, "resized from queue = 8 and max_payload = 32") != NULL,
+	    "%s: message \"%s\", want the old sizes", resizes[_i].name, err);
+	ck_assert_msg(segment_capacity(s) == resizes[_i].cap &&
+	    segment_max_payload(s) == resizes[_i].max_payload, "%s: got %u/%u, want %u/%u",
+	    resizes[_i].name, segment_capacity(s), segment_max_payload(s),
+	    resizes[_i].cap, resizes[_i].max_payload);
+	ck_assert_msg(ring_count(segment_free(s)) == resizes[_i].cap &&
+	    ring_count(segment_ready(s)) == 0, "%s: rings got free %u ready %u",
+	    resizes[_i].name, ring_count(segment_free(s)), ring_count(segment_ready(s)));
+	for (uint32_t i = 0; i < resizes[_i].cap; i++)
+		ck_assert_msg(atomic_load(&segment_slot(s, i)->state) == SLOT_FREE &&
+		    segment_slot(s, i)->id == 0, "%s: slot %u not fresh", resizes[_i].name, i);
+	segment_close(s);
+	ck_assert_int_eq(segment_unlink(name), 0);
+}
+END_TEST
+
+/* Another geometry with a queued and a running job: refused, naming 2;
+ * the jobs are still there for the old geometry. */
+START_TEST(test_attach_resize_pending)
+{
+	const char *name = seg_name();
+	struct segment *s = seg_create(name, 8, 32);
+	uint64_t a, b;
+	uint32_t slot;
+	char err[512];
+	int r;
+
+	a = enqueue_job(s, "a");
+	b = enqueue_job(s, "b");
+	complete_upto(s, C_RUNNING, &slot);
+	segment_close(s);
+	r = segment_open(name, resizes[_i].cap, resizes[_i].max_payload, &s, err, sizeof(err));
+	ck_assert_msg(r == SEG_MISMATCH, "%s: got %d (%s), want SEG_MISMATCH", resizes[_i].name, r, err);
+	ck_assert_msg(strstr(err, "holds 2 unfinished jobs") != NULL &&
+	    strstr(err, "queue = 8 and max_payload = 32") != NULL,
+	    "%s: message \"%s\", want the count and the old sizes", resizes[_i].name, err);
+	r = segment_open(name, 8, 32, &s, err, sizeof(err));
+	ck_assert_msg(r == SEG_ATTACHED, "%s: reopen got %d (%s), want SEG_ATTACHED",
+	    resizes[_i].name, r, err);
+	ck_assert_msg(segment_lookup(s, a) && segment_lookup(s, b), "%s: jobs lost", resizes[_i].name);
+	segment_close(s);
+	ck_assert_int_eq(segment_unlink(name), 0);
+}
+END_TEST
+
+/* A second open while the first is open: SEG_BUSY; free after close. */
+START_TEST(test_busy_same_process)
+{
+	const char *name = seg_name();
+	struct segment *s = seg_create(name, 4, 16), *t = NULL;
+	char err[256];
+	int r;
+
+	r = segment_open(name, 4, 16, &t, err, sizeof(err));
+	ck_assert_msg(r == SEG_BUSY, "second open: got %d (%s), want SEG_BUSY", r, err);
+	ck_assert_msg(strstr(err, "in use") != NULL && strstr(err, name) != NULL,
+	    "message \"%s\", want \"%s ... in use\"", err, name);
+	r = segment_open(name, 8, 16, &t, err, sizeof(err));
+	ck_assert_msg(r == SEG_BUSY, "open with other sizes: got %d (%s), want SEG_BUSY", r, err);
+	segment_close(s);
+	r = segment_open(name, 4, 16, &t, err, sizeof(err));
+	ck_assert_msg(r == SEG_ATTACHED, "after close: got %d (%s), want SEG_ATTACHED", r, err);
+	segment_close(t);
+	ck_assert_int_eq(segment_unlink(name), 0);
+}
+END_TEST
+
+/* A forked child holding the inherited fd keeps the segment busy after the
+ * parent closed it; once the child is SIGKILLed, opening succeeds. */
+START_TEST(test_busy_child)
+{
+	const char *name = seg_name();
+	struct segment *s = seg_create(name, 4, 16), *t = NULL;
+	pid_t parent = getpid(), pid;
+	int ready[2], r, st;
+	char err[256], c;
+
+	ck_assert_int_eq(pipe(ready), 0);
+	if ((pid = fork_or_fail()) == 0) {
+		die_with_parent(parent);
+		close(ready[0]);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(ready[1]);
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	segment_close(s);
+	r = segment_open(name, 4, 16, &t, err, sizeof(err));
+	ck_assert_msg(r == SEG_BUSY, "child alive: got %d (%s), want SEG_BUSY", r, err);
+	kill(pid, SIGKILL);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	r = segment_open(name, 4, 16, &t, err, sizeof(err));
+	ck_assert_msg(r == SEG_ATTACHED, "child dead: got %d (%s), want SEG_ATTACHED", r, err);
+	segment_close(t);
+	close(ready[0]);
+	ck_assert_int_eq(segment_unlink(name), 0);
+}
+END_TEST
+
+/* --- kill during enqueue -------------------------------------------------- */
+
+#define KCAP	65536u
+#define KPAY	24
+
+/* The child: enqueue as fast as possible, report each id after
+ * segment_enqueue returned; stop (and wait to be killed) when full. */
+static void
+enqueue_forever(struct segment *s, int fd)
+{
+	for (uint64_t n = 0;; n++) {
+		long i = segment_reserve(s);
+		struct slot *sl;
+		uint64_t id;
+
+		if (i < 0)
+			for (;;)
+				pause();
+		sl = segment_slot(s, (uint32_t)i);
+		memset(sl->payload, (int)(n & 0xff), KPAY);
+		id = segment_enqueue(s, (uint32_t)i, KPAY);
+		if (write(fd, &id, sizeof(id)) != sizeof(id))
+			_exit(1);
+	}
+}
+
+START_TEST(test_kill_during_enqueue)
+{
+	const char *name = seg_name();
+	struct segment *s = seg_create(name, KCAP, KPAY);
+	pid_t parent = getpid(), pid;
+	uint64_t *got = malloc((KCAP + 1) * sizeof(*got));
+	uint32_t *ready = malloc((KCAP + 1) * sizeof(*ready));
+	unsigned char *seen = calloc(KCAP, 1);
+	size_t have = 0, cap_bytes = (KCAP + 1) * sizeof(*got);
+	struct seg_recovery rec;
+	struct pollfd pfd;
+	int p[2], r, st;
+	int64_t kill_at = 0;
+	unsigned delay_us;
+	uint32_t nr, nf, v, nids;
+	char err[256];
+	ssize_t n;
+
+	ck_assert(got && ready && seen);
+	srand((unsigned)clock_mono_ns() ^ (unsigned)_i * 7919u);
+	delay_us = 500 + (unsigned)rand() % 15000;
+	ck_assert_int_eq(pipe(p), 0);
+	if ((pid = fork_or_fail()) == 0) {
+		die_with_parent(parent);
+		close(p[0]);
+		enqueue_forever(s, p[1]);
+	}
+	close(p[1]);
+	segment_close(s);	/* the child's inherited fd holds the lock */
+
+	/* Read ids; delay_us after the first one, SIGKILL; then read to EOF. */
+	pfd = (struct pollfd){ .fd = p[0], .events = POLLIN };
+	for (;;) {
+		int64_t now = clock_mono_ns();
+		int timeout = kill_at == 0 ? 5000 : (int)((kill_at - now) / 1000000);
+
+		if (kill_at != 0 && now >= kill_at) {
+			kill(pid, SIGKILL);
+			break;
+		}
+		if (poll(&pfd, 1, timeout < 0 ? 0 : timeout) == 1) {
+			n = read(p[0], (char *)got + have, cap_bytes - have);
+			ck_assert_msg(n > 0, "child stopped before the kill");
+			have += (size_t)n;
+			if (kill_at == 0)
+				kill_at = clock_mono_ns() + (int64_t)delay_us * 1000;
+		} else {
+			ck_assert_msg(kill_at != 0, "no id from the child in 5 s");
+		}
+	}
+	while ((n = read(p[0], (char *)got + have, cap_bytes - have)) > 0)
+		have += (size_t)n;
+	close(p[0]);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+	    "child status %#x, want killed (queue full before the kill?)", st);
+	ck_assert_msg(have % sizeof(uint64_t) == 0, "torn id in the pipe");
+	nids = (uint32_t)(have / sizeof(uint64_t));
+
+	r = segment_open(name, KCAP, KPAY, &s, err, sizeof(err));
+	ck_assert_msg(r == SEG_ATTACHED, "reopen after kill: got %d (%s), want SEG_ATTACHED", r, err);
+	ck_assert_int_eq(segment_recover(s, 0, &rec), 0);
+	ck_assert_msg(rec.kept == 0 && rec.orphaned == 0, "kept %u orphaned %u, want 0 0",
+	    rec.kept, rec.orphaned);
+	for (uint32_t k = 0; k < nids; k++) {
+		struct slot *sl = segment_lookup(s, got[k]);
+
+		ck_assert_msg(sl != NULL && atomic_load(&sl->state) == SLOT_QUEUED,
+		    "reported id %u of %u (%#llx): not QUEUED after recovery (delay %u us)",
+		    k, nids, (unsigned long long)got[k], delay_us);
+	}
+	nr = drain(segment_ready(s), ready, KCAP + 1);
+	ck_assert_msg(nr == nids || nr == nids + 1,
+	    "ready ring got %u jobs, want %u reported (+1 unreported at most)", nr, nids);
+	for (uint32_t k = 0; k < nr; k++) {
+		struct slot *sl = segment_slot(s, ready[k]);
+
+		ck_assert_msg(seen[ready[k]]++ == 0, "slot %u twice", ready[k]);
+		if (k < nids)
+			ck_assert_msg(sl->id == got[k], "ready[%u]: got id %#llx, want %#llx", k,
+			    (unsigned long long)sl->id, (unsigned long long)got[k]);
+		ck_assert_msg(sl->payload_len == KPAY, "ready[%u]: payload_len %u", k, sl->payload_len);
+	}
+	nf = 0;
+	while (ring_pop(segment_free(s), &v) == 0) {
+		ck_assert_msg(seen[v]++ == 0, "slot %u on both rings or twice", v);
+		ck_assert_msg(atomic_load(&segment_slot(s, v)->state) == SLOT_FREE,
+		    "free slot %u: state %u, want FREE", v, atomic_load(&segment_slot(s, v)->state));
+		nf++;
+	}
+	ck_assert_msg(nr + nf == KCAP, "ready %u + free %u, want %u", nr, nf, KCAP);
+	segment_close(s);
+	ck_assert_int_eq(segment_unlink(name), 0);
+	free(got);
+	free(ready);
+	free(seen);
+}
+END_TEST
+
+static Suite *
+segment_suite(void)
+{
+	Suite *s = suite_create("segment");
+	TCase *tc;
+
+	tc = tcase_create("ids");
+	tcase_add_loop_test(tc, test_jobid, 0, (int)NELEM(ids));
+	tcase_add_loop_test(tc, test_jobid_parse_bad, 0, (int)NELEM(bad_ids));
+	tcase_add_test(tc, test_lookup);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("recover");
+	tcase_set_timeout(tc, 20);
+	tcase_add_loop_test(tc, test_recover_all_states, 0, 2 * NSTATES);
+	tcase_add_test(tc, test_recover_garbage_state);
+	tcase_add_loop_test(tc, test_crash_enqueue, 0, E_STEPS);
+	tcase_add_loop_test(tc, test_crash_enqueue_keep, 0, 2);
+	tcase_add_loop_test(tc, test_crash_complete, 0, C_STEPS);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("attach");
+	tcase_add_loop_test(tc, test_attach_corrupt, 0, (int)NELEM(corrupts));
+	tcase_add_test(tc, test_attach_bad_capacity);
+	tcase_add_test(tc, test_attach_same);
+	tcase_add_loop_test(tc, test_attach_resize_empty, 0, (int)NELEM(resizes));
+	tcase_add_loop_test(tc, test_attach_resize_pending, 0, (int)NELEM(resizes));
+	tcase_add_test(tc, test_busy_same_process);
+	tcase_add_test(tc, test_busy_child);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("kill");
+	tcase_set_timeout(tc, 20);
+	tcase_add_loop_test(tc, test_kill_during_enqueue, 0, 5);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(segment_suite());
+	int failed;
+
+	main_pid = (long)getpid();
+	srunner_run_all(sr, CK_NORMAL);
+	sweep_names();
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
