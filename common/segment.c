@@ -107,7 +107,7 @@ static int format(struct segment *s, const struct seg_header *g)
 	return 0;
 }
 
-/* Count QUEUED, RUNNING and FILLING slots of a segment with a valid header. */
+/* Count QUEUED and RUNNING slots of a segment with a valid header. */
 static uint32_t pending(const struct segment *s)
 {
 	uint32_t n = 0;

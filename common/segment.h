@@ -128,9 +128,6 @@ void segment_close(struct segment *s);
 /* The locked fd (children inherit it; it is what keeps the lock held). */
 int segment_fd(const struct segment *s);
 int segment_unlink(const char *name);
-/* Jobs still QUEUED or RUNNING in a segment that failed with SEG_MISMATCH
- * only because of its sizes; -1 if it cannot be read. */
-long segment_pending_in(const char *name);
 
 struct seg_header *segment_header(const struct segment *s);
 uint32_t segment_capacity(const struct segment *s);
