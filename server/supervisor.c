@@ -419,6 +419,7 @@ int supervisor_run(struct supervisor_args *a)
 				log_warn("reopening the log %s", m.cfg->log);
 			else
 				log_info("log reopened");
+			send_ctl(&m, CTL_REOPEN, NULL, 0);
 		}
 		if (m.orphans)
 			reap(&m);	/* ECHILD may come without a new SIGCHLD */
