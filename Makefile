@@ -44,7 +44,9 @@ FUZZ_REPLAY  := $(B)/tests/fuzz/replay_http_parser
 BENCH_SRCS   := $(wildcard tests/bench/bench_*.c)
 BENCH_BINS   := $(BENCH_SRCS:%.c=$(B)/%)
 
-.PHONY: all run check check-deps install clean bench fuzz lint-man
+.PHONY: all run check check-deps install clean bench fuzz
+# Keep intermediate objects (tests/lib/*.o) between runs.
+.SECONDARY:
 all: jobqd
 
 # ./jobqd is the plain build; the sanitized one stays in build/san/.

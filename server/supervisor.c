@@ -152,6 +152,10 @@ static void spawn_dispatcher(struct master *m)
 
 		if (fd_keep_only(keep, log_fd() >= 0 ? 4 : 3) == -1)
 			fatal("closing the master's fds in the dispatcher");
+		/* Out of the terminal's process group: ^C reaches the master
+		 * only, which then drains in order. */
+		if (setpgid(0, 0) == -1)
+			log_warn("setpgid");
 		dispatcher_run(m->cfg, m->a->seg, bell[0], ctl[0]);
 	}
 	}

@@ -158,7 +158,7 @@ static pid_t child_named(pid_t parent, const char *name)
 	pid_t found = -1;
 
 	while (d != NULL && (e = readdir(d)) != NULL && found == -1) {
-		char path[64], buf[512], comm[64];
+		char path[300], buf[512], comm[64];
 		long ppid;
 		FILE *fp;
 
@@ -398,7 +398,7 @@ START_TEST(test_sd_notify)
 {
 	struct daemon d;
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	char path[128], msgs[8192] = "", buf[1024];
+	char path[100], msgs[8192] = "", buf[1024];
 	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	struct timeval tv = { 0, 200000 };
 
