@@ -189,12 +189,15 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage(stderr, EX_CONFIG);
-	if (pidfile_opt != NULL) {
-		static char kv[CONFIG_PATH_MAX + 16];
-
-		snprintf(kv, sizeof(kv), "pidfile=%s", pidfile_opt);
-		overrides[nov++] = kv;
-	}
+	/* proctitle_init() reuses the argv area: keep copies of what a reload
+	 * reads again. */
+	if (a.config_path != NULL && (a.config_path = strdup(a.config_path)) == NULL)
+		return 1;
+	for (size_t i = 0; i < nov; i++)
+		if ((overrides[i] = strdup(overrides[i])) == NULL)
+			return 1;
+	if (pidfile_opt != NULL && asprintf(&overrides[nov++], "pidfile=%s", pidfile_opt) == -1)
+		return 1;
 	a.overrides = overrides;
 	a.noverrides = nov;
 	if (config_build(&a.cfg, a.config_path, overrides, nov, err, sizeof(err)) == -1) {
@@ -230,6 +233,9 @@ int main(int argc, char **argv)
 	if (a.cfg.pidfile[0] != '\0' && pidfile_remove(a.cfg.pidfile) == -1 && errno != ENOENT)
 		log_warn("removing pidfile %s", a.cfg.pidfile);
 	segment_close(a.seg);
+	for (size_t i = 0; i < nov; i++)
+		free(overrides[i]);
 	free(overrides);
+	free((char *)a.config_path);
 	return status;
 }

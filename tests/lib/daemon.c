@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -95,6 +96,8 @@ int daemon_run(struct daemon *d, const char *const *extra)
 			dup2(fd, 1);
 		}
 		setpgid(0, 0);
+		/* A test that dies (failed check, timeout) takes its daemon along. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		execv(bin, (char *const *)argv);
 		_exit(127);
 	}
