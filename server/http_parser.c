@@ -1,0 +1,945 @@
+/*
+ * http_parser — strict HTTP/1.1 request head parser and chunked decoder.
+ *
+ * http_parse_head() scans the whole buffer from the start on every call,
+ * strictly left to right, and every check fires at the first byte that
+ * decides it.  A verdict therefore depends only on the bytes before the
+ * point where it is given: every prefix of an input gives 0 or the same
+ * verdict, and the limits (414, 431) fire while the head is incomplete.
+ * The checks that need the whole head (Host present, chunked last, an
+ * unknown coding) run at the final empty line.
+ *
+ * http_chunked_decode() is a byte-driven state machine whose state lives
+ * in struct http_chunked, so any split of the body gives the same result;
+ * chunk data is copied in runs.
+ *
+ * No I/O, no allocation, no globals.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "server/http_parser.h"
+
+/* --- character classes ---------------------------------------------------- */
+
+/* Is c an ASCII letter or digit? */
+static int
+is_alnum(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+	    (c >= 'A' && c <= 'Z');
+}
+
+/* Is c a hex digit? */
+static int
+is_hex(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+	    (c >= 'A' && c <= 'F');
+}
+
+/* The value of hex digit c. */
+static unsigned
+hex_val(unsigned char c)
+{
+	if (c <= '9')
+		return (unsigned)(c - '0');
+	return (unsigned)((c | 0x20) - 'a' + 10);
+}
+
+/* Is c a tchar (RFC 9110 §5.6.2)? */
+static int
+is_tchar(unsigned char c)
+{
+	if (is_alnum(c))
+		return 1;
+	switch (c) {
+	case '!': case '#': case '$': case '%': case '&': case '\'':
+	case '*': case '+': case '-': case '.': case '^': case '_':
+	case '`': case '|': case '~':
+		return 1;
+	}
+	return 0;
+}
+
+/* Is c an RFC 3986 unreserved or sub-delims character? */
+static int
+is_unreserved_subdelim(unsigned char c)
+{
+	if (is_alnum(c))
+		return 1;
+	switch (c) {
+	case '-': case '.': case '_': case '~':
+	case '!': case '$': case '&': case '\'': case '(': case ')':
+	case '*': case '+': case ',': case ';': case '=':
+		return 1;
+	}
+	return 0;
+}
+
+/* May c appear in a request-target (RFC 3986's set without '#')? */
+static int
+is_target_char(unsigned char c)
+{
+	if (is_unreserved_subdelim(c))
+		return 1;
+	switch (c) {
+	case ':': case '/': case '?': case '[': case ']': case '@': case '%':
+		return 1;
+	}
+	return 0;
+}
+
+/* May c appear in a field value (field-vchar, SP, HTAB, obs-text)? */
+static int
+is_value_char(unsigned char c)
+{
+	return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+/* May c appear unescaped in a quoted-string (qdtext)? */
+static int
+is_qdtext(unsigned char c)
+{
+	return c == '\t' || c == ' ' || c == '!' ||
+	    (c >= 0x23 && c <= 0x5b) || (c >= 0x5d && c != 0x7f);
+}
+
+/* Is c optional whitespace (SP or HTAB)? */
+static int
+is_ows(unsigned char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* Compare p[0..n) with the lower-case string s, ignoring ASCII case. */
+static int
+eq_nocase(const unsigned char *p, size_t n, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = p[i];
+
+		if (s[i] == '\0')
+			return 0;
+		if (c >= 'A' && c <= 'Z')
+			c = (unsigned char)(c | 0x20);
+		if (c != (unsigned char)s[i])
+			return 0;
+	}
+	return s[n] == '\0';
+}
+
+/* --- authority (Host and absolute-form) ----------------------------------- */
+
+/* Is p[0..n) a dec-octet dotted IPv4 address (RFC 3986)? */
+static int
+valid_ipv4(const unsigned char *p, size_t n)
+{
+	size_t i = 0;
+	int part;
+
+	for (part = 0; part < 4; part++) {
+		size_t s = i;
+		unsigned v = 0;
+
+		if (part > 0) {
+			if (i == n || p[i] != '.')
+				return 0;
+			s = ++i;
+		}
+		while (i < n && p[i] >= '0' && p[i] <= '9' && i - s < 3)
+			v = v * 10 + (unsigned)(p[i++] - '0');
+		if (i == s || v > 255 || (i - s > 1 && p[s] == '0'))
+			return 0;
+	}
+	return i == n;
+}
+
+/* Is p[0..n) an IPv6 address (RFC 3986 IPv6address, no zone)? */
+static int
+valid_ipv6(const unsigned char *p, size_t n)
+{
+	size_t i = 0, groups = 0;
+	int gap = 0;
+
+	if (n >= 2 && p[0] == ':' && p[1] == ':') {
+		gap = 1;
+		i = 2;
+		if (i == n)
+			return 1;
+	}
+	for (;;) {
+		size_t s = i;
+
+		while (i < n && is_hex(p[i]) && i - s < 4)
+			i++;
+		if (i < n && p[i] == '.') {
+			/* an IPv4 tail takes the place of two groups */
+			if (!valid_ipv4(p + s, n - s))
+				return 0;
+			groups += 2;
+			break;
+		}
+		if (i == s)
+			return 0;
+		groups++;
+		if (i == n)
+			break;
+		if (p[i] != ':')
+			return 0;
+		i++;
+		if (i < n && p[i] == ':') {
+			if (gap)
+				return 0;
+			gap = 1;
+			if (++i == n)
+				break;
+		} else if (i == n)
+			return 0;
+	}
+	return gap ? groups <= 7 : groups == 8;
+}
+
+/*
+ * Is p[0..n) uri-host [ ":" port ]?  The host is a non-empty reg-name (with
+ * valid pct-encoding; IPv4 is a subset) or "[" IPv6 "]"; a port is 1 to 5
+ * digits, at most 65535.
+ */
+static int
+valid_authority(const unsigned char *p, size_t n)
+{
+	size_t i = 0;
+	unsigned long port = 0;
+
+	if (n == 0)
+		return 0;
+	if (p[0] == '[') {
+		while (i < n && p[i] != ']')
+			i++;
+		if (i == n || !valid_ipv6(p + 1, i - 1))
+			return 0;
+		i++;
+	} else {
+		while (i < n && p[i] != ':') {
+			if (p[i] == '%') {
+				if (n - i < 3 || !is_hex(p[i + 1]) || !is_hex(p[i + 2]))
+					return 0;
+				i += 3;
+				continue;
+			}
+			if (!is_unreserved_subdelim(p[i]))
+				return 0;
+			i++;
+		}
+		if (i == 0)
+			return 0;
+	}
+	if (i == n)
+		return 1;
+	if (p[i] != ':' || n - i < 2 || n - i > 6)
+		return 0;
+	for (i++; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return 0;
+		port = port * 10 + (unsigned long)(p[i] - '0');
+	}
+	return port <= 65535;
+}
+
+/* --- request head --------------------------------------------------------- */
+
+/* What the field section has seen so far, beyond struct http_request. */
+struct head_ctx {
+	const unsigned char *authority;	/* absolute-form target, or NULL */
+	size_t authority_len;
+	int hosts;			/* Host fields seen */
+	int te;				/* a Transfer-Encoding field was seen */
+	int te_other;			/* a coding other than chunked was seen */
+	int conn_close;
+	int conn_keep_alive;
+};
+
+/* Record a rejection reason and return the verdict. */
+static int
+reject(struct http_request *req, int status, const char *why)
+{
+	req->error = why;
+	return -status;
+}
+
+/* Map a method token to its enum; 0 if unknown. */
+static enum http_method
+method_lookup(const unsigned char *p, size_t n)
+{
+	static const struct {
+		const char *name;
+		enum http_method m;
+	} tab[] = {
+		{ "GET", HTTP_GET }, { "HEAD", HTTP_HEAD }, { "POST", HTTP_POST },
+		{ "PUT", HTTP_PUT }, { "DELETE", HTTP_DELETE },
+		{ "OPTIONS", HTTP_OPTIONS }, { "PATCH", HTTP_PATCH },
+		{ "TRACE", HTTP_TRACE },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
+		if (strlen(tab[i].name) == n && memcmp(tab[i].name, p, n) == 0)
+			return tab[i].m;
+	return (enum http_method)0;
+}
+
+/* Set path and query from p[0..n), which starts with '/'. */
+static void
+split_path(struct http_request *req, const char *p, size_t n)
+{
+	const char *q = memchr(p, '?', n);
+
+	req->path = p;
+	req->path_len = q ? (size_t)(q - p) : n;
+	if (q) {
+		req->query = q + 1;
+		req->query_len = n - req->path_len - 1;
+	}
+}
+
+/* Check the form of the request-target t[0..n) and set path and query. */
+static int
+parse_target(struct http_request *req, struct head_ctx *ctx,
+    const unsigned char *t, size_t n)
+{
+	const char *ct = (const char *)t;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (t[i] == '%' && (n - i < 3 || !is_hex(t[i + 1]) ||
+		    !is_hex(t[i + 2])))
+			return reject(req, 400, "bad percent-encoding in target");
+	req->target = ct;
+	req->target_len = n;
+	if (t[0] == '/') {
+		split_path(req, ct, n);
+		return 0;
+	}
+	if (n == 1 && t[0] == '*') {
+		if (req->method != HTTP_OPTIONS)
+			return reject(req, 400, "asterisk-form without OPTIONS");
+		req->path = ct;
+		req->path_len = 1;
+		return 0;
+	}
+	if (n >= 7 && eq_nocase(t, 7, "http://")) {
+		for (i = 7; i < n && t[i] != '/' && t[i] != '?'; i++)
+			continue;
+		if (!valid_authority(t + 7, i - 7))
+			return reject(req, 400, "invalid authority in target");
+		ctx->authority = t + 7;
+		ctx->authority_len = i - 7;
+		if (i < n && t[i] == '/') {
+			split_path(req, ct + i, n - i);
+		} else {
+			/* "http://host[?q]": the path is "/", the second
+			 * slash of "http://" */
+			req->path = ct + 6;
+			req->path_len = 1;
+			if (i < n) {
+				req->query = ct + i + 1;
+				req->query_len = n - i - 1;
+			}
+		}
+		return 0;
+	}
+	return reject(req, 400, "unsupported request-target form");
+}
+
+/*
+ * Parse the request line at b[*pos..len); on success set *pos past its
+ * CRLF and return 1.  0 means incomplete.
+ */
+static int
+parse_request_line(const unsigned char *b, size_t len, size_t *pos,
+    struct http_request *req, struct head_ctx *ctx)
+{
+	static const char version[] = "HTTP/";
+	size_t start = *pos, i = start, ts, vs;
+	int rc;
+
+	for (;; i++) {
+		if (i == len)
+			return 0;
+		if (i - start >= HTTP_MAX_REQUEST_LINE)
+			return reject(req, 414, "request line too long");
+		if (b[i] == ' ')
+			break;
+		if (!is_tchar(b[i]))
+			return reject(req, 400, "invalid method");
+	}
+	if (i == start)
+		return reject(req, 400, "empty method");
+	req->method = method_lookup(b + start, i - start);
+	if (req->method == 0)
+		return reject(req, 501, "unknown method");
+
+	ts = ++i;
+	for (;; i++) {
+		if (i == len)
+			return 0;
+		if (i - start >= HTTP_MAX_REQUEST_LINE)
+			return reject(req, 414, "request line too long");
+		if (b[i] == ' ')
+			break;
+		if (!is_target_char(b[i]))
+			return reject(req, 400, "invalid byte in target");
+	}
+	if (i == ts)
+		return reject(req, 400, "empty target");
+	if ((rc = parse_target(req, ctx, b + ts, i - ts)) < 0)
+		return rc;
+
+	vs = ++i;
+	for (;; i++) {
+		size_t k = i - vs;
+		int ok;
+
+		if (i == len)
+			return 0;
+		if (k < 8 && i - start >= HTTP_MAX_REQUEST_LINE)
+			return reject(req, 414, "request line too long");
+		if (k < 5)
+			ok = b[i] == (unsigned char)version[k];
+		else if (k == 5 || k == 7)
+			ok = b[i] >= '0' && b[i] <= '9';
+		else if (k == 6)
+			ok = b[i] == '.';
+		else if (k == 8)
+			ok = b[i] == '\r';
+		else if (b[i] == '\n')
+			break;
+		else
+			return reject(req, 400, "bare CR in request line");
+		if (!ok)
+			return reject(req, 400, b[i] == '\n' ?
+			    "bare LF in request line" : "invalid HTTP version");
+		/* known at the major digit: reject without waiting */
+		if (k == 5 && b[i] != '1')
+			return reject(req, 505, "HTTP major version not 1");
+	}
+	/* 1.2 and later minors are served as 1.1 (RFC 9110 §2.5) */
+	req->version_minor = b[vs + 7] == '0' ? 0 : 1;
+	*pos = i + 1;
+	return 1;
+}
+
+/* Parse a Content-Length value. */
+static int
+field_content_length(struct http_request *req, struct head_ctx *ctx,
+    const unsigned char *v, size_t n)
+{
+	uint64_t x = 0;
+	size_t i;
+
+	if (req->has_content_length)
+		return reject(req, 400, "duplicate Content-Length");
+	if (ctx->te)
+		return reject(req, 400, "Content-Length with Transfer-Encoding");
+	if (n == 0)
+		return reject(req, 400, "empty Content-Length");
+	for (i = 0; i < n; i++) {
+		unsigned d;
+
+		if (v[i] < '0' || v[i] > '9')
+			return reject(req, 400, "invalid Content-Length");
+		d = (unsigned)(v[i] - '0');
+		if (x > (UINT64_MAX - d) / 10)
+			return reject(req, 400, "Content-Length overflow");
+		x = x * 10 + d;
+	}
+	req->has_content_length = 1;
+	req->content_length = x;
+	return 0;
+}
+
+/*
+ * Parse one Transfer-Encoding field: a comma list of tokens (empty list
+ * elements are ignored, transfer parameters are not accepted).  Once
+ * chunked is seen, nothing may follow it in this or a later field.
+ */
+static int
+field_transfer_encoding(struct http_request *req, struct head_ctx *ctx,
+    const unsigned char *v, size_t n)
+{
+	size_t i = 0, elems = 0;
+
+	if (req->version_minor == 0)
+		return reject(req, 400, "Transfer-Encoding on HTTP/1.0");
+	if (req->has_content_length)
+		return reject(req, 400, "Content-Length with Transfer-Encoding");
+	ctx->te = 1;
+	while (i < n) {
+		size_t s, e;
+
+		while (i < n && (is_ows(v[i]) || v[i] == ','))
+			i++;
+		if (i == n)
+			break;
+		s = i;
+		while (i < n && is_tchar(v[i]))
+			i++;
+		e = i;
+		while (i < n && is_ows(v[i]))
+			i++;
+		if (i < n && v[i] != ',')
+			return reject(req, 400, "invalid transfer coding");
+		elems++;
+		if (req->chunked)
+			return reject(req, 400, "chunked is not the last coding");
+		if (eq_nocase(v + s, e - s, "chunked"))
+			req->chunked = 1;
+		else
+			ctx->te_other = 1;
+	}
+	if (elems == 0)
+		return reject(req, 400, "empty Transfer-Encoding");
+	return 0;
+}
+
+/* Parse a Connection value: a comma list of tokens. */
+static int
+field_connection(struct http_request *req, struct head_ctx *ctx,
+    const unsigned char *v, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		size_t s, e;
+
+		while (i < n && (is_ows(v[i]) || v[i] == ','))
+			i++;
+		if (i == n)
+			break;
+		s = i;
+		while (i < n && is_tchar(v[i]))
+			i++;
+		e = i;
+		while (i < n && is_ows(v[i]))
+			i++;
+		if (e == s || (i < n && v[i] != ','))
+			return reject(req, 400, "invalid Connection");
+		if (eq_nocase(v + s, e - s, "close"))
+			ctx->conn_close = 1;
+		else if (eq_nocase(v + s, e - s, "keep-alive"))
+			ctx->conn_keep_alive = 1;
+	}
+	return 0;
+}
+
+/* Apply the rules for one complete field line (value without OWS). */
+static int
+field_line(struct http_request *req, struct head_ctx *ctx,
+    const unsigned char *name, size_t nlen, const unsigned char *v, size_t n)
+{
+	if (eq_nocase(name, nlen, "content-length"))
+		return field_content_length(req, ctx, v, n);
+	if (eq_nocase(name, nlen, "transfer-encoding"))
+		return field_transfer_encoding(req, ctx, v, n);
+	if (eq_nocase(name, nlen, "connection"))
+		return field_connection(req, ctx, v, n);
+	if (eq_nocase(name, nlen, "host")) {
+		if (++ctx->hosts > 1)
+			return reject(req, 400, "duplicate Host");
+		if (!valid_authority(v, n))
+			return reject(req, 400, "invalid Host");
+		req->host = (const char *)v;
+		req->host_len = n;
+		return 0;
+	}
+	if (eq_nocase(name, nlen, "expect")) {
+		if (!eq_nocase(v, n, "100-continue"))
+			return reject(req, 417, "unsupported expectation");
+		/* RFC 9110 §10.1.1: ignored on HTTP/1.0 */
+		req->expect_continue = req->version_minor >= 1;
+	}
+	return 0;
+}
+
+/* The checks that need the whole field section. */
+static int
+head_done(struct http_request *req, struct head_ctx *ctx)
+{
+	if (ctx->te && !req->chunked)
+		return reject(req, 400, "chunked is not the last coding");
+	if (req->version_minor >= 1 && ctx->hosts == 0)
+		return reject(req, 400, "missing Host");
+	if (ctx->te_other)
+		return reject(req, 501, "unsupported transfer coding");
+	if (ctx->authority) {
+		/* RFC 9112 §3.2.2: the target's authority replaces Host */
+		req->host = (const char *)ctx->authority;
+		req->host_len = ctx->authority_len;
+	}
+	if (ctx->conn_close)
+		req->keep_alive = 0;
+	else
+		req->keep_alive = req->version_minor >= 1 || ctx->conn_keep_alive;
+	return 0;
+}
+
+/* Parse a request head at the start of buf (see http_parser.h). */
+int
+http_parse_head(const char *buf, size_t len, struct http_request *req)
+{
+	const unsigned char *b = (const unsigned char *)buf;
+	struct head_ctx ctx;
+	size_t pos = 0, fs, i;
+	int empty = 0, rc;
+
+	memset(req, 0, sizeof(*req));
+	memset(&ctx, 0, sizeof(ctx));
+
+	/* RFC 9112 §2.2: skip a few empty lines before the request line */
+	for (;;) {
+		if (pos == len)
+			return 0;
+		if (b[pos] == '\n')
+			return reject(req, 400, "bare LF");
+		if (b[pos] != '\r')
+			break;
+		if (empty == HTTP_MAX_EMPTY_LINES)
+			return reject(req, 400, "too many empty lines");
+		if (pos + 1 == len)
+			return 0;
+		if (b[pos + 1] != '\n')
+			return reject(req, 400, "bare CR");
+		pos += 2;
+		empty++;
+	}
+
+	if ((rc = parse_request_line(b, len, &pos, req, &ctx)) <= 0)
+		return rc;
+
+/* Every byte of the field section is counted before it is looked at. */
+#define FIELD_BYTE(at) do {						\
+	if ((at) == len)						\
+		return 0;						\
+	if ((at) - fs >= HTTP_MAX_HEAD)					\
+		return reject(req, 431, "header section too large");	\
+} while (0)
+
+	fs = pos;
+	for (;;) {
+		size_t ns, ne, vs, ve;
+
+		i = pos;
+		FIELD_BYTE(i);
+		if (b[i] == '\r') {
+			FIELD_BYTE(i + 1);
+			if (b[i + 1] != '\n')
+				return reject(req, 400, "bare CR");
+			pos = i + 2;
+			break;
+		}
+		if (b[i] == '\n')
+			return reject(req, 400, "bare LF");
+		if (is_ows(b[i]))
+			return reject(req, 400, "obs-fold or leading whitespace");
+		if (req->fields == HTTP_MAX_FIELDS)
+			return reject(req, 431, "too many header fields");
+
+		for (ns = i;; i++) {
+			FIELD_BYTE(i);
+			if (b[i] == ':')
+				break;
+			if (!is_tchar(b[i]))
+				return reject(req, 400, is_ows(b[i]) ?
+				    "whitespace before colon" :
+				    "invalid field name");
+		}
+		if (i == ns)
+			return reject(req, 400, "empty field name");
+		ne = i++;
+
+		for (vs = i;; i++) {
+			FIELD_BYTE(i);
+			if (b[i] == '\r')
+				break;
+			if (!is_value_char(b[i]))
+				return reject(req, 400, b[i] == '\n' ? "bare LF" :
+				    b[i] == '\0' ? "NUL in field value" :
+				    "control character in field value");
+		}
+		FIELD_BYTE(i + 1);
+		if (b[i + 1] != '\n')
+			return reject(req, 400, "bare CR");
+		pos = i + 2;
+
+		for (ve = i; vs < ve && is_ows(b[vs]); vs++)
+			continue;
+		while (ve > vs && is_ows(b[ve - 1]))
+			ve--;
+		req->fields++;
+		if ((rc = field_line(req, &ctx, b + ns, ne - ns, b + vs,
+		    ve - vs)) < 0)
+			return rc;
+	}
+#undef FIELD_BYTE
+
+	if ((rc = head_done(req, &ctx)) < 0)
+		return rc;
+	return (int)pos;
+}
+
+/* --- chunked body --------------------------------------------------------- */
+
+/*
+ * Decoder states.  The size line follows RFC 9112 §7.1:
+ *   chunk-size [ chunk-ext ] CRLF
+ *   chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
+ * so whitespace may only come before ';' or '=' or after them, and "2;"
+ * (no name) is bad framing.
+ */
+enum {
+	CH_SIZE = 0,		/* first hex digit of chunk-size */
+	CH_SIZE_MORE,		/* more digits, ';', BWS or CR */
+	CH_EXT_WS,		/* BWS: only ';' may end it */
+	CH_EXT_PRE_NAME,	/* after ';' */
+	CH_EXT_NAME,
+	CH_EXT_NAME_WS,		/* BWS after a name: '=' or ';' */
+	CH_EXT_PRE_VAL,		/* after '=' */
+	CH_EXT_VAL,		/* token value */
+	CH_EXT_QVAL,		/* inside a quoted-string */
+	CH_EXT_QPAIR,		/* after '\' in a quoted-string */
+	CH_EXT_AFTER_QVAL,	/* after the closing '"' */
+	CH_SIZE_LF,		/* CR ended the size line */
+	CH_DATA,
+	CH_DATA_CR,
+	CH_DATA_LF,
+	CH_TRAILER_START,	/* a trailer field or the final CRLF */
+	CH_TRAILER_NAME,
+	CH_TRAILER_VALUE,
+	CH_TRAILER_LF,
+	CH_END_LF,
+	CH_DONE,
+	CH_BAD,
+	CH_TOO_BIG,
+};
+
+/* Start decoding a new chunked body. */
+void
+http_chunked_init(struct http_chunked *ch)
+{
+	memset(ch, 0, sizeof(*ch));
+	ch->state = CH_SIZE;
+}
+
+/* The next state after byte c on the size line; CH_BAD if c is wrong. */
+static int
+size_line_step(struct http_chunked *ch, unsigned char c)
+{
+	switch (ch->state) {
+	case CH_SIZE:
+		if (!is_hex(c))
+			return CH_BAD;
+		ch->remaining = hex_val(c);
+		return CH_SIZE_MORE;
+	case CH_SIZE_MORE:
+		if (is_hex(c)) {
+			if (ch->remaining > (UINT64_MAX >> 4))
+				return CH_BAD;
+			ch->remaining = ch->remaining << 4 | hex_val(c);
+			return CH_SIZE_MORE;
+		}
+		break;
+	case CH_EXT_WS:
+		if (is_ows(c))
+			return CH_EXT_WS;
+		return c == ';' ? CH_EXT_PRE_NAME : CH_BAD;
+	case CH_EXT_PRE_NAME:
+		if (is_ows(c))
+			return CH_EXT_PRE_NAME;
+		return is_tchar(c) ? CH_EXT_NAME : CH_BAD;
+	case CH_EXT_NAME:
+		if (is_tchar(c))
+			return CH_EXT_NAME;
+		if (is_ows(c))
+			return CH_EXT_NAME_WS;
+		if (c == '=')
+			return CH_EXT_PRE_VAL;
+		break;
+	case CH_EXT_NAME_WS:
+		if (is_ows(c))
+			return CH_EXT_NAME_WS;
+		if (c == '=')
+			return CH_EXT_PRE_VAL;
+		return c == ';' ? CH_EXT_PRE_NAME : CH_BAD;
+	case CH_EXT_PRE_VAL:
+		if (is_ows(c))
+			return CH_EXT_PRE_VAL;
+		if (c == '"')
+			return CH_EXT_QVAL;
+		return is_tchar(c) ? CH_EXT_VAL : CH_BAD;
+	case CH_EXT_VAL:
+		if (is_tchar(c))
+			return CH_EXT_VAL;
+		break;
+	case CH_EXT_QVAL:
+		if (c == '"')
+			return CH_EXT_AFTER_QVAL;
+		if (c == '\\')
+			return CH_EXT_QPAIR;
+		return is_qdtext(c) ? CH_EXT_QVAL : CH_BAD;
+	case CH_EXT_QPAIR:
+		return is_value_char(c) ? CH_EXT_QVAL : CH_BAD;
+	case CH_EXT_AFTER_QVAL:
+		break;
+	default:
+		return CH_BAD;
+	}
+	/* after digits, a name, or a value: ';', BWS or the CR */
+	if (c == ';')
+		return CH_EXT_PRE_NAME;
+	if (is_ows(c))
+		return CH_EXT_WS;
+	return c == '\r' ? CH_SIZE_LF : CH_BAD;
+}
+
+/* Decode a chunked body from in[0..len) (see http_parser.h). */
+int
+http_chunked_decode(struct http_chunked *ch, const char *in, size_t len,
+    size_t *used, char *out, size_t cap, size_t *made)
+{
+	const unsigned char *b = (const unsigned char *)in;
+	size_t i = 0, n;
+	unsigned char c;
+
+	*made = 0;
+	while (i < len) {
+		switch (ch->state) {
+		case CH_DATA:
+			n = len - i;
+			if (n > ch->remaining)
+				n = (size_t)ch->remaining;
+			memcpy(out + ch->total, in + i, n);
+			ch->total += n;
+			ch->remaining -= n;
+			*made += n;
+			i += n;
+			if (ch->remaining == 0)
+				ch->state = CH_DATA_CR;
+			continue;
+		case CH_DONE:
+		case CH_BAD:
+		case CH_TOO_BIG:
+			goto out;
+		}
+
+		c = b[i];
+		switch (ch->state) {
+		case CH_SIZE_LF:
+			if (c != '\n') {
+				ch->state = CH_BAD;
+				goto out;
+			}
+			if (ch->remaining > cap - ch->total) {
+				ch->state = CH_TOO_BIG;
+				goto out;
+			}
+			ch->line = 0;
+			ch->state = ch->remaining ? CH_DATA : CH_TRAILER_START;
+			break;
+		case CH_DATA_CR:
+			ch->state = c == '\r' ? CH_DATA_LF : CH_BAD;
+			break;
+		case CH_DATA_LF:
+			ch->state = c == '\n' ? CH_SIZE : CH_BAD;
+			break;
+		case CH_TRAILER_START:
+		case CH_TRAILER_NAME:
+		case CH_TRAILER_VALUE:
+		case CH_TRAILER_LF:
+		case CH_END_LF:
+			if (ch->trailer_bytes++ >= HTTP_MAX_TRAILERS) {
+				ch->state = CH_BAD;
+				break;
+			}
+			if (ch->state == CH_TRAILER_START)
+				ch->state = c == '\r' ? CH_END_LF :
+				    is_tchar(c) ? CH_TRAILER_NAME : CH_BAD;
+			else if (ch->state == CH_TRAILER_NAME)
+				ch->state = c == ':' ? CH_TRAILER_VALUE :
+				    is_tchar(c) ? CH_TRAILER_NAME : CH_BAD;
+			else if (ch->state == CH_TRAILER_VALUE)
+				ch->state = c == '\r' ? CH_TRAILER_LF :
+				    is_value_char(c) ? CH_TRAILER_VALUE : CH_BAD;
+			else if (ch->state == CH_TRAILER_LF)
+				ch->state = c == '\n' ? CH_TRAILER_START : CH_BAD;
+			else
+				ch->state = c == '\n' ? CH_DONE : CH_BAD;
+			if (ch->state == CH_DONE) {
+				i++;
+				goto out;
+			}
+			break;
+		default:
+			/* the size line: its length excludes the CRLF */
+			if (c != '\r' && ch->line++ >= HTTP_MAX_CHUNK_LINE) {
+				ch->state = CH_BAD;
+				break;
+			}
+			ch->state = size_line_step(ch, c);
+			break;
+		}
+		if (ch->state == CH_BAD)
+			goto out;
+		i++;
+	}
+out:
+	*used = i;
+	switch (ch->state) {
+	case CH_DONE:
+		return 1;
+	case CH_BAD:
+		return -400;
+	case CH_TOO_BIG:
+		return -413;
+	}
+	return 0;
+}
+
+/* --- status text ---------------------------------------------------------- */
+
+/* A reason phrase for a status code ("Bad Request"), "" if unknown. */
+const char *
+http_status_text(int status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 200: return "OK";
+	case 201: return "Created";
+	case 202: return "Accepted";
+	case 204: return "No Content";
+	case 301: return "Moved Permanently";
+	case 304: return "Not Modified";
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 409: return "Conflict";
+	case 411: return "Length Required";
+	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
+	case 415: return "Unsupported Media Type";
+	case 417: return "Expectation Failed";
+	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	case 505: return "HTTP Version Not Supported";
+	}
+	return "";
+}
