@@ -94,6 +94,7 @@ struct conn {
 	int close_after;	/* shut down once the output is written */
 	int peer_eof;
 	int keep_alive;		/* of the request being served */
+	int more;		/* stopped at the output cap with input left */
 	/* the body being read */
 	long slot;		/* reserved slot, or -1 (discarding) */
 	int chunked;
@@ -210,7 +211,8 @@ static void conn_update_events(struct httpd *h, struct conn *c)
 		if (!c->peer_eof && !c->close_after && c->in_len < IN_CAP &&
 		    obuf_pending(&c->out) < OUT_CAP)
 			want |= EPOLLIN;
-		if (obuf_pending(&c->out))
+		/* more: a writable socket calls us back to serve the rest */
+		if (obuf_pending(&c->out) || c->more)
 			want |= EPOLLOUT;
 	}
 	if (want == c->events)
@@ -611,6 +613,7 @@ static void body_feed(struct httpd *h, struct conn *c)
 /* Serve what the input buffer holds, in order, while output has room. */
 static void conn_process(struct httpd *h, struct conn *c)
 {
+	c->more = 0;
 	while (!c->dead && !c->close_after && c->state != CS_LINGER &&
 	    obuf_pending(&c->out) < OUT_CAP) {
 		struct http_request req;
@@ -656,6 +659,7 @@ static void conn_process(struct httpd *h, struct conn *c)
 		}
 		handle_head(h, c, &req, (size_t)rc);
 	}
+	c->more = !c->dead && c->in_len > 0 && obuf_pending(&c->out) >= OUT_CAP;
 }
 
 /* Read what the socket has: into the slot, the input buffer, or nowhere. */
