@@ -45,6 +45,36 @@
  *     other expectation is -417
  *   - Connection: a token list; "close" and "keep-alive" are honoured
  *     (HTTP/1.0 is close unless keep-alive)
+ *
+ * Details the rules above leave open (decided in http_parser.c):
+ *   - The head is checked strictly left to right and the first violation
+ *     wins, so every prefix of an input gives 0 or the final verdict.
+ *     Checks that need the whole head run at the final CRLF, in this
+ *     order: chunked not last (also TE without chunked, e.g. "gzip"),
+ *     missing Host, then any other coding (-501: "gzip, chunked").
+ *   - Limits: the request line is counted without its CRLF; the field
+ *     section is every byte after the request line, final CRLF included.
+ *   - HTTP/1.2 to 1.9 are served as 1.1 (version_minor 1); a major
+ *     version other than 1 is -505 as soon as its digit arrives.
+ *   - Targets: '%' must start a %XX escape.  Absolute-form must use the
+ *     "http" scheme (any case), no userinfo; host is then the target's
+ *     authority (RFC 9112 §3.2.2), and for "http://host" path points at
+ *     the second '/' of "http://" so every slice stays in buf.
+ *   - Host: an empty value is rejected; a port is 1-5 digits <= 65535.
+ *   - Transfer-Encoding elements are bare tokens: a transfer-parameter
+ *     or quoted string is -400.  Empty list elements are skipped, but a
+ *     TE field with no coding at all is -400.
+ *   - Expect on HTTP/1.0: 100-continue is ignored (RFC 9110 §10.1.1)
+ *     and leaves expect_continue 0; another expectation is still -417.
+ *   - Chunked (RFC 9112 §7.1): whitespace is allowed only as BWS around
+ *     ';' and '=' in extensions, so "2 ", "2;" and "2;a " are -400; a
+ *     size line (without CRLF) over HTTP_MAX_CHUNK_LINE or a size over
+ *     64 bits is -400; a size over what cap still holds is -413 at the LF
+ *     ending its line.  Trailer fields follow the head's field syntax
+ *     and are discarded; a trailer section (final CRLF included) over
+ *     HTTP_MAX_TRAILERS is -400.  After 1 or an error the decoder keeps
+ *     returning it with *used 0; on an error *used is the offset of the
+ *     offending byte in this call.
  */
 #ifndef JOBQD_HTTP_PARSER_H
 #define JOBQD_HTTP_PARSER_H
