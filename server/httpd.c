@@ -59,8 +59,9 @@
 #define OUT_CAP		(64 * 1024)	/* stop reading while this much is pending */
 #define TICK_MS		250
 #define LINGER_MS	2000
-#define ACCEPT_PAUSE_MS	100
+#define ACCEPT_PAUSE_MS	250	/* ends at a tick */
 #define ACCEPT_BATCH	64
+#define EMFILE_WARN_S	10
 #define MAX_EVENTS	64
 #define NS_PER_MS	1000000LL
 #define NS_PER_S	1000000000LL
@@ -120,6 +121,7 @@ struct httpd {
 	int listen_fd;
 	int listen_in_set;	/* the listener is in the epoll set */
 	int64_t accept_paused_until;
+	int64_t emfile_warned;	/* when we last warned of running out of fds */
 
 	int doorbell_fd;
 	int draining;
@@ -299,10 +301,22 @@ static void do_accept(struct httpd *h)
 			case ENFILE:
 			case ENOBUFS:
 			case ENOMEM:
-				log_warn("httpd: accept (pausing %d ms)", ACCEPT_PAUSE_MS);
-				h->accept_paused_until = clock_mono_ns() + ACCEPT_PAUSE_MS * NS_PER_MS;
+			{
+				int64_t now = clock_mono_ns();
+
+				/* Linux fails accept before dequeuing when no fd is
+				 * free, so this repeats until a connection closes:
+				 * warn at most every EMFILE_WARN_S. */
+				if (h->emfile_warned == 0 ||
+				    now - h->emfile_warned >= EMFILE_WARN_S * NS_PER_S) {
+					log_warn("httpd: accept (pausing %d ms at a time)",
+					    ACCEPT_PAUSE_MS);
+					h->emfile_warned = now;
+				}
+				h->accept_paused_until = now + ACCEPT_PAUSE_MS * NS_PER_MS;
 				listener_update(h);
 				return;
+			}
 			default:
 				log_warn("httpd: accept");
 				return;
@@ -411,6 +425,9 @@ static void conn_flush(struct httpd *h, struct conn *c)
 			return;
 		}
 		obuf_consume(o, (size_t)n);
+		/* a slow but steady reader of a long answer is not idle */
+		if (c->timer == T_IDLE)
+			conn_timer(h, c, T_IDLE);
 	}
 	if (c->dead || !c->close_after || c->state == CS_LINGER)
 		return;

@@ -575,6 +575,39 @@ START_TEST(connection_cap)
 }
 END_TEST
 
+START_TEST(accept_emfile_pause)
+{
+	struct hc *a, *b, *x;
+	struct hc_resp r;
+
+	harness_config(&cfg);
+	ck_assert_int_eq(harness_start_fds(&hs, &cfg, 2), 0);
+	a = hc_open(hs.port);
+	b = hc_open(hs.port);
+	ck_assert_int_eq(hc_sends(a, GET_HEALTHZ), 0);
+	expect_status(a, &r, 0, 200);
+	hc_resp_free(&r);
+	ck_assert_int_eq(hc_sends(b, GET_HEALTHZ), 0);
+	expect_status(b, &r, 0, 200);
+	hc_resp_free(&r);
+	/* out of fds: accept fails with EMFILE, the server pauses, the
+	 * newcomer waits in the backlog rather than being dropped */
+	x = hc_open(hs.port);
+	ck_assert_ptr_nonnull(x);
+	ck_assert_int_eq(hc_sends(x, GET_HEALTHZ), 0);
+	ck_assert_int_eq(hc_read(x, &r, 0, 400), -1);
+	hc_close(a);
+	expect_status(x, &r, 0, 200);
+	hc_resp_free(&r);
+	/* and the served ones still work */
+	ck_assert_int_eq(hc_sends(b, GET_HEALTHZ), 0);
+	expect_status(b, &r, 0, 200);
+	hc_resp_free(&r);
+	hc_close(b);
+	hc_close(x);
+}
+END_TEST
+
 START_TEST(queue_full_and_recovery)
 {
 	struct hc *c;
@@ -858,6 +891,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, body_timeout_partial_never_enqueued);
 	tcase_add_test(tc, keepalive_timeout);
 	tcase_add_test(tc, connection_cap);
+	tcase_add_test(tc, accept_emfile_pause);
 	tcase_add_test(tc, queue_full_and_recovery);
 	tcase_add_test(tc, job_json);
 	tcase_add_test(tc, status_json);

@@ -7,6 +7,7 @@
  * frees the httpd and exits, so sanitizers see a clean shutdown.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -58,7 +60,7 @@ static void on_control(void *arg)
 
 /* Child: serve until told to quit. */
 static _Noreturn void child_main(const struct config *c, struct segment *seg,
-    int lfd, int ctl, int bell)
+    int lfd, int ctl, int bell, unsigned nfds)
 {
 	log_set_level(getenv("JOBQD_TEST_DEBUG") ? LOG_LEVEL_DEBUG : c->log_level);
 	log_set_role("test-master");
@@ -71,6 +73,33 @@ static _Noreturn void child_main(const struct config *c, struct segment *seg,
 	if (httpd_watch(child_httpd, ctl, on_control, &ctl) == -1) {
 		perror("httpd_watch");
 		_exit(1);
+	}
+	if (nfds > 0) {
+		/* fill the holes below the highest fd, then allow nfds more */
+		int top = 0, fd;
+		struct rlimit rl;
+		DIR *d = opendir("/proc/self/fd");
+		struct dirent *e;
+
+		if (d == NULL) {
+			perror("harness: /proc/self/fd");
+			_exit(1);
+		}
+		while ((e = readdir(d)) != NULL)
+			if (atoi(e->d_name) > top && atoi(e->d_name) != dirfd(d))
+				top = atoi(e->d_name);
+		closedir(d);
+		while ((fd = dup(0)) != -1 && fd < top)
+			;	/* kept open: a hole filled */
+		if (fd == -1 || close(fd) == -1 || getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+			perror("harness: fds");
+			_exit(1);
+		}
+		rl.rlim_cur = (rlim_t)top + 1 + nfds;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
+			perror("harness: setrlimit");
+			_exit(1);
+		}
 	}
 	while (!child_quit)
 		if (httpd_poll(child_httpd, 1000) == -1) {
@@ -85,6 +114,11 @@ static _Noreturn void child_main(const struct config *c, struct segment *seg,
 }
 
 int harness_start(struct harness *hs, const struct config *c)
+{
+	return harness_start_fds(hs, c, 0);
+}
+
+int harness_start_fds(struct harness *hs, const struct config *c, unsigned nfds)
 {
 	static int n;
 	struct sockaddr_in sin = { .sin_family = AF_INET };
@@ -121,7 +155,7 @@ int harness_start(struct harness *hs, const struct config *c)
 	if (hs->pid == 0) {
 		close(ctl[1]);
 		close(bell[0]);
-		child_main(c, hs->seg, lfd, ctl[0], bell[1]);
+		child_main(c, hs->seg, lfd, ctl[0], bell[1], nfds);
 	}
 	close(lfd);
 	close(ctl[0]);

@@ -6,6 +6,8 @@
  *
  *   harness_config(c)          defaults for tests (small queue, 1 s timeouts)
  *   harness_start(hs, c)       create the segment, fork the server; 0 or -1
+ *   harness_start_fds(hs, c, n)  the same, the server limited to n client fds
+ *                              (RLIMIT_NOFILE) to provoke EMFILE on accept
  *   harness_stop(hs)           quit the server (httpd_free); 0 if it exited 0
  *   harness_drain(hs, n)       act as the dispatcher: run up to n queued jobs
  *                              to DONE and free their slots; returns how many
@@ -32,6 +34,7 @@ struct harness {
 
 void harness_config(struct config *c);
 int harness_start(struct harness *hs, const struct config *c);
+int harness_start_fds(struct harness *hs, const struct config *c, unsigned n);
 /* 0, or -1 when the server did not exit cleanly (sanitizer reports). */
 int harness_stop(struct harness *hs);
 unsigned harness_drain(struct harness *hs, unsigned n);
