@@ -95,6 +95,7 @@ struct conn {
 	int close_after;	/* shut down once the output is written */
 	int peer_eof;
 	int keep_alive;		/* of the request being served */
+	int http10;		/* ... and whether it was HTTP/1.0 */
 	int more;		/* stopped at the output cap with input left */
 	/* the body being read */
 	long slot;		/* reserved slot, or -1 (discarding) */
@@ -370,7 +371,7 @@ static const char *http_date(struct httpd *h)
 /* Append a response to the connection's output; close after it when the
  * reply, the request or draining says so. */
 static void send_reply(struct httpd *h, struct conn *c, struct reply *rep,
-    int head_only, int http10)
+    int head_only)
 {
 	struct obuf *o = &c->out;
 	size_t blen = obuf_pending(rep->body);
@@ -384,7 +385,7 @@ static void send_reply(struct httpd *h, struct conn *c, struct reply *rep,
 	    rep->status, http_status_text(rep->status), http_date(h),
 	    rep->ctype, blen, rep->extra,
 	    c->close_after ? "Connection: close\r\n" :
-	    http10 ? "Connection: keep-alive\r\n" : "");
+	    c->http10 ? "Connection: keep-alive\r\n" : "");
 	if (!head_only)
 		obuf_add(o, rep->body->p + rep->body->off, blen);
 	if (o->failed) {
@@ -403,7 +404,7 @@ static void send_error(struct httpd *h, struct conn *c, int status,
 	if (extra)
 		snprintf(rep.extra, sizeof rep.extra, "%s", extra);
 	rep.close = 1;
-	send_reply(h, c, &rep, 0, 0);
+	send_reply(h, c, &rep, 0);
 }
 
 /* Write what is pending; once all is out and the connection is closing,
@@ -488,7 +489,7 @@ static void body_complete(struct httpd *h, struct conn *c, uint64_t len)
 		c->slot = -1;
 		doorbell(h);
 		routes_accepted(&rep, id);
-		send_reply(h, c, &rep, 0, 0);
+		send_reply(h, c, &rep, 0);
 	}
 	request_done(h, c);
 }
@@ -498,7 +499,6 @@ static void payload_start(struct httpd *h, struct conn *c,
     const struct http_request *req, size_t head_len)
 {
 	int expect = req->expect_continue && req->version_minor == 1;
-	int http10 = req->version_minor == 0;
 	int has_body = req->chunked || req->content_length > 0;
 	struct reply rep = { .body = &h->body };
 	long slot;
@@ -542,7 +542,7 @@ static void payload_start(struct httpd *h, struct conn *c,
 	return;
 answer:
 	conn_consume(c, head_len);
-	send_reply(h, c, &rep, 0, http10);
+	send_reply(h, c, &rep, 0);
 	request_done(h, c);
 }
 
@@ -560,6 +560,7 @@ static void handle_head(struct httpd *h, struct conn *c,
 	int head_only = req->method == HTTP_HEAD;
 
 	c->keep_alive = req->keep_alive;
+	c->http10 = req->version_minor == 0;
 	if (r == ROUTE_PAYLOAD && req->method == HTTP_POST) {
 		payload_start(h, c, req, head_len);
 		return;
@@ -577,7 +578,7 @@ static void handle_head(struct httpd *h, struct conn *c,
 	if (req->chunked || (has_body && req->expect_continue))
 		rep.close = 1;
 	conn_consume(c, head_len);
-	send_reply(h, c, &rep, head_only, req->version_minor == 0);
+	send_reply(h, c, &rep, head_only);
 	if (has_body && !rep.close) {
 		c->state = CS_BODY;
 		c->slot = -1;

@@ -75,7 +75,15 @@ static void reply_start(struct reply *rep, int status, const char *ctype)
 void routes_error(struct reply *rep, int status, const char *msg)
 {
 	reply_start(rep, status, "application/json");
-	obuf_printf(rep->body, "{\"error\":\"%s\"}\n", msg);
+	obuf_str(rep->body, "{\"error\":\"");
+	for (const char *p = msg; *p; p++) {	/* JSON-safe: no escapes needed */
+		char ch = *p;
+
+		if (ch == '"' || ch == '\\' || (unsigned char)ch < 0x20 || (unsigned char)ch > 0x7e)
+			ch = '?';
+		obuf_add(rep->body, &ch, 1);
+	}
+	obuf_str(rep->body, "\"}\n");
 }
 
 void routes_accepted(struct reply *rep, uint64_t id)

@@ -172,6 +172,11 @@ START_TEST(http10)
 		ck_assert_str_eq(hc_header(&r, "Connection"), "keep-alive");
 		hc_resp_free(&r);
 	}
+	ck_assert_int_eq(hc_sends(c, "POST /payload HTTP/1.0\r\nConnection: keep-alive\r\n"
+	    "Content-Length: 2\r\nExpect: 100-continue\r\n\r\nhi"), 0);
+	expect_status(c, &r, 0, 202);	/* no 100 for HTTP/1.0 */
+	ck_assert_str_eq(hc_header(&r, "Connection"), "keep-alive");
+	hc_resp_free(&r);
 	hc_close(c);
 	/* Connection: close on 1.1 */
 	c = hc_open(hs.port);
