@@ -279,6 +279,62 @@ START_TEST(post_payload)
 }
 END_TEST
 
+START_TEST(large_bodies)
+{
+	enum { N = 200 * 1024 };
+	static char body[N], chunked[N + 4096];
+	char head[256];
+	struct hc *c;
+	struct hc_resp r;
+	uint64_t id;
+	struct slot *sl;
+	size_t n = 0;
+
+	START(cfg.max_payload = N);
+	for (size_t i = 0; i < N; i++)
+		body[i] = (char)('a' + i % 26);
+	c = hc_open(hs.port);
+	/* Content-Length, in uneven writes; then a pipelined GET behind it */
+	snprintf(head, sizeof head, "POST /payload HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n", N);
+	ck_assert_int_eq(hc_sends(c, head), 0);
+	ck_assert_int_eq(hc_send(c, body, 1000), 0);
+	usleep(10000);
+	ck_assert_int_eq(hc_send(c, body + 1000, 70000), 0);
+	usleep(10000);
+	ck_assert_int_eq(hc_send(c, body + 71000, N - 71000), 0);
+	ck_assert_int_eq(hc_sends(c, GET_HEALTHZ), 0);
+	expect_status(c, &r, 0, 202);
+	ck_assert_int_eq(jobid_parse(strstr(r.body, "\"id\":\"") + 6, 16, &id), 0);
+	hc_resp_free(&r);
+	expect_status(c, &r, 0, 200);
+	hc_resp_free(&r);
+	sl = segment_lookup(hs.seg, id);
+	ck_assert_uint_eq(sl->payload_len, N);
+	ck_assert_int_eq(memcmp(sl->payload, body, N), 0);
+	/* chunked, 7 KiB chunks, all in one write with the next request */
+	n = (size_t)sprintf(chunked, "POST /payload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
+	for (size_t off = 0; off < N; off += 7168) {
+		size_t len = N - off < 7168 ? N - off : 7168;
+
+		n += (size_t)sprintf(chunked + n, "%zx\r\n", len);
+		memcpy(chunked + n, body + off, len);
+		n += len;
+		n += (size_t)sprintf(chunked + n, "\r\n");
+	}
+	n += (size_t)sprintf(chunked + n, "0\r\n\r\n%s", GET_HEALTHZ);
+	ck_assert_int_eq(hc_send(c, chunked, n), 0);
+	expect_status(c, &r, 0, 202);
+	ck_assert_int_eq(jobid_parse(strstr(r.body, "\"id\":\"") + 6, 16, &id), 0);
+	hc_resp_free(&r);
+	expect_status(c, &r, 0, 200);
+	hc_resp_free(&r);
+	sl = segment_lookup(hs.seg, id);
+	ck_assert_uint_eq(sl->payload_len, N);
+	ck_assert_int_eq(memcmp(sl->payload, body, N), 0);
+	hc_close(c);
+}
+END_TEST
+
 START_TEST(expect_continue)
 {
 	struct hc *c;
@@ -887,6 +943,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, pipelining);
 	tcase_add_test(tc, pipelining_bounded_output);
 	tcase_add_test(tc, post_payload);
+	tcase_add_test(tc, large_bodies);
 	tcase_add_test(tc, expect_continue);
 	tcase_add_test(tc, chunked_upload);
 	tcase_add_test(tc, chunked_errors);
