@@ -1,0 +1,963 @@
+/*
+ * httpd — the master's HTTP/1.1 event loop (see httpd.h): one epoll set,
+ * non-blocking accept, a state machine per connection, the response
+ * writer and the timers.
+ *
+ * A connection is in one of three states:
+ *   HEAD    reading a request head into the fixed input buffer (idle when
+ *           the buffer is empty: the keep-alive timer runs; the header
+ *           timer is armed once, at the first byte of a request)
+ *   BODY    reading a request body: POST /payload's body goes straight
+ *           into the reserved slot (Content-Length bodies are read into it
+ *           with read(2) when no bytes are buffered; chunked ones are
+ *           decoded into it); other requests' Content-Length bodies are
+ *           skipped.  The body timer runs from the end of the head.
+ *   LINGER  the last answer is written and our side is shut down; reads
+ *           are drained until EOF or a short timeout, then the fd is
+ *           closed, so the client reads the answer instead of an RST.
+ * Pipelined requests are served from the input buffer in order; while the
+ * output buffer holds OUT_CAP bytes or more, nothing more is parsed and
+ * EPOLLIN is off: that bounds the memory a client can make us hold.
+ *
+ * Slots: a slot is reserved after the head of a POST /payload (none free:
+ * 503, counted in header->rejected) and owned by the connection until the
+ * body is complete (segment_enqueue, then the doorbell).  A body that never
+ * completes leaves its slot FILLING on a local stash, reused before the
+ * free ring: only this process pops the free ring, and nobody pushes a
+ * slot that was not enqueued.
+ *
+ * Connection cap: at max_connections the listener leaves the epoll set
+ * (the kernel's backlog holds newcomers) and returns when one closes.  The
+ * same pause, for ACCEPT_PAUSE_MS, follows EMFILE and friends.
+ *
+ * Timers: every connection has one deadline; a tick every TICK_MS scans
+ * them all (bounded work, no timer syscalls).
+ *
+ * Closed connections are freed at the end of httpd_poll(), so an event
+ * later in the same batch never touches freed memory.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "server/http_parser.h"
+#include "server/httpd.h"
+#include "server/obuf.h"
+#include "server/routes.h"
+
+#define IN_CAP		(32 * 1024)	/* request line + head + slack; never grows */
+#define OUT_CAP		(64 * 1024)	/* stop reading while this much is pending */
+#define TICK_MS		250
+#define LINGER_MS	2000
+#define ACCEPT_PAUSE_MS	250	/* ends at a tick */
+#define ACCEPT_BATCH	64
+#define EMFILE_WARN_S	10
+#define MAX_EVENTS	64
+#define NS_PER_MS	1000000LL
+#define NS_PER_S	1000000000LL
+
+enum ev_kind { EV_LISTENER, EV_CONN, EV_WATCH };
+
+/* First member of everything in the epoll set. */
+struct ev {
+	enum ev_kind kind;
+};
+
+struct watch {
+	struct ev ev;
+	int fd;
+	void (*cb)(void *arg);
+	void *arg;
+	struct watch *next;
+};
+
+enum conn_state { CS_HEAD, CS_BODY, CS_LINGER };
+enum conn_timer { T_NONE, T_IDLE, T_HEAD, T_BODY, T_LINGER };
+
+struct conn {
+	struct ev ev;
+	int fd;
+	enum conn_state state;
+	enum conn_timer timer;
+	int64_t deadline;	/* CLOCK_MONOTONIC ns, with timer */
+	uint32_t events;	/* the epoll mask registered */
+	int dead;		/* closed; freed at the end of the poll */
+	int close_after;	/* shut down once the output is written */
+	int peer_eof;
+	int keep_alive;		/* of the request being served */
+	int http10;		/* ... and whether it was HTTP/1.0 */
+	int more;		/* stopped at the output cap with input left */
+	/* the body being read */
+	long slot;		/* reserved slot, or -1 (discarding) */
+	int chunked;
+	uint64_t body_left;	/* Content-Length bytes still to come */
+	uint64_t body_got;
+	struct http_chunked ch;
+	struct conn *prev, *next;
+	struct obuf out;
+	size_t in_len;
+	char in[IN_CAP];
+};
+
+struct httpd {
+	int epfd;
+	struct segment *seg;
+	struct seg_header *hdr;
+	uint32_t max_payload;
+	/* live settings */
+	unsigned max_connections;
+	int64_t keepalive_ns, header_ns, body_ns;
+
+	struct ev listener_ev;
+	int listen_fd;
+	int listen_in_set;	/* the listener is in the epoll set */
+	int64_t accept_paused_until;
+	int64_t emfile_warned;	/* when we last warned of running out of fds */
+
+	int doorbell_fd;
+	int draining;
+
+	struct conn *conns;	/* open connections */
+	struct conn *graveyard;	/* closed, freed at the end of the poll */
+	unsigned nconns;
+	struct watch *watches;
+	int64_t next_tick;
+
+	uint32_t *stash;	/* FILLING slots whose body never completed */
+	uint32_t nstash, stash_cap;
+
+	uint64_t responses[ROUTES_MAX_STATUS];
+	struct obuf body;	/* scratch for rendering a response body */
+	time_t date_sec;
+	char date[40];
+};
+
+static void conn_close(struct httpd *h, struct conn *c);
+
+/* --- listener ------------------------------------------------------------ */
+
+/* Put the listener in or out of the epoll set as the cap and pauses say. */
+static void listener_update(struct httpd *h)
+{
+	int want = h->listen_fd != -1 && h->nconns < h->max_connections &&
+	    h->accept_paused_until == 0;
+	struct epoll_event e = { .events = EPOLLIN, .data.ptr = &h->listener_ev };
+
+	if (want == h->listen_in_set)
+		return;
+	if (epoll_ctl(h->epfd, want ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, h->listen_fd, &e) == -1) {
+		log_warn("httpd: epoll_ctl listener");
+		return;
+	}
+	h->listen_in_set = want;
+}
+
+void httpd_set_listener(struct httpd *h, int fd)
+{
+	httpd_close_listener(h);
+	h->listen_fd = fd;
+	h->accept_paused_until = 0;
+	listener_update(h);
+}
+
+void httpd_close_listener(struct httpd *h)
+{
+	if (h->listen_fd == -1)
+		return;
+	if (h->listen_in_set &&
+	    epoll_ctl(h->epfd, EPOLL_CTL_DEL, h->listen_fd, NULL) == -1)
+		log_warn("httpd: epoll_ctl del listener");
+	h->listen_in_set = 0;
+	if (close(h->listen_fd) == -1)
+		log_warn("httpd: close listener");
+	h->listen_fd = -1;
+}
+
+/* --- connections --------------------------------------------------------- */
+
+/* Arm the connection's one timer. */
+static void conn_timer(struct httpd *h, struct conn *c, enum conn_timer t)
+{
+	int64_t now = clock_mono_ns();
+
+	c->timer = t;
+	switch (t) {
+	case T_IDLE:	c->deadline = now + h->keepalive_ns; break;
+	case T_HEAD:	c->deadline = now + h->header_ns; break;
+	case T_BODY:	c->deadline = now + h->body_ns; break;
+	case T_LINGER:	c->deadline = now + LINGER_MS * NS_PER_MS; break;
+	case T_NONE:	c->deadline = 0; break;
+	}
+}
+
+/* Register the epoll mask the connection's state asks for. */
+static void conn_update_events(struct httpd *h, struct conn *c)
+{
+	uint32_t want = 0;
+	struct epoll_event e;
+
+	if (c->dead)
+		return;
+	if (c->state == CS_LINGER) {
+		want = obuf_pending(&c->out) ? EPOLLOUT : EPOLLIN;
+	} else {
+		if (!c->peer_eof && !c->close_after && c->in_len < IN_CAP &&
+		    obuf_pending(&c->out) < OUT_CAP)
+			want |= EPOLLIN;
+		/* more: a writable socket calls us back to serve the rest */
+		if (obuf_pending(&c->out) || c->more)
+			want |= EPOLLOUT;
+	}
+	if (want == c->events)
+		return;
+	e.events = want;
+	e.data.ptr = &c->ev;
+	if (epoll_ctl(h->epfd, EPOLL_CTL_MOD, c->fd, &e) == -1) {
+		log_warn("httpd: epoll_ctl mod");
+		conn_close(h, c);
+		return;
+	}
+	c->events = want;
+}
+
+/* A reusable slot: the stash first, then the free ring; -1 when full. */
+static long slot_reserve(struct httpd *h)
+{
+	if (h->nstash > 0) {
+		uint32_t i = h->stash[--h->nstash];
+
+		segment_slot(h->seg, i)->payload_len = 0;
+		return i;
+	}
+	return segment_reserve(h->seg);
+}
+
+/* Give up the connection's slot (its body will never complete). */
+static void conn_drop_slot(struct httpd *h, struct conn *c)
+{
+	if (c->slot < 0)
+		return;
+	if (h->nstash < h->stash_cap)
+		h->stash[h->nstash++] = (uint32_t)c->slot;
+	else	/* cannot happen: a slot is reserved at most once */
+		log_errorx("httpd: slot stash overflow (slot %ld lost)", c->slot);
+	c->slot = -1;
+}
+
+/* Close at once and queue the memory for freeing. */
+static void conn_close(struct httpd *h, struct conn *c)
+{
+	if (c->dead)
+		return;
+	c->dead = 1;
+	conn_drop_slot(h, c);
+	/* close(2) removes the fd from the epoll set (we never dup it). */
+	if (close(c->fd) == -1)
+		log_debug("httpd: close: %s", strerror(errno));
+	c->fd = -1;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		h->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->next = h->graveyard;
+	h->graveyard = c;
+	h->nconns--;
+	listener_update(h);
+}
+
+/* Accept what is pending on the listener. */
+static void do_accept(struct httpd *h)
+{
+	for (int n = 0; n < ACCEPT_BATCH && h->nconns < h->max_connections; n++) {
+		struct epoll_event e;
+		struct conn *c;
+		int fd, on = 1;
+
+		fd = accept4(h->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			switch (errno) {
+			case EAGAIN:
+#if EAGAIN != EWOULDBLOCK
+			case EWOULDBLOCK:
+#endif
+				return;
+			case EINTR:
+			case ECONNABORTED:
+			case EPROTO:
+			case EPERM:
+				continue;
+			case EMFILE:
+			case ENFILE:
+			case ENOBUFS:
+			case ENOMEM:
+			{
+				int64_t now = clock_mono_ns();
+
+				/* Linux fails accept before dequeuing when no fd is
+				 * free, so this repeats until a connection closes:
+				 * warn at most every EMFILE_WARN_S. */
+				if (h->emfile_warned == 0 ||
+				    now - h->emfile_warned >= EMFILE_WARN_S * NS_PER_S) {
+					log_warn("httpd: accept (pausing %d ms at a time)",
+					    ACCEPT_PAUSE_MS);
+					h->emfile_warned = now;
+				}
+				h->accept_paused_until = now + ACCEPT_PAUSE_MS * NS_PER_MS;
+				listener_update(h);
+				return;
+			}
+			default:
+				log_warn("httpd: accept");
+				return;
+			}
+		}
+		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) == -1)
+			log_debug("httpd: TCP_NODELAY: %s", strerror(errno));
+		if ((c = malloc(sizeof *c)) == NULL) {
+			log_warnx("httpd: out of memory for a connection");
+			close(fd);
+			return;
+		}
+		memset(c, 0, offsetof(struct conn, in));
+		c->ev.kind = EV_CONN;
+		c->fd = fd;
+		c->slot = -1;
+		c->events = EPOLLIN;
+		e.events = EPOLLIN;
+		e.data.ptr = &c->ev;
+		if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &e) == -1) {
+			log_warn("httpd: epoll_ctl add");
+			close(fd);
+			free(c);
+			return;
+		}
+		conn_timer(h, c, T_IDLE);
+		c->next = h->conns;
+		if (h->conns)
+			h->conns->prev = c;
+		h->conns = c;
+		h->nconns++;
+	}
+	listener_update(h);
+}
+
+/* --- responses ----------------------------------------------------------- */
+
+/* The Date header value, formatted once per second. */
+static const char *http_date(struct httpd *h)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (now != h->date_sec && gmtime_r(&now, &tm) != NULL) {
+		strftime(h->date, sizeof h->date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		h->date_sec = now;
+	}
+	return h->date;
+}
+
+/* Append a response to the connection's output; close after it when the
+ * reply, the request or draining says so. */
+static void send_reply(struct httpd *h, struct conn *c, struct reply *rep,
+    int head_only)
+{
+	struct obuf *o = &c->out;
+	size_t blen = obuf_pending(rep->body);
+
+	if (rep->close || !c->keep_alive || h->draining)
+		c->close_after = 1;
+	if (rep->status >= 0 && rep->status < ROUTES_MAX_STATUS)
+		h->responses[rep->status]++;
+	obuf_printf(o, "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: jobqd\r\n"
+	    "Content-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n",
+	    rep->status, http_status_text(rep->status), http_date(h),
+	    rep->ctype, blen, rep->extra,
+	    c->close_after ? "Connection: close\r\n" :
+	    c->http10 ? "Connection: keep-alive\r\n" : "");
+	if (!head_only)
+		obuf_add(o, rep->body->p + rep->body->off, blen);
+	if (o->failed) {
+		log_warnx("httpd: out of memory for a response");
+		conn_close(h, c);
+	}
+}
+
+/* Answer an error and close after it. */
+static void send_error(struct httpd *h, struct conn *c, int status,
+    const char *msg, const char *extra)
+{
+	struct reply rep = { .body = &h->body };
+
+	routes_error(&rep, status, msg);
+	if (extra)
+		snprintf(rep.extra, sizeof rep.extra, "%s", extra);
+	rep.close = 1;
+	send_reply(h, c, &rep, 0);
+}
+
+/* Write what is pending; once all is out and the connection is closing,
+ * shut our side down and linger. */
+static void conn_flush(struct httpd *h, struct conn *c)
+{
+	struct obuf *o = &c->out;
+
+	while (!c->dead && obuf_pending(o) > 0) {
+		ssize_t n = send(c->fd, o->p + o->off, obuf_pending(o), MSG_NOSIGNAL);
+
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			log_debug("httpd: send: %s", strerror(errno));
+			conn_close(h, c);
+			return;
+		}
+		obuf_consume(o, (size_t)n);
+		/* a slow but steady reader of a long answer is not idle */
+		if (c->timer == T_IDLE)
+			conn_timer(h, c, T_IDLE);
+	}
+	if (c->dead || !c->close_after || c->state == CS_LINGER)
+		return;
+	conn_drop_slot(h, c);
+	if (c->peer_eof) {	/* nothing left to drain */
+		conn_close(h, c);
+		return;
+	}
+	if (shutdown(c->fd, SHUT_WR) == -1) {
+		log_debug("httpd: shutdown: %s", strerror(errno));
+		conn_close(h, c);
+		return;
+	}
+	c->state = CS_LINGER;
+	c->in_len = 0;
+	conn_timer(h, c, T_LINGER);
+}
+
+/* --- requests ------------------------------------------------------------ */
+
+/* Drop n bytes from the front of the input buffer. */
+static void conn_consume(struct conn *c, size_t n)
+{
+	memmove(c->in, c->in + n, c->in_len - n);
+	c->in_len -= n;
+}
+
+/* Ring the dispatcher's doorbell if it said it is going to sleep. */
+static void doorbell(struct httpd *h)
+{
+	ssize_t n;
+
+	if (!atomic_exchange(&h->hdr->dispatcher_sleeping, 0) || h->doorbell_fd == -1)
+		return;
+	do
+		n = write(h->doorbell_fd, "x", 1);
+	while (n == -1 && errno == EINTR);
+	if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK)
+		log_warn("httpd: doorbell");
+}
+
+/* The request is served: wait for the next one. */
+static void request_done(struct httpd *h, struct conn *c)
+{
+	c->state = CS_HEAD;
+	c->slot = -1;
+	conn_timer(h, c, c->in_len > 0 ? T_HEAD : T_IDLE);
+}
+
+/* The whole body is here: enqueue the job (or finish skipping). */
+static void body_complete(struct httpd *h, struct conn *c, uint64_t len)
+{
+	struct reply rep = { .body = &h->body };
+	uint64_t id;
+
+	if (c->slot >= 0) {
+		id = segment_enqueue(h->seg, (uint32_t)c->slot, (uint32_t)len);
+		c->slot = -1;
+		doorbell(h);
+		routes_accepted(&rep, id);
+		send_reply(h, c, &rep, 0);
+	}
+	request_done(h, c);
+}
+
+/* POST /payload: decide from the head, reserve a slot, start the body. */
+static void payload_start(struct httpd *h, struct conn *c,
+    const struct http_request *req, size_t head_len)
+{
+	int expect = req->expect_continue && req->version_minor == 1;
+	int has_body = req->chunked || req->content_length > 0;
+	struct reply rep = { .body = &h->body };
+	long slot;
+
+	if (h->draining) {
+		routes_error(&rep, 503, "draining");
+		snprintf(rep.extra, sizeof rep.extra, "Retry-After: 1\r\n");
+		rep.close = 1;
+		goto answer;
+	}
+	if (!req->chunked && !req->has_content_length) {
+		routes_error(&rep, 411, "length required");
+		goto answer;
+	}
+	if (!req->chunked && req->content_length > h->max_payload) {
+		routes_error(&rep, 413, "payload too large");
+		rep.close = 1;
+		goto answer;
+	}
+	if ((slot = slot_reserve(h)) < 0) {
+		atomic_fetch_add_explicit(&h->hdr->rejected, 1, memory_order_relaxed);
+		routes_error(&rep, 503, "queue full");
+		snprintf(rep.extra, sizeof rep.extra, "Retry-After: 1\r\n");
+		rep.close = has_body;
+		goto answer;
+	}
+	conn_consume(c, head_len);
+	c->slot = slot;
+	c->chunked = req->chunked;
+	c->body_left = req->chunked ? 0 : req->content_length;
+	c->body_got = 0;
+	http_chunked_init(&c->ch);
+	c->state = CS_BODY;
+	conn_timer(h, c, T_BODY);
+	if (!has_body) {
+		body_complete(h, c, 0);
+		return;
+	}
+	if (expect)
+		obuf_str(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
+	return;
+answer:
+	conn_consume(c, head_len);
+	send_reply(h, c, &rep, 0);
+	request_done(h, c);
+}
+
+/* A complete head of head_len bytes: route it. */
+static void handle_head(struct httpd *h, struct conn *c,
+    const struct http_request *req, size_t head_len)
+{
+	struct routes_ctx ctx = {
+		.seg = h->seg, .draining = h->draining,
+		.connections = h->nconns, .responses = h->responses,
+	};
+	struct reply rep = { .body = &h->body };
+	enum route r = routes_find(req->path, req->path_len);
+	int has_body = req->chunked || req->content_length > 0;
+	int head_only = req->method == HTTP_HEAD;
+
+	c->keep_alive = req->keep_alive;
+	c->http10 = req->version_minor == 0;
+	if (r == ROUTE_PAYLOAD && req->method == HTTP_POST) {
+		payload_start(h, c, req, head_len);
+		return;
+	}
+	if (r == ROUTE_NOT_FOUND) {
+		routes_error(&rep, 404, "not found");
+	} else if (!routes_allowed(r, req->method)) {
+		routes_error(&rep, 405, "method not allowed");
+		snprintf(rep.extra, sizeof rep.extra, "Allow: %s\r\n", routes_allow(r));
+	} else {
+		routes_answer(&ctx, r, req->path, req->path_len, &rep);
+	}
+	/* A body we do not want: skip a Content-Length one; close rather
+	 * than decode a chunked one or wait after an Expect. */
+	if (req->chunked || (has_body && req->expect_continue))
+		rep.close = 1;
+	conn_consume(c, head_len);
+	send_reply(h, c, &rep, head_only);
+	if (has_body && !rep.close) {
+		c->state = CS_BODY;
+		c->slot = -1;
+		c->chunked = 0;
+		c->body_left = req->content_length;
+		conn_timer(h, c, T_BODY);
+		return;
+	}
+	request_done(h, c);
+}
+
+/* Take body bytes from the input buffer. */
+static void body_feed(struct httpd *h, struct conn *c)
+{
+	char *payload = c->slot >= 0 ?
+	    (char *)segment_slot(h->seg, (uint32_t)c->slot)->payload : NULL;
+
+	if (!c->chunked) {
+		size_t n = c->in_len < c->body_left ? c->in_len : (size_t)c->body_left;
+
+		if (payload)
+			memcpy(payload + c->body_got, c->in, n);
+		c->body_got += n;
+		c->body_left -= n;
+		conn_consume(c, n);
+		if (c->body_left == 0)
+			body_complete(h, c, c->body_got);
+		return;
+	}
+	for (;;) {
+		size_t used, made;
+		int rc = http_chunked_decode(&c->ch, c->in, c->in_len, &used,
+		    payload, h->max_payload, &made);
+
+		conn_consume(c, used);
+		if (rc == 1) {
+			body_complete(h, c, c->ch.total);
+			return;
+		}
+		if (rc == 0)
+			return;
+		conn_drop_slot(h, c);
+		log_debug("httpd: chunked body: %d", -rc);
+		send_error(h, c, -rc, rc == -413 ? "payload too large" : "bad chunked body", NULL);
+		request_done(h, c);
+		return;
+	}
+}
+
+/* Serve what the input buffer holds, in order, while output has room. */
+static void conn_process(struct httpd *h, struct conn *c)
+{
+	c->more = 0;
+	while (!c->dead && !c->close_after && c->state != CS_LINGER &&
+	    obuf_pending(&c->out) < OUT_CAP) {
+		struct http_request req;
+		int rc;
+
+		if (c->state == CS_BODY) {
+			size_t before = c->in_len;
+
+			if (c->in_len > 0)
+				body_feed(h, c);
+			if (c->state == CS_BODY) {
+				if (c->peer_eof) {	/* a partial body: never enqueued */
+					conn_drop_slot(h, c);
+					c->close_after = 1;
+				}
+				break;
+			}
+			if (before == 0 && c->in_len == 0)
+				break;
+			continue;
+		}
+		if (c->in_len == 0) {
+			if (c->peer_eof)
+				c->close_after = 1;
+			else if (c->timer != T_IDLE)
+				conn_timer(h, c, T_IDLE);
+			break;
+		}
+		if (c->timer != T_HEAD)
+			conn_timer(h, c, T_HEAD);
+		rc = http_parse_head(c->in, c->in_len, &req);
+		if (rc == 0) {
+			if (c->in_len == IN_CAP)	/* the parser's limits fire first */
+				send_error(h, c, 431, "request header fields too large", NULL);
+			else if (c->peer_eof)
+				c->close_after = 1;
+			break;
+		}
+		if (rc < 0) {
+			log_debug("httpd: bad request: %d %s", -rc, req.error ? req.error : "");
+			send_error(h, c, -rc, req.error ? req.error : http_status_text(-rc), NULL);
+			break;
+		}
+		handle_head(h, c, &req, (size_t)rc);
+	}
+	c->more = !c->dead && c->in_len > 0 && obuf_pending(&c->out) >= OUT_CAP;
+}
+
+/* Read what the socket has: into the slot, the input buffer, or nowhere. */
+static void conn_read(struct httpd *h, struct conn *c)
+{
+	char *dst;
+	size_t room;
+	ssize_t n;
+	int direct = 0;
+
+	if (c->state == CS_LINGER) {
+		dst = c->in;
+		room = IN_CAP;
+	} else if (c->state == CS_BODY && !c->chunked && c->slot >= 0 && c->in_len == 0) {
+		dst = (char *)segment_slot(h->seg, (uint32_t)c->slot)->payload + c->body_got;
+		room = c->body_left > SSIZE_MAX ? SSIZE_MAX : (size_t)c->body_left;
+		direct = 1;
+	} else {
+		dst = c->in + c->in_len;
+		room = IN_CAP - c->in_len;
+		if (room == 0)
+			return;
+	}
+	do
+		n = read(c->fd, dst, room);
+	while (n == -1 && errno == EINTR);
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return;
+		log_debug("httpd: read: %s", strerror(errno));
+		conn_close(h, c);
+		return;
+	}
+	if (n == 0) {
+		if (c->state == CS_LINGER)
+			conn_close(h, c);
+		else
+			c->peer_eof = 1;
+		return;
+	}
+	if (c->state == CS_LINGER)
+		return;
+	if (direct) {
+		c->body_got += (uint64_t)n;
+		c->body_left -= (uint64_t)n;
+		if (c->body_left == 0)
+			body_complete(h, c, c->body_got);
+		return;
+	}
+	c->in_len += (size_t)n;
+}
+
+/* One epoll event for a connection. */
+static void conn_event(struct httpd *h, struct conn *c, uint32_t events)
+{
+	if (c->dead)
+		return;
+	if (events & EPOLLERR) {
+		conn_close(h, c);
+		return;
+	}
+	if (events & (EPOLLIN | EPOLLHUP))
+		conn_read(h, c);
+	if (!c->dead && (events & EPOLLOUT))
+		conn_flush(h, c);
+	if (!c->dead)
+		conn_process(h, c);
+	if (!c->dead)
+		conn_flush(h, c);
+	if (!c->dead)
+		conn_update_events(h, c);
+}
+
+/* A connection's deadline passed. */
+static void conn_expire(struct httpd *h, struct conn *c)
+{
+	enum conn_timer t = c->timer;
+
+	conn_timer(h, c, T_NONE);
+	if (t == T_IDLE || t == T_LINGER || obuf_pending(&c->out) > 0) {
+		/* idle, lingering, or not reading its answers: close silently */
+		conn_close(h, c);
+		return;
+	}
+	log_debug("httpd: %s timeout", t == T_HEAD ? "header" : "body");
+	conn_drop_slot(h, c);
+	c->in_len = 0;
+	send_error(h, c, 408, "request timeout", NULL);
+	if (!c->dead)
+		conn_flush(h, c);
+	if (!c->dead)
+		conn_update_events(h, c);
+}
+
+/* The periodic timer scan, and the end of an accept pause. */
+static void tick(struct httpd *h, int64_t now)
+{
+	struct conn *c, *next;
+
+	for (c = h->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->timer != T_NONE && now >= c->deadline)
+			conn_expire(h, c);
+	}
+	if (h->accept_paused_until != 0 && now >= h->accept_paused_until) {
+		h->accept_paused_until = 0;
+		listener_update(h);
+	}
+}
+
+/* --- the loop and its settings ------------------------------------------- */
+
+struct httpd *httpd_new(const struct config *c, struct segment *seg)
+{
+	struct httpd *h = calloc(1, sizeof *h);
+
+	if (h == NULL)
+		return NULL;
+	h->seg = seg;
+	h->hdr = segment_header(seg);
+	h->max_payload = segment_max_payload(seg);
+	h->stash_cap = segment_capacity(seg);
+	h->stash = calloc(h->stash_cap ? h->stash_cap : 1, sizeof *h->stash);
+	h->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (h->stash == NULL || h->epfd == -1) {
+		int saved = errno;
+
+		if (h->epfd != -1)
+			close(h->epfd);
+		free(h->stash);
+		free(h);
+		errno = saved;
+		return NULL;
+	}
+	h->listener_ev.kind = EV_LISTENER;
+	h->listen_fd = -1;
+	h->doorbell_fd = -1;
+	h->next_tick = clock_mono_ns() + TICK_MS * NS_PER_MS;
+	httpd_configure(h, c);
+	return h;
+}
+
+/* Free the connections closed during this poll. */
+static void bury(struct httpd *h)
+{
+	while (h->graveyard) {
+		struct conn *c = h->graveyard;
+
+		h->graveyard = c->next;
+		obuf_free(&c->out);
+		free(c);
+	}
+}
+
+void httpd_free(struct httpd *h)
+{
+	struct watch *w;
+
+	if (h == NULL)
+		return;
+	while (h->conns)
+		conn_close(h, h->conns);
+	bury(h);
+	httpd_close_listener(h);
+	while ((w = h->watches) != NULL) {
+		h->watches = w->next;
+		free(w);
+	}
+	close(h->epfd);
+	obuf_free(&h->body);
+	free(h->stash);
+	free(h);
+}
+
+void httpd_configure(struct httpd *h, const struct config *c)
+{
+	h->max_connections = c->max_connections ? c->max_connections : 1;
+	h->keepalive_ns = (int64_t)c->keepalive_timeout * NS_PER_S;
+	h->header_ns = (int64_t)c->header_timeout * NS_PER_S;
+	h->body_ns = (int64_t)c->body_timeout * NS_PER_S;
+	listener_update(h);
+}
+
+void httpd_set_doorbell(struct httpd *h, int fd)
+{
+	h->doorbell_fd = fd;
+}
+
+void httpd_set_draining(struct httpd *h, int on)
+{
+	struct conn *c, *next;
+
+	h->draining = on != 0;
+	if (!on)
+		return;
+	/* Idle connections go now; busy ones after their current answer. */
+	for (c = h->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->state != CS_HEAD || c->in_len > 0)
+			continue;
+		if (obuf_pending(&c->out) == 0) {
+			conn_close(h, c);
+		} else {
+			c->close_after = 1;
+			conn_update_events(h, c);
+		}
+	}
+}
+
+int httpd_watch(struct httpd *h, int fd, void (*cb)(void *arg), void *arg)
+{
+	struct watch *w = malloc(sizeof *w);
+	struct epoll_event e;
+
+	if (w == NULL)
+		return -1;
+	w->ev.kind = EV_WATCH;
+	w->fd = fd;
+	w->cb = cb;
+	w->arg = arg;
+	e.events = EPOLLIN;
+	e.data.ptr = &w->ev;
+	if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &e) == -1) {
+		int saved = errno;
+
+		free(w);
+		errno = saved;
+		return -1;
+	}
+	w->next = h->watches;
+	h->watches = w;
+	return 0;
+}
+
+int httpd_poll(struct httpd *h, int timeout_ms)
+{
+	struct epoll_event evs[MAX_EVENTS];
+	int64_t now = clock_mono_ns();
+	int64_t until_tick = (h->next_tick - now + NS_PER_MS - 1) / NS_PER_MS;
+	int n, wait = timeout_ms;
+
+	if (until_tick < 0)
+		until_tick = 0;
+	if (wait < 0 || wait > until_tick)
+		wait = (int)until_tick;
+	n = epoll_wait(h->epfd, evs, MAX_EVENTS, wait);
+	if (n == -1) {
+		if (errno != EINTR)
+			return -1;
+		n = 0;
+	}
+	for (int i = 0; i < n; i++) {
+		struct ev *ev = evs[i].data.ptr;
+
+		switch (ev->kind) {
+		case EV_LISTENER:
+			if (h->listen_in_set)
+				do_accept(h);
+			break;
+		case EV_CONN:
+			conn_event(h, (struct conn *)ev, evs[i].events);
+			break;
+		case EV_WATCH: {
+			struct watch *w = (struct watch *)ev;
+
+			w->cb(w->arg);
+			break;
+		}
+		}
+	}
+	now = clock_mono_ns();
+	if (now >= h->next_tick) {
+		tick(h, now);
+		h->next_tick = now + TICK_MS * NS_PER_MS;
+	}
+	bury(h);
+	return 0;
+}
+
+unsigned httpd_connections(const struct httpd *h)
+{
+	return h->nconns;
+}

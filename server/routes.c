@@ -1,0 +1,329 @@
+/*
+ * routes — the endpoints' answers (see routes.h).
+ *
+ * Shared-memory figures are read without locks: the counters are atomics,
+ * and a job's record is read, then its id and state are read again, so a
+ * slot reused under our feet is reported as unknown rather than mixed.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/segment.h"
+#include "server/routes.h"
+
+#define JOBS_PREFIX	"/jobs/"
+
+/* Does path[0..len) equal the C string s? */
+static int path_is(const char *path, size_t len, const char *s)
+{
+	return strlen(s) == len && memcmp(path, s, len) == 0;
+}
+
+enum route routes_find(const char *path, size_t len)
+{
+	if (path_is(path, len, "/payload"))
+		return ROUTE_PAYLOAD;
+	if (path_is(path, len, "/healthz"))
+		return ROUTE_HEALTHZ;
+	if (path_is(path, len, "/metrics"))
+		return ROUTE_METRICS;
+	if (path_is(path, len, "/status"))
+		return ROUTE_STATUS;
+	if (len > strlen(JOBS_PREFIX) && memcmp(path, JOBS_PREFIX, strlen(JOBS_PREFIX)) == 0)
+		return ROUTE_JOB;
+	return ROUTE_NOT_FOUND;
+}
+
+int routes_allowed(enum route r, enum http_method m)
+{
+	if (r == ROUTE_PAYLOAD)
+		return m == HTTP_POST;
+	return m == HTTP_GET || m == HTTP_HEAD;
+}
+
+const char *routes_allow(enum route r)
+{
+	return r == ROUTE_PAYLOAD ? "POST" : "GET, HEAD";
+}
+
+void routes_time(int64_t ns, char buf[32])
+{
+	time_t sec = (time_t)(ns / 1000000000);
+	struct tm tm;
+	size_t n;
+
+	if (gmtime_r(&sec, &tm) == NULL) {
+		strcpy(buf, "1970-01-01T00:00:00.000Z");
+		return;
+	}
+	n = strftime(buf, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, 32 - n, ".%03uZ", (unsigned)(ns / 1000000 % 1000));
+}
+
+/* Start a reply: status, content type, empty body and extra headers. */
+static void reply_start(struct reply *rep, int status, const char *ctype)
+{
+	rep->status = status;
+	rep->ctype = ctype;
+	rep->extra[0] = '\0';
+	rep->close = 0;
+	obuf_reset(rep->body);
+}
+
+void routes_error(struct reply *rep, int status, const char *msg)
+{
+	reply_start(rep, status, "application/json");
+	obuf_str(rep->body, "{\"error\":\"");
+	for (const char *p = msg; *p; p++) {	/* JSON-safe: no escapes needed */
+		char ch = *p;
+
+		if (ch == '"' || ch == '\\' || (unsigned char)ch < 0x20 || (unsigned char)ch > 0x7e)
+			ch = '?';
+		obuf_add(rep->body, &ch, 1);
+	}
+	obuf_str(rep->body, "\"}\n");
+}
+
+void routes_accepted(struct reply *rep, uint64_t id)
+{
+	char hex[JOBID_STRLEN + 1];
+
+	jobid_format(id, hex);
+	reply_start(rep, 202, "application/json");
+	snprintf(rep->extra, sizeof rep->extra, "Location: /jobs/%s\r\n", hex);
+	obuf_printf(rep->body, "{\"id\":\"%s\",\"status\":\"queued\"}\n", hex);
+}
+
+/* Append "name":time or "name":null. */
+static void json_time(struct obuf *b, const char *name, int64_t ns)
+{
+	char t[32];
+
+	if (ns == 0) {
+		obuf_printf(b, ",\"%s\":null", name);
+		return;
+	}
+	routes_time(ns, t);
+	obuf_printf(b, ",\"%s\":\"%s\"", name, t);
+}
+
+/* GET /jobs/{id}. */
+static void answer_job(const struct routes_ctx *ctx, const char *path,
+    size_t len, struct reply *rep)
+{
+	static const char *const names[] = {
+		[SLOT_QUEUED] = "queued", [SLOT_RUNNING] = "running",
+		[SLOT_DONE] = "done", [SLOT_FAILED] = "failed",
+	};
+	size_t plen = strlen(JOBS_PREFIX);
+	struct slot *sl, copy;
+	uint64_t id;
+	uint32_t st;
+	char hex[JOBID_STRLEN + 1];
+	struct obuf *b = rep->body;
+
+	if (jobid_parse(path + plen, len - plen, &id) == -1 ||
+	    (sl = segment_lookup(ctx->seg, id)) == NULL)
+		goto unknown;
+	st = atomic_load_explicit(&sl->state, memory_order_acquire);
+	memcpy(&copy, sl, sizeof copy);	/* header fields only */
+	atomic_thread_fence(memory_order_acquire);
+	if (sl->id != id || atomic_load(&sl->state) != st ||
+	    st < SLOT_QUEUED || st > SLOT_FAILED)
+		goto unknown;
+
+	jobid_format(id, hex);
+	reply_start(rep, 200, "application/json");
+	obuf_printf(b, "{\"id\":\"%s\",\"state\":\"%s\",\"attempts\":%" PRIu32,
+	    hex, names[st], copy.attempts);
+	json_time(b, "queued_at", copy.t_queued);
+	json_time(b, "started_at", st == SLOT_QUEUED && copy.attempts == 0 ? 0 : copy.t_started);
+	json_time(b, "finished_at", st == SLOT_DONE || st == SLOT_FAILED ? copy.t_finished : 0);
+	if (st == SLOT_DONE || st == SLOT_FAILED)
+		obuf_printf(b, ",\"exit_status\":%" PRId32, copy.exit_status);
+	else
+		obuf_str(b, ",\"exit_status\":null");
+	if (copy.worker_pid > 0)
+		obuf_printf(b, ",\"worker_pid\":%" PRId32, copy.worker_pid);
+	else
+		obuf_str(b, ",\"worker_pid\":null");
+	obuf_printf(b, ",\"payload_bytes\":%" PRIu32 "}\n", copy.payload_len);
+	return;
+unknown:
+	routes_error(rep, 404, "unknown job");
+}
+
+struct workers {
+	unsigned by_state[SCORE_EXITING + 1];
+};
+
+/* Count the scoreboard entries by state. */
+static void count_workers(const struct segment *seg, struct workers *w)
+{
+	memset(w, 0, sizeof *w);
+	for (uint32_t i = 0; i < SEG_SCORE_COUNT; i++) {
+		uint32_t st = atomic_load_explicit(&segment_score(seg, i)->state,
+		    memory_order_relaxed);
+
+		if (st <= SCORE_EXITING)
+			w->by_state[st]++;
+	}
+}
+
+static const char *const score_names[] = {
+	[SCORE_EMPTY] = "empty", [SCORE_STARTING] = "starting",
+	[SCORE_IDLE] = "idle", [SCORE_BUSY] = "busy",
+	[SCORE_EXITING] = "exiting",
+};
+
+/* GET /status: the summary and the non-empty scoreboard entries. */
+static void answer_status(const struct routes_ctx *ctx, struct reply *rep)
+{
+	struct seg_header *h = segment_header(ctx->seg);
+	struct obuf *b = rep->body;
+	struct workers w;
+	int first = 1;
+
+	count_workers(ctx->seg, &w);
+	reply_start(rep, 200, "application/json");
+	obuf_printf(b, "{\"workers\":{\"total\":%u,\"idle\":%u,\"busy\":%u,"
+	    "\"starting\":%u,\"exiting\":%u},",
+	    w.by_state[SCORE_STARTING] + w.by_state[SCORE_IDLE] + w.by_state[SCORE_BUSY],
+	    w.by_state[SCORE_IDLE], w.by_state[SCORE_BUSY],
+	    w.by_state[SCORE_STARTING], w.by_state[SCORE_EXITING]);
+	obuf_printf(b, "\"queue\":{\"capacity\":%" PRIu32 ",\"depth\":%" PRIu32
+	    ",\"running\":%" PRIu32 "},",
+	    segment_capacity(ctx->seg), atomic_load(&h->queued), atomic_load(&h->running));
+	obuf_printf(b, "\"jobs\":{\"accepted\":%" PRIu64 ",\"completed\":%" PRIu64
+	    ",\"failed\":%" PRIu64 ",\"rejected\":%" PRIu64 ",\"retried\":%" PRIu64 "},",
+	    atomic_load(&h->accepted), atomic_load(&h->completed),
+	    atomic_load(&h->failed), atomic_load(&h->rejected), atomic_load(&h->retried));
+	obuf_printf(b, "\"connections\":%u,\"draining\":%s,\"scoreboard\":[",
+	    ctx->connections, ctx->draining ? "true" : "false");
+	for (uint32_t i = 0; i < SEG_SCORE_COUNT; i++) {
+		struct score *sc = segment_score(ctx->seg, i);
+		uint32_t st = atomic_load(&sc->state);
+		uint64_t job = atomic_load(&sc->job_id);
+		char hex[JOBID_STRLEN + 1];
+
+		if (st == SCORE_EMPTY || st > SCORE_EXITING)
+			continue;
+		obuf_printf(b, "%s{\"index\":%" PRIu32 ",\"pid\":%" PRId32
+		    ",\"state\":\"%s\",\"generation\":%" PRIu32 ",\"job\":",
+		    first ? "" : ",", i, atomic_load(&sc->pid), score_names[st],
+		    sc->generation);
+		if (job != 0) {
+			jobid_format(job, hex);
+			obuf_printf(b, "\"%s\"", hex);
+		} else {
+			obuf_str(b, "null");
+		}
+		obuf_printf(b, ",\"jobs_done\":%" PRIu64 "}", atomic_load(&sc->jobs_done));
+		first = 0;
+	}
+	obuf_str(b, "]}\n");
+}
+
+/* One metric's HELP and TYPE lines. */
+static void metric_head(struct obuf *b, const char *name, const char *type,
+    const char *help)
+{
+	obuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A single-valued metric. */
+static void metric(struct obuf *b, const char *name, const char *type,
+    const char *help, uint64_t v)
+{
+	metric_head(b, name, type, help);
+	obuf_printf(b, "%s %" PRIu64 "\n", name, v);
+}
+
+/* A histogram from non-cumulative shm buckets (µs) into seconds. */
+static void histogram(struct obuf *b, const char *name, const char *help,
+    _Atomic uint64_t *buckets, _Atomic uint64_t *sum_us)
+{
+	uint64_t cum = 0;
+
+	metric_head(b, name, "histogram", help);
+	for (int i = 0; i < SEG_HIST_BUCKETS; i++) {
+		cum += atomic_load_explicit(&buckets[i], memory_order_relaxed);
+		if (i == SEG_HIST_BUCKETS - 1)
+			obuf_printf(b, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, cum);
+		else
+			obuf_printf(b, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", name,
+			    (double)seg_hist_bounds_us[i] / 1e6, cum);
+	}
+	obuf_printf(b, "%s_sum %.6f\n%s_count %" PRIu64 "\n", name,
+	    (double)atomic_load(sum_us) / 1e6, name, cum);
+}
+
+/* GET /metrics: Prometheus text format 0.0.4. */
+static void answer_metrics(const struct routes_ctx *ctx, struct reply *rep)
+{
+	struct seg_header *h = segment_header(ctx->seg);
+	struct obuf *b = rep->body;
+	struct workers w;
+
+	count_workers(ctx->seg, &w);
+	reply_start(rep, 200, "text/plain; version=0.0.4; charset=utf-8");
+	metric_head(b, "jobqd_workers", "gauge", "Worker processes by state.");
+	for (int st = SCORE_STARTING; st <= SCORE_EXITING; st++)
+		obuf_printf(b, "jobqd_workers{state=\"%s\"} %u\n", score_names[st],
+		    w.by_state[st]);
+	metric(b, "jobqd_queue_depth", "gauge", "Jobs queued, not yet running.",
+	    atomic_load(&h->queued));
+	metric(b, "jobqd_queue_capacity", "gauge", "Job slots.",
+	    segment_capacity(ctx->seg));
+	metric(b, "jobqd_jobs_running", "gauge", "Jobs running now.",
+	    atomic_load(&h->running));
+	metric(b, "jobqd_jobs_accepted_total", "counter", "Jobs accepted (202).",
+	    atomic_load(&h->accepted));
+	metric(b, "jobqd_jobs_completed_total", "counter", "Jobs done.",
+	    atomic_load(&h->completed));
+	metric(b, "jobqd_jobs_failed_total", "counter",
+	    "Jobs failed after their last attempt.", atomic_load(&h->failed));
+	metric(b, "jobqd_jobs_rejected_total", "counter",
+	    "Payloads refused because the queue was full.", atomic_load(&h->rejected));
+	metric(b, "jobqd_jobs_retried_total", "counter",
+	    "Job attempts run again after a worker died.", atomic_load(&h->retried));
+	metric(b, "jobqd_connections", "gauge", "Open client connections.",
+	    ctx->connections);
+	metric_head(b, "jobqd_http_responses_total", "counter",
+	    "HTTP responses by status code (this master).");
+	for (int code = 100; code < ROUTES_MAX_STATUS; code++)
+		if (ctx->responses[code] != 0)
+			obuf_printf(b, "jobqd_http_responses_total{code=\"%d\"} %" PRIu64 "\n",
+			    code, ctx->responses[code]);
+	histogram(b, "jobqd_job_wait_seconds", "Time jobs waited in the queue.",
+	    h->wait_hist, &h->wait_sum_us);
+	histogram(b, "jobqd_job_run_seconds", "Time jobs ran.",
+	    h->run_hist, &h->run_sum_us);
+}
+
+void routes_answer(const struct routes_ctx *ctx, enum route r,
+    const char *path, size_t len, struct reply *rep)
+{
+	switch (r) {
+	case ROUTE_JOB:
+		answer_job(ctx, path, len, rep);
+		break;
+	case ROUTE_HEALTHZ:
+		reply_start(rep, ctx->draining ? 503 : 200, "text/plain; charset=utf-8");
+		obuf_str(rep->body, ctx->draining ? "draining\n" : "ok\n");
+		break;
+	case ROUTE_METRICS:
+		answer_metrics(ctx, rep);
+		break;
+	case ROUTE_STATUS:
+		answer_status(ctx, rep);
+		break;
+	case ROUTE_PAYLOAD:	/* httpd handles it; never reached */
+	case ROUTE_NOT_FOUND:
+	default:
+		routes_error(rep, 404, "not found");
+		break;
+	}
+}

@@ -1,0 +1,61 @@
+/*
+ * routes — what each jobqd endpoint answers: the path table, the allowed
+ * methods, and the rendering of the JSON and Prometheus bodies.
+ *
+ * httpd owns the connections and POST /payload's body (the slot); routes
+ * only decides and renders.  Nothing here does I/O or logs.
+ *
+ *   routes_find(path, len)        which endpoint a path names
+ *   routes_allowed(r, method)     is the method allowed there
+ *   routes_allow(r)               the Allow header value for 405
+ *   routes_answer(ctx, r, path, len, rep)   render a GET/HEAD endpoint
+ *   routes_error(rep, status, msg)          {"error":"msg"}
+ *   routes_accepted(rep, id)      202 for a queued job
+ */
+#ifndef JOBQD_ROUTES_H
+#define JOBQD_ROUTES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/segment.h"
+#include "server/http_parser.h"
+#include "server/obuf.h"
+
+enum route {
+	ROUTE_NOT_FOUND = 0,
+	ROUTE_PAYLOAD,		/* /payload */
+	ROUTE_JOB,		/* /jobs/... */
+	ROUTE_HEALTHZ,
+	ROUTE_METRICS,
+	ROUTE_STATUS,
+};
+
+#define ROUTES_MAX_STATUS	600	/* response counters: codes 0..599 */
+
+struct routes_ctx {
+	struct segment *seg;
+	int draining;
+	unsigned connections;		/* open client connections */
+	const uint64_t *responses;	/* [ROUTES_MAX_STATUS] by status code */
+};
+
+struct reply {
+	int status;
+	const char *ctype;		/* Content-Type */
+	char extra[160];		/* extra header lines, each ending CRLF */
+	int close;			/* answer with Connection: close */
+	struct obuf *body;		/* the caller's buffer, reset by routes */
+};
+
+enum route routes_find(const char *path, size_t len);
+int routes_allowed(enum route r, enum http_method m);
+const char *routes_allow(enum route r);
+void routes_answer(const struct routes_ctx *ctx, enum route r,
+    const char *path, size_t len, struct reply *rep);
+void routes_error(struct reply *rep, int status, const char *msg);
+void routes_accepted(struct reply *rep, uint64_t id);
+/* RFC 3339 UTC with milliseconds ("2026-01-02T03:04:05.678Z") of wall ns. */
+void routes_time(int64_t ns, char buf[32]);
+
+#endif

@@ -1,0 +1,307 @@
+/*
+ * test_routes — server/routes.c, server/obuf.c and listener_open, in
+ * process: the path table and methods, the time format, the JSON of
+ * /jobs/{id} and /status, the Prometheus text of /metrics (cumulative
+ * histograms) over a real segment, and the growable response buffer.
+ */
+#include <arpa/inet.h>
+#include <check.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/segment.h"
+#include "server/httpd.h"
+#include "server/obuf.h"
+#include "server/routes.h"
+
+static struct segment *seg;
+static struct obuf body;
+static uint64_t responses[ROUTES_MAX_STATUS];
+
+static void setup(void)
+{
+	char name[64], err[256];
+
+	snprintf(name, sizeof name, "/jobqd-test-%d-routes", (int)getpid());
+	segment_unlink(name);
+	ck_assert_int_eq(segment_open(name, 4, 64, &seg, err, sizeof err), SEG_CREATED);
+	segment_unlink(name);
+	memset(responses, 0, sizeof responses);
+}
+
+static void teardown(void)
+{
+	segment_close(seg);
+	obuf_free(&body);
+}
+
+/* Render endpoint r at path into rep. */
+static void answer(enum route r, const char *path, struct reply *rep, int draining)
+{
+	struct routes_ctx ctx = {
+		.seg = seg, .draining = draining, .connections = 7, .responses = responses,
+	};
+
+	rep->body = &body;
+	routes_answer(&ctx, r, path, strlen(path), rep);
+	obuf_add(&body, "", 1);	/* NUL-terminate for strstr */
+}
+
+START_TEST(find_and_methods)
+{
+	static const struct { const char *path; enum route r; } t[] = {
+		{ "/payload", ROUTE_PAYLOAD }, { "/healthz", ROUTE_HEALTHZ },
+		{ "/metrics", ROUTE_METRICS }, { "/status", ROUTE_STATUS },
+		{ "/jobs/0123456789abcdef", ROUTE_JOB }, { "/jobs/x", ROUTE_JOB },
+		{ "/jobs/", ROUTE_NOT_FOUND }, { "/jobs", ROUTE_NOT_FOUND },
+		{ "/", ROUTE_NOT_FOUND }, { "/payload/", ROUTE_NOT_FOUND },
+		{ "/healthzz", ROUTE_NOT_FOUND }, { "*", ROUTE_NOT_FOUND },
+	};
+
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+		ck_assert_msg(routes_find(t[i].path, strlen(t[i].path)) == t[i].r,
+		    "%s: got %d, want %d", t[i].path,
+		    routes_find(t[i].path, strlen(t[i].path)), t[i].r);
+	ck_assert(routes_allowed(ROUTE_PAYLOAD, HTTP_POST));
+	ck_assert(!routes_allowed(ROUTE_PAYLOAD, HTTP_GET));
+	ck_assert(!routes_allowed(ROUTE_PAYLOAD, HTTP_HEAD));
+	ck_assert(routes_allowed(ROUTE_STATUS, HTTP_HEAD));
+	ck_assert(!routes_allowed(ROUTE_JOB, HTTP_DELETE));
+	ck_assert(!routes_allowed(ROUTE_METRICS, HTTP_OPTIONS));
+	ck_assert_str_eq(routes_allow(ROUTE_PAYLOAD), "POST");
+	ck_assert_str_eq(routes_allow(ROUTE_JOB), "GET, HEAD");
+}
+END_TEST
+
+START_TEST(time_format)
+{
+	char buf[32];
+
+	routes_time(0, buf);
+	ck_assert_str_eq(buf, "1970-01-01T00:00:00.000Z");
+	routes_time(1767225600123456789LL, buf);	/* 2026-01-01 00:00:00.123 */
+	ck_assert_str_eq(buf, "2026-01-01T00:00:00.123Z");
+}
+END_TEST
+
+START_TEST(errors_and_accepted)
+{
+	struct reply rep = { .body = &body };
+
+	routes_error(&rep, 404, "unknown job");
+	ck_assert_int_eq(rep.status, 404);
+	ck_assert_str_eq(rep.ctype, "application/json");
+	ck_assert_uint_eq(obuf_pending(&body), strlen("{\"error\":\"unknown job\"}\n"));
+	routes_accepted(&rep, 0x300002);
+	ck_assert_int_eq(rep.status, 202);
+	ck_assert_str_eq(rep.extra, "Location: /jobs/0000000000300002\r\n");
+	obuf_add(&body, "", 1);
+	ck_assert_str_eq(body.p, "{\"id\":\"0000000000300002\",\"status\":\"queued\"}\n");
+}
+END_TEST
+
+START_TEST(job_states)
+{
+	struct reply rep;
+	long i = segment_reserve(seg);
+	uint64_t id;
+	struct slot *sl;
+	char path[64];
+
+	ck_assert_int_ge(i, 0);
+	memcpy(segment_slot(seg, (uint32_t)i)->payload, "abc", 3);
+	id = segment_enqueue(seg, (uint32_t)i, 3);
+	sl = segment_slot(seg, (uint32_t)i);
+	snprintf(path, sizeof path, "/jobs/%016llx", (unsigned long long)id);
+	answer(ROUTE_JOB, path, &rep, 0);
+	ck_assert_int_eq(rep.status, 200);
+	ck_assert_ptr_nonnull(strstr(body.p, "\"state\":\"queued\",\"attempts\":0,"));
+	ck_assert_ptr_nonnull(strstr(body.p, "\"started_at\":null,\"finished_at\":null,"
+	    "\"exit_status\":null,\"worker_pid\":null,\"payload_bytes\":3}"));
+	/* running */
+	sl->attempts = 1;
+	sl->t_started = 1767225600000000000LL;
+	sl->worker_pid = 99;
+	atomic_store(&sl->state, SLOT_RUNNING);
+	answer(ROUTE_JOB, path, &rep, 0);
+	ck_assert_ptr_nonnull(strstr(body.p, "\"state\":\"running\",\"attempts\":1,"));
+	ck_assert_ptr_nonnull(strstr(body.p, "\"started_at\":\"2026-01-01T00:00:00.000Z\",\"finished_at\":null"));
+	ck_assert_ptr_nonnull(strstr(body.p, "\"exit_status\":null,\"worker_pid\":99"));
+	/* failed */
+	sl->t_finished = 1767225601500000000LL;
+	sl->exit_status = 137;
+	atomic_store(&sl->state, SLOT_FAILED);
+	answer(ROUTE_JOB, path, &rep, 0);
+	ck_assert_ptr_nonnull(strstr(body.p, "\"state\":\"failed\""));
+	ck_assert_ptr_nonnull(strstr(body.p, "\"finished_at\":\"2026-01-01T00:00:01.500Z\",\"exit_status\":137"));
+	/* reused: FILLING hides it, a new id replaces it */
+	atomic_store(&sl->state, SLOT_FILLING);
+	answer(ROUTE_JOB, path, &rep, 0);
+	ck_assert_int_eq(rep.status, 404);
+	/* malformed ids */
+	answer(ROUTE_JOB, "/jobs/0123", &rep, 0);
+	ck_assert_int_eq(rep.status, 404);
+	answer(ROUTE_JOB, "/jobs/0123456789ABCDEFG", &rep, 0);
+	ck_assert_int_eq(rep.status, 404);
+}
+END_TEST
+
+START_TEST(healthz_and_status)
+{
+	struct reply rep;
+	struct score *sc = segment_score(seg, SEG_SCORE_COUNT - 1);
+
+	answer(ROUTE_HEALTHZ, "/healthz", &rep, 0);
+	ck_assert_int_eq(rep.status, 200);
+	ck_assert_str_eq(body.p, "ok\n");
+	answer(ROUTE_HEALTHZ, "/healthz", &rep, 1);
+	ck_assert_int_eq(rep.status, 503);
+	ck_assert_str_eq(body.p, "draining\n");
+
+	atomic_store(&sc->pid, 5);
+	atomic_store(&sc->state, SCORE_EXITING);
+	atomic_store(&segment_score(seg, 0)->state, SCORE_STARTING);
+	answer(ROUTE_STATUS, "/status", &rep, 1);
+	ck_assert_int_eq(rep.status, 200);
+	ck_assert_ptr_nonnull(strstr(body.p, "{\"workers\":{\"total\":1,\"idle\":0,\"busy\":0,\"starting\":1,\"exiting\":1}"));
+	ck_assert_ptr_nonnull(strstr(body.p, "\"queue\":{\"capacity\":4,\"depth\":0,"));
+	ck_assert_ptr_nonnull(strstr(body.p, "\"connections\":7,\"draining\":true,\"scoreboard\":[{\"index\":0,"));
+	ck_assert_ptr_nonnull(strstr(body.p, "{\"index\":2047,\"pid\":5,\"state\":\"exiting\""));
+	ck_assert_ptr_nonnull(strstr(body.p, "}]}\n"));
+}
+END_TEST
+
+START_TEST(metrics_text)
+{
+	struct seg_header *h = segment_header(seg);
+	struct reply rep;
+	char want[128];
+	uint64_t cum = 0;
+
+	for (int i = 0; i < SEG_HIST_BUCKETS; i++)
+		atomic_store(&h->run_hist[i], (uint64_t)i);
+	atomic_store(&h->run_sum_us, 1500000);
+	responses[202] = 3;
+	responses[503] = 1;
+	answer(ROUTE_METRICS, "/metrics", &rep, 0);
+	ck_assert_str_eq(rep.ctype, "text/plain; version=0.0.4; charset=utf-8");
+	for (int i = 0; i < SEG_HIST_BUCKETS; i++) {
+		cum += (uint64_t)i;
+		if (i == SEG_HIST_BUCKETS - 1)
+			snprintf(want, sizeof want, "jobqd_job_run_seconds_bucket{le=\"+Inf\"} %llu\n",
+			    (unsigned long long)cum);
+		else
+			snprintf(want, sizeof want, "jobqd_job_run_seconds_bucket{le=\"%g\"} %llu\n",
+			    (double)seg_hist_bounds_us[i] / 1e6, (unsigned long long)cum);
+		ck_assert_msg(strstr(body.p, want) != NULL, "missing %s", want);
+	}
+	snprintf(want, sizeof want, "jobqd_job_run_seconds_count %llu\n", (unsigned long long)cum);
+	ck_assert_ptr_nonnull(strstr(body.p, want));
+	ck_assert_ptr_nonnull(strstr(body.p, "jobqd_job_run_seconds_sum 1.500000\n"));
+	ck_assert_ptr_nonnull(strstr(body.p, "jobqd_job_run_seconds_bucket{le=\"2.5\"}"));
+	ck_assert_ptr_nonnull(strstr(body.p, "jobqd_http_responses_total{code=\"202\"} 3\n"
+	    "jobqd_http_responses_total{code=\"503\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(body.p, "# HELP jobqd_connections "));
+	ck_assert_ptr_nonnull(strstr(body.p, "\njobqd_connections 7\n"));
+	/* every sample line names a metric with a TYPE line (a histogram's
+	 * samples are NAME_bucket, NAME_sum, NAME_count) */
+	for (const char *p = body.p; *p; p = strchr(p, '\n') + 1) {
+		static const char *const sfx[] = { "_bucket", "_sum", "_count" };
+		char name[128], type[160];
+		size_t n = strcspn(p, "{ ");
+
+		if (*p == '#')
+			continue;
+		snprintf(name, sizeof name, "%.*s", (int)n, p);
+		snprintf(type, sizeof type, "# TYPE %s ", name);
+		for (size_t k = 0; k < 3 && strstr(body.p, type) == NULL; k++) {
+			size_t l = strlen(sfx[k]);
+
+			if (n > l && strcmp(name + n - l, sfx[k]) == 0)
+				snprintf(type, sizeof type, "# TYPE %.*s histogram", (int)(n - l), name);
+		}
+		ck_assert_msg(strstr(body.p, type) != NULL, "no TYPE for %s", name);
+	}
+}
+END_TEST
+
+START_TEST(obuf_grows_and_consumes)
+{
+	struct obuf b = { 0 };
+	char big[5000];
+
+	memset(big, 'x', sizeof big);
+	obuf_str(&b, "abc");
+	obuf_printf(&b, "%d-%s", 42, "z");
+	ck_assert_uint_eq(obuf_pending(&b), 7);
+	ck_assert_int_eq(memcmp(b.p, "abc42-z", 7), 0);
+	obuf_consume(&b, 3);
+	ck_assert_uint_eq(obuf_pending(&b), 4);
+	obuf_add(&b, big, sizeof big);
+	obuf_printf(&b, "%.*s", 3000, big);	/* longer than the first try */
+	ck_assert_uint_eq(obuf_pending(&b), 4 + sizeof big + 3000);
+	ck_assert_int_eq(memcmp(b.p + b.off, "42-z", 4), 0);
+	ck_assert(!b.failed);
+	obuf_consume(&b, obuf_pending(&b));
+	ck_assert_uint_eq(b.len, 0);
+	obuf_free(&b);
+}
+END_TEST
+
+START_TEST(listener)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof sin;
+	struct config c;
+	char err[256];
+	int fd, port;
+
+	/* find a free port, then ask listener_open for it */
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	port = ntohs(sin.sin_port);
+	close(fd);
+	config_defaults(&c);
+	snprintf(c.listen, sizeof c.listen, "127.0.0.1:%d", port);
+	fd = listener_open(&c, err, sizeof err);
+	ck_assert_msg(fd >= 0, "%s", err);
+	/* taken now: the second one fails with the address in the message */
+	ck_assert_int_eq(listener_open(&c, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, c.listen) != NULL && strstr(err, "in use") != NULL, "%s", err);
+	close(fd);
+	snprintf(c.listen, sizeof c.listen, "localhost:80");
+	ck_assert_int_eq(listener_open(&c, err, sizeof err), -1);
+	ck_assert_msg(strncmp(err, "listen localhost:80: ", 21) == 0, "%s", err);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("routes");
+	TCase *tc = tcase_create("routes");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, find_and_methods);
+	tcase_add_test(tc, time_format);
+	tcase_add_test(tc, errors_and_accepted);
+	tcase_add_test(tc, job_states);
+	tcase_add_test(tc, healthz_and_status);
+	tcase_add_test(tc, metrics_text);
+	tcase_add_test(tc, obuf_grows_and_consumes);
+	tcase_add_test(tc, listener);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
