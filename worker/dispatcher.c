@@ -254,7 +254,7 @@ static void handle_deaths(struct dispatcher *d)
 	struct pool_death x;
 
 	while (pool_next_death(d->pool, &x)) {
-		char id[JOBID_STRLEN + 1] = "none";
+		char id[JOBID_STRLEN + 5] = "no job";
 		char how[64];
 		int32_t status;
 
@@ -266,13 +266,15 @@ static void handle_deaths(struct dispatcher *d)
 			status = WEXITSTATUS(x.wstatus);
 			snprintf(how, sizeof(how), "exited with status %d", status);
 		}
-		if (x.busy)
-			jobid_format(x.job_id, id);
+		if (x.busy) {
+			memcpy(id, "job ", 4);
+			jobid_format(x.job_id, id + 4);
+		}
 		if (d->stopping || (x.retired && !x.busy && status == 0))
-			log_debug("worker %" PRIu32 " (pid %ld) %s, job %s",
+			log_debug("worker %" PRIu32 " (pid %ld) %s, %s",
 			    x.index, (long)x.pid, how, id);
 		else
-			log_warnx("worker %" PRIu32 " (pid %ld) %s, job %s",
+			log_warnx("worker %" PRIu32 " (pid %ld) %s, %s",
 			    x.index, (long)x.pid, how, id);
 		if (!x.busy || d->stopping)
 			continue;	/* stopping: RUNNING stays for recovery */

@@ -46,6 +46,7 @@ struct entry {
 	int job_fd;		/* write end; -1 once retired */
 	int retired;
 	int timed_out;
+	int killed;		/* by us: timeout or shutdown */
 	int listed;		/* on the idle list */
 	int wstatus;		/* W_DEAD: from waitpid */
 	uint32_t slot;		/* W_BUSY */
@@ -400,7 +401,7 @@ int pool_next_death(struct pool *p, struct pool_death *d)
 	if (e->retired)
 		p->retired--;
 	p->live--;
-	if (e->jobs_done == 0 && !e->timed_out && !e->retired) {
+	if (e->jobs_done == 0 && !e->killed && !e->retired) {
 		d->throttled = 1;
 		throttle_step(p, e, i);
 	}
@@ -419,10 +420,11 @@ int pool_next_death(struct pool *p, struct pool_death *d)
 
 /* SIGKILL a worker's process group (it and its exec child), or the worker
  * alone if it has not made its group yet. */
-static void kill_worker(pid_t pid)
+static void kill_worker(struct entry *e)
 {
-	if (killpg(pid, SIGKILL) == -1 && kill(pid, SIGKILL) == -1 && errno != ESRCH)
-		log_warn("kill %ld", (long)pid);
+	e->killed = 1;
+	if (killpg(e->pid, SIGKILL) == -1 && kill(e->pid, SIGKILL) == -1 && errno != ESRCH)
+		log_warn("kill %ld", (long)e->pid);
 }
 
 void pool_expire(struct pool *p, int64_t now)
@@ -439,7 +441,7 @@ void pool_expire(struct pool *p, int64_t now)
 		log_warnx("job %s timed out after %" PRId64 " s, killing worker %ld",
 		    id, (now - e->started + 500000000) / 1000000000, (long)e->pid);
 		e->timed_out = 1;
-		kill_worker(e->pid);
+		kill_worker(e);
 	}
 }
 
@@ -476,7 +478,7 @@ void pool_kill_all(struct pool *p)
 {
 	for (uint32_t i = 0; i < p->high; i++)
 		if (p->e[i].state != W_EMPTY && p->e[i].state != W_DEAD)
-			kill_worker(p->e[i].pid);
+			kill_worker(&p->e[i]);
 }
 
 void pool_throttle_reset(struct pool *p)
