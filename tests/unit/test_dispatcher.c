@@ -549,11 +549,14 @@ START_TEST(exec_sigkill)
 	struct harness t;
 	struct config c;
 	uint64_t ids[N];
+	int owner[CAP];
 	uint64_t attempts = 0;
 	unsigned kills = 0, seed = (unsigned)getpid();
 	int submitted = 0;
 	int64_t end;
 
+	for (int k = 0; k < CAP; k++)
+		owner[k] = -1;
 	pre_dir(dir, sizeof(dir));
 	write_script(dir, "job.sh", "cat >/dev/null\nsleep 0.02\nexit 0\n", script, sizeof(script));
 	w[0] = script;
@@ -572,12 +575,14 @@ START_TEST(exec_sigkill)
 				break;
 			/* A reused slot held a finished job: count it now
 			 * (reserve kept its id and attempts). */
-			for (int k = 0; k < submitted; k++) {
-				if (ids[k] != 0 && jobid_slot(ids[k]) == (uint32_t)i) {
-					attempts += segment_slot(t.seg, (uint32_t)i)->attempts;
-					ids[k] = 0;
-				}
+			if (owner[i] >= 0 && ids[owner[i]] != 0) {
+				struct slot *sl = segment_slot(t.seg, (uint32_t)i);
+
+				ck_assert_uint_eq(sl->id, ids[owner[i]]);
+				attempts += sl->attempts;
+				ids[owner[i]] = 0;
 			}
+			owner[i] = submitted;
 			memcpy(segment_slot(t.seg, (uint32_t)i)->payload, "job", 3);
 			ids[submitted++] = segment_enqueue(t.seg, (uint32_t)i, 3);
 			h_ring(&t);
