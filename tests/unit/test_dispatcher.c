@@ -4,7 +4,7 @@
  * that runs dispatcher_run(), fills slots, pushes the ready ring, rings the
  * doorbell the master's way and watches the slots and the free ring.
  *
- * Each case gets its own segment ("/jobqd-test-PID-N", unlinked at the
+ * Each case gets its own segment ("/jobqd-dtest-PID-N", unlinked at the
  * end) and temp directory (log file, scripts, spool), removed at the end.
  */
 #include <check.h>
@@ -88,8 +88,8 @@ static void h_start(struct harness *t, const struct config *c, uint32_t cap, uin
 	char err[256];
 
 	memset(t, 0, sizeof(*t));
-	snprintf(t->name, sizeof(t->name), "/jobqd-test-%ld-%d", (long)getpid(), seg_counter++);
-	snprintf(t->dir, sizeof(t->dir), "/tmp/jobqd-test-XXXXXX");
+	snprintf(t->name, sizeof(t->name), "/jobqd-dtest-%ld-%d", (long)getpid(), seg_counter++);
+	snprintf(t->dir, sizeof(t->dir), "/tmp/jobqd-dtest-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(t->dir));
 	snprintf(t->log, sizeof(t->log), "%s/log", t->dir);
 	segment_unlink(t->name);
@@ -276,7 +276,7 @@ static void write_script(const char *dir, const char *name, const char *body, ch
  * written before the config names them, so exec cases make the dir first. */
 static void pre_dir(char *dir, size_t n)
 {
-	snprintf(dir, n, "/tmp/jobqd-script-XXXXXX");
+	snprintf(dir, n, "/tmp/jobqd-dtest-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 }
 
