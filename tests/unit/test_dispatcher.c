@@ -1,0 +1,1049 @@
+/*
+ * test_dispatcher — the dispatcher, the workers and the handlers, driven
+ * by a harness that plays the master: it creates a segment, forks a child
+ * that runs dispatcher_run(), fills slots, pushes the ready ring, rings the
+ * doorbell the master's way and watches the slots and the free ring.
+ *
+ * Each case gets its own segment ("/jobqd-dtest-PID-N", unlinked at the
+ * end) and temp directory (log file, scripts, spool), removed at the end.
+ */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/fd.h"
+#include "common/log.h"
+#include "common/proto.h"
+#include "common/segment.h"
+#include "worker/dispatcher.h"
+
+struct harness {
+	char name[64];
+	char dir[256];
+	char log[300];
+	struct segment *seg;
+	struct seg_header *h;
+	uint32_t cap;
+	pid_t disp;
+	int door_w, ctl_w;
+};
+
+static int seg_counter;
+
+/* ---- helpers ------------------------------------------------------------ */
+
+/* Milliseconds of sleep. */
+static void msleep(unsigned ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+/* A config with the fields the dispatcher reads, handler words from w[]. */
+static void cfg_init(struct config *c, enum handler_kind kind, unsigned workers,
+    const char *const *w, unsigned n)
+{
+	size_t off = 0;
+
+	memset(c, 0, sizeof(*c));
+	c->workers = workers;
+	c->queue = 64;
+	c->max_payload = 4096;
+	c->handler_kind = kind;
+	c->max_attempts = 3;
+	c->log_level = LOG_LEVEL_DEBUG;
+	snprintf(c->handler, sizeof(c->handler), "%s",
+	    kind == HANDLER_NOOP ? "noop" : kind == HANDLER_SLEEP ? "sleep" :
+	    kind == HANDLER_EXEC ? "exec" : "spool");
+	for (unsigned i = 0; i < n; i++) {
+		size_t len = strlen(w[i]) + 1;
+
+		ck_assert_uint_lt(off + len, sizeof(c->handler_words));
+		memcpy(c->handler_words + off, w[i], len);
+		off += len;
+	}
+	c->handler_argc = n;
+}
+
+/* Create the segment and the temp dir, fork the dispatcher. */
+static void h_start(struct harness *t, const struct config *c, uint32_t cap, uint32_t maxp)
+{
+	int door[2], ctl[2];
+	char err[256];
+
+	memset(t, 0, sizeof(*t));
+	snprintf(t->name, sizeof(t->name), "/jobqd-dtest-%ld-%d", (long)getpid(), seg_counter++);
+	snprintf(t->dir, sizeof(t->dir), "/tmp/jobqd-dtest-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(t->dir));
+	snprintf(t->log, sizeof(t->log), "%s/log", t->dir);
+	segment_unlink(t->name);
+	ck_assert_int_eq(segment_open(t->name, cap, maxp, &t->seg, err, sizeof(err)), SEG_CREATED);
+	t->h = segment_header(t->seg);
+	t->cap = cap;
+	ck_assert_int_eq(fd_pipe(door, O_NONBLOCK), 0);
+	ck_assert_int_eq(fd_pipe(ctl, 0), 0);
+	t->disp = fork();
+	ck_assert_int_ne(t->disp, -1);
+	if (t->disp == 0) {
+		close(door[1]);
+		close(ctl[1]);
+		if (log_open(t->log, c->log_level) == -1)
+			_exit(99);
+		dispatcher_run(c, t->seg, door[0], ctl[0]);
+	}
+	close(door[0]);
+	close(ctl[0]);
+	t->door_w = door[1];
+	t->ctl_w = ctl[1];
+}
+
+/* Ring the doorbell the master's way. */
+static void h_ring(struct harness *t)
+{
+	if (atomic_exchange(&t->h->dispatcher_sleeping, 0) == 1 && t->door_w != -1)
+		(void)!write(t->door_w, "x", 1);
+}
+
+/* Enqueue one job; waits (bounded) for a free slot.  Returns its id. */
+static uint64_t h_submit(struct harness *t, const void *payload, uint32_t len)
+{
+	int64_t end = clock_mono_ns() + 20 * 1000000000LL;
+	long i;
+
+	while ((i = segment_reserve(t->seg)) == -1) {
+		ck_assert_msg(clock_mono_ns() < end, "no free slot in 20 s");
+		msleep(1);
+	}
+	memcpy(segment_slot(t->seg, (uint32_t)i)->payload, payload, len);
+	{
+		uint64_t id = segment_enqueue(t->seg, (uint32_t)i, len);
+
+		h_ring(t);
+		return id;
+	}
+}
+
+/* Wait until job id is DONE or FAILED; returns its slot. */
+static struct slot *h_wait_job(struct harness *t, uint64_t id, unsigned ms)
+{
+	int64_t end = clock_mono_ns() + (int64_t)ms * 1000000;
+	struct slot *sl = segment_slot(t->seg, jobid_slot(id));
+
+	for (;;) {
+		uint32_t st = atomic_load(&sl->state);
+
+		ck_assert_uint_eq(sl->id, id);
+		if (st == SLOT_DONE || st == SLOT_FAILED)
+			return sl;
+		ck_assert_msg(clock_mono_ns() < end, "job %016" PRIx64 " still in state %u after %u ms",
+		    id, st, ms);
+		msleep(2);
+	}
+}
+
+/* Wait for the dispatcher to exit; returns its wait status. */
+static int h_wait_exit(struct harness *t, unsigned ms)
+{
+	int64_t end = clock_mono_ns() + (int64_t)ms * 1000000;
+	int st;
+
+	for (;;) {
+		pid_t r = waitpid(t->disp, &st, WNOHANG);
+
+		ck_assert_int_ne(r, -1);
+		if (r == t->disp) {
+			t->disp = 0;
+			return st;
+		}
+		ck_assert_msg(clock_mono_ns() < end, "dispatcher still running after %u ms", ms);
+		msleep(5);
+	}
+}
+
+/* Send a control message. */
+static void h_ctl(struct harness *t, uint32_t type, const void *body, uint32_t len)
+{
+	struct msg_ctl m = { .type = type, .len = len };
+
+	ck_assert_int_eq(proto_write(t->ctl_w, &m, sizeof(m)), 0);
+	if (len > 0)
+		ck_assert_int_eq(proto_write(t->ctl_w, body, len), 0);
+}
+
+/* nftw callback: remove one entry. */
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)flag;
+	(void)f;
+	return remove(path);
+}
+
+/* Stop the dispatcher (if running), drop the segment and the temp dir. */
+static void h_end(struct harness *t)
+{
+	if (t->disp > 0) {
+		struct msg_ctl m = { .type = CTL_STOP };
+		int st;
+
+		(void)!write(t->ctl_w, &m, sizeof(m));
+		st = h_wait_exit(t, 10000);
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "dispatcher wait status %#x", st);
+	}
+	if (t->door_w != -1)
+		close(t->door_w);
+	close(t->ctl_w);
+	segment_close(t->seg);
+	segment_unlink(t->name);
+}
+
+/* Remove a temp dir (unless KEEP_TEST_DIR is set, to look at logs). */
+static void rm_dir(const char *dir)
+{
+	if (getenv("KEEP_TEST_DIR") == NULL)
+		nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* The whole content of a file (NUL-terminated, caller frees), or NULL. */
+static char *slurp(const char *path, size_t *lenp)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t len = 0, cap = 0, n;
+
+	if (f == NULL)
+		return NULL;
+	do {
+		if (cap - len < 4096) {
+			cap = cap ? cap * 2 : 65536;
+			buf = realloc(buf, cap + 1);
+			ck_assert_ptr_nonnull(buf);
+		}
+		n = fread(buf + len, 1, cap - len, f);
+		len += n;
+	} while (n > 0);
+	fclose(f);
+	buf[len] = '\0';
+	if (lenp != NULL)
+		*lenp = len;
+	return buf;
+}
+
+/* Occurrences of needle in the log. */
+static int log_count(struct harness *t, const char *needle)
+{
+	char *s = slurp(t->log, NULL), *p;
+	int n = 0;
+
+	if (s == NULL)
+		return 0;
+	for (p = s; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+		n++;
+	free(s);
+	return n;
+}
+
+/* Write an executable script into the temp dir; returns its path. */
+static void write_script(const char *dir, const char *name, const char *body, char *path, size_t n)
+{
+	FILE *f;
+
+	snprintf(path, n, "%s/%s", dir, name);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "#!/bin/sh\n%s", body);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(chmod(path, 0755), 0);
+}
+
+/* The temp dir is made before the dispatcher starts; scripts need to be
+ * written before the config names them, so exec cases make the dir first. */
+static void pre_dir(char *dir, size_t n)
+{
+	snprintf(dir, n, "/tmp/jobqd-dtest-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+/* Wait until the scoreboard shows n idle workers; returns when it does. */
+static void wait_idle_workers(struct harness *t, unsigned n, unsigned ms)
+{
+	int64_t end = clock_mono_ns() + (int64_t)ms * 1000000;
+
+	for (;;) {
+		unsigned idle = 0;
+
+		for (uint32_t i = 0; i < SEG_SCORE_COUNT; i++)
+			idle += atomic_load(&segment_score(t->seg, i)->state) == SCORE_IDLE;
+		if (idle >= n)
+			return;
+		ck_assert_msg(clock_mono_ns() < end, "%u idle workers after %u ms, want %u", idle, ms, n);
+		msleep(2);
+	}
+}
+
+/* ---- cases ---------------------------------------------------------------- */
+
+/* 100,000 noop jobs through 8 workers: each DONE exactly once, in place. */
+START_TEST(noop_100k)
+{
+	enum { N = 100000, CAP = 512 };
+	struct harness t;
+	struct config c;
+	uint64_t *expect = calloc(CAP, sizeof(*expect));
+	uint64_t submitted = 0, reclaimed = 0;
+	int64_t end;
+
+	cfg_init(&c, HANDLER_NOOP, 8, NULL, 0);
+	h_start(&t, &c, CAP, 64);
+	end = clock_mono_ns() + 60 * 1000000000LL;
+	while (submitted < N) {
+		uint32_t i;
+		struct slot *sl;
+
+		if (ring_pop(segment_free(t.seg), &i) == -1) {
+			h_ring(&t);
+			ck_assert_msg(clock_mono_ns() < end, "stuck: %" PRIu64 " submitted, %"
+			    PRIu64 " completed", submitted, atomic_load(&t.h->completed));
+			sched_yield();
+			continue;
+		}
+		sl = segment_slot(t.seg, i);
+		if (expect[i] != 0) {
+			ck_assert_uint_eq(sl->id, expect[i]);
+			ck_assert_uint_eq(atomic_load(&sl->state), SLOT_DONE);
+			ck_assert_uint_eq(sl->attempts, 1);
+			ck_assert_int_eq(sl->exit_status, 0);
+			ck_assert_uint_eq(*(uint64_t *)sl->payload, expect[i]);
+			reclaimed++;
+		}
+		atomic_store(&sl->state, SLOT_FILLING);
+		expect[i] = jobid_make(atomic_load(&t.h->next_seq), i);
+		memcpy(sl->payload, &expect[i], sizeof(uint64_t));
+		ck_assert_uint_eq(segment_enqueue(t.seg, i, sizeof(uint64_t)), expect[i]);
+		submitted++;
+		if ((submitted & 15) == 0)
+			h_ring(&t);
+	}
+	h_ring(&t);
+	while (atomic_load(&t.h->completed) < N) {
+		ck_assert_msg(clock_mono_ns() < end, "%" PRIu64 " completed of %d",
+		    atomic_load(&t.h->completed), N);
+		msleep(1);
+	}
+	for (uint32_t i = 0; i < CAP; i++) {
+		struct slot *sl = segment_slot(t.seg, i);
+
+		if (expect[i] == 0 || atomic_load(&sl->state) == SLOT_FILLING)
+			continue;
+		ck_assert_uint_eq(sl->id, expect[i]);
+		ck_assert_uint_eq(atomic_load(&sl->state), SLOT_DONE);
+		ck_assert_uint_eq(sl->attempts, 1);
+		reclaimed++;
+	}
+	ck_assert_uint_eq(reclaimed, N);
+	ck_assert_uint_eq(atomic_load(&t.h->completed), N);
+	ck_assert_uint_eq(atomic_load(&t.h->failed), 0);
+	ck_assert_uint_eq(atomic_load(&t.h->retried), 0);
+	ck_assert_uint_eq(atomic_load(&t.h->queued), 0);
+	ck_assert_uint_eq(atomic_load(&t.h->running), 0);
+	{
+		uint64_t runs = 0, jobs = 0;
+
+		for (int k = 0; k < SEG_HIST_BUCKETS; k++) {
+			runs += atomic_load(&t.h->run_hist[k]);
+			jobs += atomic_load(&t.h->wait_hist[k]);
+		}
+		ck_assert_uint_eq(runs, N);
+		ck_assert_uint_eq(jobs, N);
+	}
+	h_end(&t);
+	ck_assert_int_eq(log_count(&t, "job "), 0);	/* noop logs nothing per job */
+	rm_dir(t.dir);
+	free(expect);
+}
+END_TEST
+
+/* sleep MS: one "job ID done" line per job, timestamps and the scoreboard. */
+START_TEST(sleep_logs)
+{
+	const char *w[] = { "sleep" };
+	struct harness t;
+	struct config c;
+	uint64_t id[4];
+	char line[64], idstr[JOBID_STRLEN + 1];
+
+	cfg_init(&c, HANDLER_SLEEP, 2, w, 0);
+	c.sleep_ms = 50;
+	h_start(&t, &c, 8, 16);
+	for (int k = 0; k < 4; k++)
+		id[k] = h_submit(&t, "x", 1);
+	for (int k = 0; k < 4; k++) {
+		struct slot *sl = h_wait_job(&t, id[k], 5000);
+
+		ck_assert_uint_eq(atomic_load(&sl->state), SLOT_DONE);
+		ck_assert_int_ge(sl->t_finished - sl->t_started, 45 * 1000000LL);
+		ck_assert_int_ge(sl->t_started, sl->t_queued);
+		ck_assert_int_gt(sl->worker_pid, 0);
+	}
+	{
+		uint64_t done = 0;
+
+		for (uint32_t i = 0; i < 2; i++)
+			done += atomic_load(&segment_score(t.seg, i)->jobs_done);
+		ck_assert_uint_eq(done, 4);
+	}
+	h_end(&t);
+	for (int k = 0; k < 4; k++) {
+		jobid_format(id[k], idstr);
+		snprintf(line, sizeof(line), "job %s done", idstr);
+		ck_assert_int_eq(log_count(&t, line), 1);
+	}
+	rm_dir(t.dir);
+}
+END_TEST
+
+/* exec: stdin, environment, exit codes, signals, output in the log. */
+START_TEST(exec_basics)
+{
+	char dir[256], script[512], body[1024], path[600], idstr[JOBID_STRLEN + 1];
+	const char *w[1];
+	struct harness t;
+	struct config c;
+	struct slot *sl;
+	uint64_t ok, three, sig;
+	char *s;
+
+	pre_dir(dir, sizeof(dir));
+	snprintf(body, sizeof(body),
+	    "d=%s\n"
+	    "cat > \"$d/$JOBQD_JOB_ID.in\"\n"
+	    "echo \"$JOBQD_ATTEMPT\" > \"$d/$JOBQD_JOB_ID.attempt\"\n"
+	    "echo \"hello $JOBQD_JOB_ID\"\n"
+	    "echo \"oops on stderr\" >&2\n"
+	    "printf 'no newline'\n"
+	    "case $(head -c 1 \"$d/$JOBQD_JOB_ID.in\") in\n"
+	    "k) kill -TERM $$ ;;\n"
+	    "3) exit 3 ;;\n"
+	    "esac\n"
+	    "exit 0\n", dir);
+	write_script(dir, "job.sh", body, script, sizeof(script));
+	w[0] = script;
+	cfg_init(&c, HANDLER_EXEC, 2, w, 1);
+	c.max_attempts = 1;
+	h_start(&t, &c, 8, 4096);
+	ok = h_submit(&t, "0 payload\nline two\n", 19);
+	three = h_submit(&t, "3", 1);
+	sig = h_submit(&t, "k", 1);
+
+	sl = h_wait_job(&t, ok, 5000);
+	ck_assert_uint_eq(atomic_load(&sl->state), SLOT_DONE);
+	ck_assert_int_eq(sl->exit_status, 0);
+	ck_assert_uint_eq(sl->attempts, 1);
+	sl = h_wait_job(&t, three, 5000);
+	ck_assert_uint_eq(atomic_load(&sl->state), SLOT_FAILED);
+	ck_assert_int_eq(sl->exit_status, 3);
+	sl = h_wait_job(&t, sig, 5000);
+	ck_assert_uint_eq(atomic_load(&sl->state), SLOT_FAILED);
+	ck_assert_int_eq(sl->exit_status, 128 + SIGTERM);
+	h_end(&t);
+
+	jobid_format(ok, idstr);
+	snprintf(path, sizeof(path), "%s/%s.in", dir, idstr);
+	s = slurp(path, NULL);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_str_eq(s, "0 payload\nline two\n");
+	free(s);
+	snprintf(path, sizeof(path), "%s/%s.attempt", dir, idstr);
+	s = slurp(path, NULL);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_str_eq(s, "1\n");
+	free(s);
+	snprintf(path, sizeof(path), "job %s: hello %s", idstr, idstr);
+	ck_assert_int_eq(log_count(&t, path), 1);
+	snprintf(path, sizeof(path), "job %s: oops on stderr", idstr);
+	ck_assert_int_eq(log_count(&t, path), 1);
+	snprintf(path, sizeof(path), "job %s: no newline", idstr);
+	ck_assert_int_eq(log_count(&t, path), 1);
+	rm_dir(dir);
+	rm_dir(t.dir);
+}
+END_TEST
+
+
+/* exec: a 1 MiB payload to a program that never reads it cannot wedge the
+ * worker; one that reads it gets every byte; long output lines are cut. */
+START_TEST(exec_big_payload)
+{
+	enum { BIG = 1 << 20 };
+	char dir[256], script[512], path[600], idstr[JOBID_STRLEN + 1];
+	const char *w[1];
+	struct harness t;
+	struct config c;
+	unsigned char *big = malloc(BIG);
+	uint64_t skip, keep;
+	struct slot *sl;
+	size_t len;
+	char *s;
+
+	ck_assert_ptr_nonnull(big);
+	for (size_t k = 0; k < BIG; k++)
+		big[k] = (unsigned char)(k * 7 + (k >> 9));
+	big[0] = 'n';
+	big[1] = 'o';
+	pre_dir(dir, sizeof(dir));
+	write_script(dir, "job.sh",
+	    "if [ \"$(head -c 2)\" = no ]; then exit 0; fi\n"
+	    "cat > \"$(dirname \"$0\")/$JOBQD_JOB_ID.in\"\n"
+	    "head -c 2500 /dev/zero | tr '\\0' x\n", script, sizeof(script));
+	w[0] = script;
+	cfg_init(&c, HANDLER_EXEC, 2, w, 1);
+	c.max_attempts = 1;
+	h_start(&t, &c, 4, BIG);
+	skip = h_submit(&t, big, BIG);
+	big[0] = 'y';
+	keep = h_submit(&t, big, BIG);
+	sl = h_wait_job(&t, skip, 10000);
+	ck_assert_uint_eq(atomic_load(&sl->state), SLOT_DONE);
+	sl = h_wait_job(&t, keep, 10000);
+	ck_assert_uint_eq(atomic_load(&sl->state), SLOT_DONE);
+	h_end(&t);
+	jobid_format(keep, idstr);
+	snprintf(path, sizeof(path), "%s/%s.in", dir, idstr);
+	s = slurp(path, &len);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_uint_eq(len, BIG - 2);	/* the script read 2 bytes first */
+	ck_assert_int_eq(memcmp(s, big + 2, BIG - 2), 0);
+	free(s);
+	/* 2500 bytes without a newline: logged as 1000 + 1000 + 500. */
+	snprintf(path, sizeof(path), "job %s: ", idstr);
+	ck_assert_int_eq(log_count(&t, path), 3);
+	free(big);
+	rm_dir(dir);
+	rm_dir(t.dir);
+}
+END_TEST
+
+/* exec while random busy workers are SIGKILLed: every job DONE in the end,
+ * attempts counted (sum of attempts = jobs + retries), nothing lost. */
+START_TEST(exec_sigkill)
+{
+	enum { N = 150, CAP = 64 };
+	char dir[256], script[512];
+	const char *w[1];
+	struct harness t;
+	struct config c;
+	uint64_t ids[N];
+	int owner[CAP];
+	uint64_t attempts = 0;
+	unsigned kills = 0, seed = (unsigned)getpid();
+	int submitted = 0;
+	int64_t end;
+
+	for (int k = 0; k < CAP; k++)
+		owner[k] = -1;
+	pre_dir(dir, sizeof(dir));
+	write_script(dir, "job.sh", "cat >/dev/null\nsleep 0.02\nexit 0\n", script, sizeof(script));
+	w[0] = script;
+	cfg_init(&c, HANDLER_EXEC, 4, w, 1);
+	c.max_attempts = 1000;
+	c.log_level = LOG_LEVEL_INFO;
+	h_start(&t, &c, CAP, 64);
+	end = clock_mono_ns() + 40 * 1000000000LL;
+	while (submitted < N || atomic_load(&t.h->completed) < N) {
+		ck_assert_msg(clock_mono_ns() < end, "%" PRIu64 " of %d done",
+		    atomic_load(&t.h->completed), N);
+		while (submitted < N) {
+			long i = segment_reserve(t.seg);
+
+			if (i == -1)
+				break;
+			/* A reused slot held a finished job: count it now
+			 * (reserve kept its id and attempts). */
+			if (owner[i] >= 0 && ids[owner[i]] != 0) {
+				struct slot *sl = segment_slot(t.seg, (uint32_t)i);
+
+				ck_assert_uint_eq(sl->id, ids[owner[i]]);
+				attempts += sl->attempts;
+				ids[owner[i]] = 0;
+			}
+			owner[i] = submitted;
+			memcpy(segment_slot(t.seg, (uint32_t)i)->payload, "job", 3);
+			ids[submitted++] = segment_enqueue(t.seg, (uint32_t)i, 3);
+			h_ring(&t);
+		}
+		/* Every ~30 ms, SIGKILL one busy worker (not its group: the
+		 * exec child must die of PR_SET_PDEATHSIG). */
+		msleep(30);
+		if (kills < 40) {
+			uint32_t k = (uint32_t)rand_r(&seed) % 4;
+			struct score *sc = segment_score(t.seg, k);
+			pid_t pid = atomic_load(&sc->pid);
+
+			if (pid > 0 && atomic_load(&sc->state) == SCORE_BUSY && kill(pid, SIGKILL) == 0)
+				kills++;
+		}
+		/* Reclaim finished slots like the master: check them first. */
+		for (int k = 0; k < submitted; k++) {
+			struct slot *sl = segment_slot(t.seg, jobid_slot(ids[k]));
+
+			if (ids[k] == 0 || sl->id != ids[k])
+				continue;
+			if (atomic_load(&sl->state) == SLOT_DONE) {
+				attempts += sl->attempts;
+				ids[k] = 0;
+			} else
+				ck_assert_uint_ne(atomic_load(&sl->state), SLOT_FAILED);
+		}
+	}
+	for (int k = 0; k < submitted; k++) {
+		if (ids[k] != 0) {
+			struct slot *sl = h_wait_job(&t, ids[k], 1000);
+
+			ck_assert_uint_eq(atomic_load(&sl->state), SLOT_DONE);
+			attempts += sl->attempts;
+		}
+	}
+	ck_assert_uint_gt(kills, 5);
+	ck_assert_uint_eq(atomic_load(&t.h->completed), N);
+	ck_assert_uint_eq(atomic_load(&t.h->failed), 0);
+	ck_assert_uint_eq(attempts, N + atomic_load(&t.h->retried));
+	ck_assert_uint_ge(atomic_load(&t.h->retried), 1);
+	ck_assert_uint_eq(atomic_load(&t.h->running), 0);
+	ck_assert_uint_eq(atomic_load(&t.h->queued), 0);
+	h_end(&t);
+	/* A worker can be hit twice before it is reaped: deaths <= kills. */
+	ck_assert_int_ge(log_count(&t, "killed by signal 9"), 5);
+	rm_dir(dir);
+	rm_dir(t.dir);
+}
+END_TEST
+
+/* job_timeout: the worker and its exec child are killed; a failed attempt,
+ * requeued, then FAILED at max_attempts. */
+START_TEST(timeout_kills)
+{
+	char dir[256], script[512], body[512], path[600], idstr[JOBID_STRLEN + 1];
+	const char *w[1];
+	struct harness t;
+	struct config c;
+	uint64_t slow, second;
+	struct slot *sl;
+	char *s;
+
+	pre_dir(dir, sizeof(dir));
+	snprintf(body, sizeof(body),
+	    "echo $$ > %s/$JOBQD_JOB_ID.$JOBQD_ATTEMPT.pid\n"
+	    "if [ \"$(cat)\" = second ] && [ \"$JOBQD_ATTEMPT\" = 2 ]; then exit 0; fi\n"
+	    "exec sleep 30\n", dir);
+	write_script(dir, "job.sh", body, script, sizeof(script));
+	w[0] = script;
+	cfg_init(&c, HANDLER_EXEC, 2, w, 1);
+	c.max_attempts = 2;
+	c.job_timeout = 1;
+	h_start(&t, &c, 4, 64);
+	slow = h_submit(&t, "slow", 4);
+	second = h_submit(&t, "second", 6);
+	sl = h_wait_job(&t, second, 8000);
+	ck_assert_uint_eq(atomic_load(&sl->state), SLOT_DONE);
+	ck_assert_uint_eq(sl->attempts, 2);
+	sl = h_wait_job(&t, slow, 8000);
+	ck_assert_uint_eq(atomic_load(&sl->state), SLOT_FAILED);
+	ck_assert_uint_eq(sl->attempts, 2);
+	ck_assert_int_eq(sl->exit_status, 128 + SIGKILL);
+	ck_assert_uint_eq(atomic_load(&t.h->retried), 2);
+	h_end(&t);
+	/* The program (exec'd sleep) died with its worker. */
+	jobid_format(slow, idstr);
+	snprintf(path, sizeof(path), "%s/%s.1.pid", dir, idstr);
+	s = slurp(path, NULL);
+	ck_assert_ptr_nonnull(s);
+	{
+		pid_t pid = (pid_t)atol(s);
+		char stat[64];
+		char *st;
+		int64_t end = clock_mono_ns() + 2000000000LL;
+
+		snprintf(stat, sizeof(stat), "/proc/%ld/stat", (long)pid);
+		/* Gone, or a zombie waiting for init. */
+		while ((st = slurp(stat, NULL)) != NULL && strstr(st, ") Z ") == NULL) {
+			ck_assert_msg(clock_mono_ns() < end, "exec child %ld survived its worker: %s",
+			    (long)pid, st);
+			free(st);
+			msleep(10);
+		}
+		free(st);
+	}
+	free(s);
+	snprintf(path, sizeof(path), "job %s timed out after 1 s, killing worker", idstr);
+	ck_assert_int_eq(log_count(&t, path), 2);
+	rm_dir(dir);
+	rm_dir(t.dir);
+}
+END_TEST
+
+/* spool DIR: DIR/tmp and DIR/new made; whole files named by id in new/. */
+START_TEST(spool_files)
+{
+	char dir[256], spool[300], path[600], idstr[JOBID_STRLEN + 1];
+	const char *w[1];
+	struct harness t;
+	struct config c;
+	uint64_t ids[5];
+	char payload[3000];
+	DIR *dp;
+	struct dirent *de;
+	int in_tmp = 0;
+
+	pre_dir(dir, sizeof(dir));
+	snprintf(spool, sizeof(spool), "%s/spool", dir);
+	w[0] = spool;
+	cfg_init(&c, HANDLER_SPOOL, 2, w, 1);
+	h_start(&t, &c, 8, sizeof(payload));
+	for (int k = 0; k < 5; k++) {
+		memset(payload, 'a' + k, sizeof(payload));
+		ids[k] = h_submit(&t, payload, (uint32_t)(1000 * (k % 3) + k));
+	}
+	for (int k = 0; k < 5; k++) {
+		struct slot *sl = h_wait_job(&t, ids[k], 5000);
+		size_t len;
+		char *s;
+
+		ck_assert_uint_eq(atomic_load(&sl->state), SLOT_DONE);
+		jobid_format(ids[k], idstr);
+		snprintf(path, sizeof(path), "%s/new/%s", spool, idstr);
+		s = slurp(path, &len);
+		ck_assert_ptr_nonnull(s);
+		ck_assert_uint_eq(len, (size_t)(1000 * (k % 3) + k));
+		memset(payload, 'a' + k, sizeof(payload));
+		ck_assert_int_eq(memcmp(s, payload, len), 0);
+		free(s);
+	}
+	h_end(&t);
+	snprintf(path, sizeof(path), "%s/tmp", spool);
+	dp = opendir(path);
+	ck_assert_ptr_nonnull(dp);
+	while ((de = readdir(dp)) != NULL)
+		in_tmp += de->d_name[0] != '.';
+	closedir(dp);
+	ck_assert_int_eq(in_tmp, 0);
+	rm_dir(dir);
+	rm_dir(t.dir);
+}
+END_TEST
+
+/* The fd number of pid's write-only pipe (the idle pipe), or -1. */
+static int idle_pipe_of(pid_t pid)
+{
+	char path[128], link[128];
+
+	for (int fd = 3; fd < 64; fd++) {
+		char *info;
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "/proc/%ld/fd/%d", (long)pid, fd);
+		if ((n = readlink(path, link, sizeof(link) - 1)) == -1)
+			continue;
+		link[n] = '\0';
+		if (strncmp(link, "pipe:", 5) != 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/fdinfo/%d", (long)pid, fd);
+		if ((info = slurp(path, NULL)) == NULL)
+			continue;
+		if (strstr(info, "flags:\t") != NULL &&
+		    (strtol(strstr(info, "flags:\t") + 7, NULL, 8) & O_ACCMODE) == O_WRONLY) {
+			free(info);
+			return fd;
+		}
+		free(info);
+	}
+	return -1;
+}
+
+/* A stale idle message (a replaced worker's pid and serial, or the new
+ * worker's pid with an old serial) is dropped; the job it names keeps
+ * running and completes normally. */
+START_TEST(stale_idle_dropped)
+{
+	char dir[256], script[512], path[128];
+	const char *w[1];
+	struct harness t;
+	struct config c;
+	struct score *sc;
+	pid_t old, cur;
+	uint64_t id;
+	struct slot *sl;
+	int fd, ifd;
+	int64_t end;
+
+	pre_dir(dir, sizeof(dir));
+	write_script(dir, "job.sh", "sleep 0.5\n", script, sizeof(script));
+	w[0] = script;
+	cfg_init(&c, HANDLER_EXEC, 1, w, 1);
+	h_start(&t, &c, 4, 64);
+	sc = segment_score(t.seg, 0);
+	wait_idle_workers(&t, 1, 5000);
+	old = atomic_load(&sc->pid);
+	ck_assert_int_eq(kill(old, SIGKILL), 0);	/* serial 1 dies idle */
+	end = clock_mono_ns() + 5000000000LL;
+	while ((cur = atomic_load(&sc->pid)) == old || cur == 0 ||
+	    atomic_load(&sc->state) != SCORE_IDLE) {
+		ck_assert_msg(clock_mono_ns() < end, "worker 0 not respawned");
+		msleep(5);
+	}
+	id = h_submit(&t, "x", 1);
+	sl = segment_slot(t.seg, jobid_slot(id));
+	while (atomic_load(&sl->state) != SLOT_RUNNING) {
+		ck_assert_msg(clock_mono_ns() < end, "job not started");
+		msleep(5);
+	}
+	ifd = idle_pipe_of(cur);
+	ck_assert_int_ge(ifd, 0);
+	snprintf(path, sizeof(path), "/proc/%ld/fd/%d", (long)cur, ifd);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	{
+		struct msg_idle m = { .index = 0, .pid = old, .gen = 1,
+		    .slot = jobid_slot(id), .job_id = id, .status = 0 };
+
+		ck_assert_int_eq(proto_write(fd, &m, sizeof(m)), 0);	/* replaced worker */
+		m.pid = cur;
+		ck_assert_int_eq(proto_write(fd, &m, sizeof(m)), 0);	/* old serial */
+		m.gen = 2;
+		m.index = 7;
+		ck_assert_int_eq(proto_write(fd, &m, sizeof(m)), 0);	/* wrong index */
+		m.index = 5000;
+		ck_assert_int_eq(proto_write(fd, &m, sizeof(m)), 0);	/* out of range */
+	}
+	close(fd);
+	msleep(100);
+	ck_assert_uint_eq(atomic_load(&sl->state), SLOT_RUNNING);
+	sl = h_wait_job(&t, id, 5000);
+	ck_assert_uint_eq(atomic_load(&sl->state), SLOT_DONE);
+	ck_assert_uint_eq(sl->attempts, 1);
+	ck_assert_int_ge(sl->t_finished - sl->t_started, 400 * 1000000LL);
+	ck_assert_uint_eq(atomic_load(&t.h->completed), 1);
+	h_end(&t);
+	ck_assert_int_eq(log_count(&t, "stale idle message"), 4);
+	rm_dir(dir);
+	rm_dir(t.dir);
+}
+END_TEST
+
+/* A handler that cannot start (spool dir impossible) makes every worker die
+ * at once: respawns are throttled, not a fork storm. */
+START_TEST(broken_handler_throttled)
+{
+	const char *w[] = { "/proc/self/no/such/spool" };
+	struct harness t;
+	struct config c;
+	uint64_t id;
+	int deaths;
+
+	cfg_init(&c, HANDLER_SPOOL, 4, w, 1);
+	c.log_level = LOG_LEVEL_INFO;
+	h_start(&t, &c, 4, 64);
+	id = h_submit(&t, "x", 1);
+	msleep(2000);
+	ck_assert_uint_eq(atomic_load(&segment_slot(t.seg, jobid_slot(id))->state), SLOT_QUEUED);
+	h_end(&t);
+	deaths = log_count(&t, "exited with status 1");
+	/* 4 at start, then one per 100, 200, 400, 800 ms step: about 8. */
+	ck_assert_msg(deaths >= 5 && deaths <= 12, "%d worker deaths in 2 s", deaths);
+	ck_assert_int_ge(log_count(&t, "respawning one worker every"), 3);
+	ck_assert_int_le(log_count(&t, "respawning one worker every"), 6);
+	rm_dir(t.dir);
+}
+END_TEST
+
+/* CTL_DRAIN: everything queued is run, then the dispatcher exits 0. */
+START_TEST(drain_then_exit)
+{
+	const char *w[] = { "sleep" };
+	struct harness t;
+	struct config c;
+	uint64_t ids[12];
+	int st;
+
+	cfg_init(&c, HANDLER_SLEEP, 3, w, 0);
+	c.sleep_ms = 20;
+	h_start(&t, &c, 16, 16);
+	for (int k = 0; k < 12; k++)
+		ids[k] = h_submit(&t, "x", 1);
+	h_ctl(&t, CTL_DRAIN, NULL, 0);
+	st = h_wait_exit(&t, 10000);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	for (int k = 0; k < 12; k++)
+		ck_assert_uint_eq(atomic_load(&segment_slot(t.seg, jobid_slot(ids[k]))->state), SLOT_DONE);
+	ck_assert_uint_eq(atomic_load(&t.h->completed), 12);
+	h_end(&t);
+	rm_dir(t.dir);
+}
+END_TEST
+
+/* EOF on the doorbell: running jobs finish and are recorded, queued ones
+ * stay QUEUED, the dispatcher exits 0. */
+START_TEST(eof_finishes_running)
+{
+	const char *w[] = { "sleep" };
+	struct harness t;
+	struct config c;
+	uint64_t ids[6];
+	int st, done = 0, queued = 0;
+
+	cfg_init(&c, HANDLER_SLEEP, 2, w, 0);
+	c.sleep_ms = 300;
+	h_start(&t, &c, 8, 16);
+	wait_idle_workers(&t, 2, 5000);
+	for (int k = 0; k < 6; k++)
+		ids[k] = h_submit(&t, "x", 1);
+	msleep(100);
+	close(t.door_w);
+	t.door_w = -1;
+	st = h_wait_exit(&t, 5000);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	for (int k = 0; k < 6; k++) {
+		uint32_t s = atomic_load(&segment_slot(t.seg, jobid_slot(ids[k]))->state);
+
+		done += s == SLOT_DONE;
+		queued += s == SLOT_QUEUED;
+	}
+	ck_assert_int_eq(done, 2);
+	ck_assert_int_eq(queued, 4);
+	ck_assert_uint_eq(atomic_load(&t.h->running), 0);
+	h_end(&t);
+	rm_dir(t.dir);
+}
+END_TEST
+
+/* CTL_STOP: workers killed at once, RUNNING jobs left for recovery. */
+START_TEST(stop_kills)
+{
+	const char *w[] = { "sleep" };
+	struct harness t;
+	struct config c;
+	uint64_t id;
+	pid_t pid;
+	int st;
+	int64_t t0;
+
+	cfg_init(&c, HANDLER_SLEEP, 1, w, 0);
+	c.sleep_ms = 10000;
+	h_start(&t, &c, 4, 16);
+	id = h_submit(&t, "x", 1);
+	while (atomic_load(&segment_slot(t.seg, jobid_slot(id))->state) != SLOT_RUNNING)
+		msleep(5);
+	pid = segment_slot(t.seg, jobid_slot(id))->worker_pid;
+	t0 = clock_mono_ns();
+	h_ctl(&t, CTL_STOP, NULL, 0);
+	st = h_wait_exit(&t, 3000);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	ck_assert_int_lt(clock_mono_ns() - t0, 2000000000LL);
+	ck_assert_uint_eq(atomic_load(&segment_slot(t.seg, jobid_slot(id))->state), SLOT_RUNNING);
+	ck_assert_int_eq(kill(pid, 0), -1);
+	h_end(&t);
+	rm_dir(t.dir);
+}
+END_TEST
+
+/* CTL_CONFIG: a new generation with the new handler; the old workers finish
+ * their job first (its result counts) and exit. */
+START_TEST(reload_generation)
+{
+	const char *w[] = { "sleep" };
+	char dir[256], script[512], body[300], path[600], idstr[JOBID_STRLEN + 1];
+	const char *ew[1];
+	struct harness t;
+	struct config c;
+	uint64_t before, after;
+	struct slot *sl;
+	int gen1 = 0;
+
+	cfg_init(&c, HANDLER_SLEEP, 2, w, 0);
+	c.sleep_ms = 400;
+	h_start(&t, &c, 8, 16);
+	wait_idle_workers(&t, 2, 5000);
+	before = h_submit(&t, "x", 1);
+	while (atomic_load(&segment_slot(t.seg, jobid_slot(before))->state) != SLOT_RUNNING)
+		msleep(5);
+	pre_dir(dir, sizeof(dir));
+	snprintf(body, sizeof(body), "touch %s/$JOBQD_JOB_ID\n", dir);
+	write_script(dir, "job.sh", body, script, sizeof(script));
+	ew[0] = script;
+	cfg_init(&c, HANDLER_EXEC, 3, ew, 1);
+	h_ctl(&t, CTL_CONFIG, &c, sizeof(c));
+	after = h_submit(&t, "y", 1);
+	sl = h_wait_job(&t, after, 5000);
+	ck_assert_uint_eq(atomic_load(&sl->state), SLOT_DONE);
+	sl = h_wait_job(&t, before, 5000);
+	ck_assert_uint_eq(atomic_load(&sl->state), SLOT_DONE);
+	ck_assert_uint_eq(sl->attempts, 1);
+	jobid_format(after, idstr);
+	snprintf(path, sizeof(path), "%s/%s", dir, idstr);
+	ck_assert_int_eq(access(path, F_OK), 0);
+	msleep(300);
+	for (uint32_t i = 0; i < SEG_SCORE_COUNT; i++) {
+		struct score *sc = segment_score(t.seg, i);
+
+		if (atomic_load(&sc->state) != SCORE_EMPTY) {
+			ck_assert_uint_eq(sc->generation, 1);
+			gen1++;
+		}
+	}
+	ck_assert_int_eq(gen1, 3);
+	h_end(&t);
+	ck_assert_int_eq(log_count(&t, "warn"), 0);	/* retirements are not deaths */
+	rm_dir(dir);
+	rm_dir(t.dir);
+}
+END_TEST
+
+Suite *dispatcher_suite(void);
+Suite *dispatcher_suite(void)
+{
+	Suite *s = suite_create("dispatcher");
+	TCase *tc = tcase_create("core");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, noop_100k);
+	tcase_add_test(tc, sleep_logs);
+	tcase_add_test(tc, exec_basics);
+	tcase_add_test(tc, exec_big_payload);
+	tcase_add_test(tc, exec_sigkill);
+	tcase_add_test(tc, timeout_kills);
+	tcase_add_test(tc, spool_files);
+	tcase_add_test(tc, stale_idle_dropped);
+	tcase_add_test(tc, broken_handler_throttled);
+	tcase_add_test(tc, drain_then_exit);
+	tcase_add_test(tc, eof_finishes_running);
+	tcase_add_test(tc, stop_kills);
+	tcase_add_test(tc, reload_generation);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(dispatcher_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,626 @@
+/*
+ * dispatcher — the poll loop between the master and the workers (see
+ * dispatcher.h); the policy half: which job goes to which worker, when to
+ * spawn, what a result or a death does to a slot.  The mechanism (fork,
+ * reap, scoreboard, throttle) is pool.c.
+ *
+ * One loop, one place to act:
+ *   1. signals (self-pipe) set flags; SIGCHLD collects deaths
+ *   2. idle announcements are read in batches and validated (pool_idle);
+ *      a finished job is recorded in its slot
+ *   3. deaths are handled after the idle pipe is drained, so a worker's
+ *      last result counts before its death is judged
+ *   4. timeouts kill, missing workers are spawned (throttled)
+ *   5. jobs go FIFO to idle workers: the retry list first, then the ready
+ *      ring
+ *   6. poll() on the idle pipe, the doorbell, the control pipe and the
+ *      self-pipe, until the nearest deadline or respawn time
+ *
+ * Slot results.  Status 0 is DONE.  Anything else is a failed attempt: the
+ * slot is QUEUED again on the retry list (served before the ready ring)
+ * while attempts < max_attempts, else FAILED.  A worker death is a failed
+ * attempt with exit_status 128 + signal (137 for a timeout or SIGKILL) or
+ * the exit code.  A slot popped from the ready ring with attempts already
+ * at max_attempts (its run was orphaned by a dispatcher crash and counted
+ * by recovery) is FAILED without running, with exit_status -1: that attempt
+ * has no known result.  DONE and FAILED slots go back to the master on the
+ * free ring.
+ *
+ * The doorbell (lost-wakeup safe): with an idle worker and nothing to
+ * assign, store dispatcher_sleeping = 1, fence, look at the ready ring once
+ * more, and only then poll.  The master pushes first and then exchanges the
+ * flag to 0, writing a byte only if it was 1: either we see its push, or it
+ * sees our flag.  Without an idle worker the flag is not set: a worker
+ * announcing itself wakes us anyway.
+ *
+ * Ending: CTL_STOP or SIGTERM kills every worker's process group, reaps
+ * them and exits 0 (RUNNING slots stay for the master's recovery).
+ * CTL_DRAIN assigns until nothing is queued or running, then closes.  EOF
+ * from the master closes at once.  Closing = no more assignments or
+ * spawns, every job pipe closed; busy workers finish and report, then
+ * exit at EOF; the dispatcher exits 0 when the last one is reaped.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/fd.h"
+#include "common/log.h"
+#include "common/proctitle.h"
+#include "common/proto.h"
+#include "worker/dispatcher.h"
+#include "worker/pool.h"
+
+#define IDLE_BATCH	64	/* idle messages per read */
+
+struct dispatcher {
+	struct config cfg;
+	struct segment *seg;
+	struct seg_header *h;
+	struct ring *ready, *freer;
+	uint32_t cap;
+	struct pool *pool;
+	uint32_t rgen;			/* reload generation */
+	uint32_t *retry;		/* FIFO of slot indices, cap entries */
+	uint32_t retry_head, retry_n;
+	int doorbell_fd, ctl_fd, sig_r;
+	int draining;			/* CTL_DRAIN: close once empty */
+	int closing;			/* no more work: retire all, exit when gone */
+	int stopping;			/* CTL_STOP / SIGTERM: kill all, exit */
+	unsigned char ibuf[IDLE_BATCH * sizeof(struct msg_idle)];
+	size_t ilen;
+};
+
+static volatile sig_atomic_t got_chld, got_term, got_usr1;
+static int sig_w = -1;
+
+/* Signal handler: set the flag, wake the loop. */
+static void on_signal(int sig)
+{
+	int saved = errno;
+	char b = 0;
+
+	if (sig == SIGCHLD)
+		got_chld = 1;
+	else if (sig == SIGTERM)
+		got_term = 1;
+	else if (sig == SIGUSR1)
+		got_usr1 = 1;
+	(void)!write(sig_w, &b, 1);
+	errno = saved;
+}
+
+/* Our own signal state: whatever mask the master had, handlers for the
+ * three signals we act on, SIGINT/SIGHUP/SIGPIPE ignored (the master owns
+ * the terminal and reloads; a dead worker's pipe is not fatal). */
+static int setup_signals(void)
+{
+	struct sigaction sa;
+	sigset_t none;
+	int sp[2];
+
+	if (fd_pipe(sp, O_NONBLOCK) == -1)
+		return -1;
+	sig_w = sp[1];
+	memset(&sa, 0, sizeof(sa));
+	sigfillset(&sa.sa_mask);
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+	if (sigaction(SIGCHLD, &sa, NULL) == -1 || sigaction(SIGTERM, &sa, NULL) == -1 ||
+	    sigaction(SIGUSR1, &sa, NULL) == -1)
+		return -1;
+	sa.sa_handler = SIG_IGN;
+	sa.sa_flags = 0;
+	if (sigaction(SIGINT, &sa, NULL) == -1 || sigaction(SIGHUP, &sa, NULL) == -1 ||
+	    sigaction(SIGPIPE, &sa, NULL) == -1)
+		return -1;
+	sigemptyset(&none);
+	if (sigprocmask(SIG_SETMASK, &none, NULL) == -1)
+		return -1;
+	return sp[0];
+}
+
+/* Add the latency of one finished job to a histogram and its sum. */
+static void observe(_Atomic uint64_t *hist, _Atomic uint64_t *sum, int64_t ns)
+{
+	uint64_t us = ns > 0 ? (uint64_t)ns / 1000 : 0;
+	int k = 0;
+
+	while (k < SEG_HIST_BUCKETS - 1 && us > seg_hist_bounds_us[k])
+		k++;
+	atomic_fetch_add_explicit(&hist[k], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(sum, us, memory_order_relaxed);
+}
+
+/* DONE or FAILED: counters, histograms, back to the master. */
+static void finish(struct dispatcher *d, uint32_t i, struct slot *sl, enum slot_state st)
+{
+	if (st == SLOT_DONE)
+		atomic_fetch_add_explicit(&d->h->completed, 1, memory_order_relaxed);
+	else
+		atomic_fetch_add_explicit(&d->h->failed, 1, memory_order_relaxed);
+	if (sl->t_started != 0) {
+		observe(d->h->wait_hist, &d->h->wait_sum_us, sl->t_started - sl->t_queued);
+		observe(d->h->run_hist, &d->h->run_sum_us, sl->t_finished - sl->t_started);
+	}
+	atomic_store_explicit(&sl->state, st, memory_order_release);
+	if (ring_push(d->freer, i) == -1)
+		fatalx("free ring full pushing slot %" PRIu32, i);
+}
+
+/* A RUNNING slot's attempt failed: requeue it ahead of new work, or FAILED. */
+static void fail_attempt(struct dispatcher *d, uint32_t i, struct slot *sl)
+{
+	char id[JOBID_STRLEN + 1];
+
+	jobid_format(sl->id, id);
+	atomic_fetch_sub_explicit(&d->h->running, 1, memory_order_relaxed);
+	if (sl->attempts < d->cfg.max_attempts) {
+		if (d->retry_n == d->cap)
+			fatalx("retry list full pushing slot %" PRIu32, i);
+		log_info("job %s: attempt %" PRIu32 " failed with status %" PRId32 ", requeued",
+		    id, sl->attempts, sl->exit_status);
+		atomic_store_explicit(&sl->state, SLOT_QUEUED, memory_order_release);
+		atomic_fetch_add_explicit(&d->h->retried, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&d->h->queued, 1, memory_order_relaxed);
+		d->retry[(d->retry_head + d->retry_n++) % d->cap] = i;
+		return;
+	}
+	log_warnx("job %s failed after %" PRIu32 " attempts (status %" PRId32 ")",
+	    id, sl->attempts, sl->exit_status);
+	finish(d, i, sl, SLOT_FAILED);
+}
+
+/* The slot a worker held, checked against our own records. */
+static struct slot *held_slot(struct dispatcher *d, uint32_t i, uint64_t job_id)
+{
+	struct slot *sl;
+
+	if (i >= d->cap)
+		fatalx("worker held slot %" PRIu32 " of %" PRIu32, i, d->cap);
+	sl = segment_slot(d->seg, i);
+	if (sl->id != job_id || atomic_load_explicit(&sl->state, memory_order_relaxed) != SLOT_RUNNING)
+		fatalx("slot %" PRIu32 " is not running job %016" PRIx64, i, job_id);
+	return sl;
+}
+
+/* A worker reported a finished job. */
+static void record(struct dispatcher *d, const struct pool_done *r)
+{
+	struct slot *sl = held_slot(d, r->slot, r->job_id);
+
+	sl->t_finished = clock_wall_ns();
+	sl->exit_status = r->status;
+	if (r->status == 0) {
+		atomic_fetch_sub_explicit(&d->h->running, 1, memory_order_relaxed);
+		finish(d, r->slot, sl, SLOT_DONE);
+	} else
+		fail_attempt(d, r->slot, sl);
+}
+
+/* Process the whole messages in the idle buffer. */
+static void idle_messages(struct dispatcher *d)
+{
+	size_t off = 0;
+
+	for (; d->ilen - off >= sizeof(struct msg_idle); off += sizeof(struct msg_idle)) {
+		struct msg_idle m;
+		struct pool_done r;
+
+		memcpy(&m, d->ibuf + off, sizeof(m));
+		if (pool_idle(d->pool, &m, &r) == 1)
+			record(d, &r);
+	}
+	/* A torn message cannot happen (writes <= PIPE_BUF are atomic); keep
+	 * any tail for the next read all the same. */
+	memmove(d->ibuf, d->ibuf + off, d->ilen - off);
+	d->ilen -= off;
+}
+
+/* Read the idle pipe until it is empty. */
+static void read_idle(struct dispatcher *d)
+{
+	for (;;) {
+		size_t want = sizeof(d->ibuf) - d->ilen;
+		ssize_t n = read(pool_idle_fd(d->pool), d->ibuf + d->ilen, want);
+
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN)
+				fatal("idle pipe");
+			return;
+		}
+		if (n == 0)
+			fatalx("idle pipe: EOF");	/* we hold a write end */
+		d->ilen += (size_t)n;
+		idle_messages(d);
+		if ((size_t)n < want)
+			return;		/* a short read: the pipe is empty */
+	}
+}
+
+/* Log a death and fail its job's attempt. */
+static void handle_deaths(struct dispatcher *d)
+{
+	struct pool_death x;
+
+	while (pool_next_death(d->pool, &x)) {
+		char id[JOBID_STRLEN + 5] = "no job";
+		char how[64];
+		int32_t status;
+
+		if (WIFSIGNALED(x.wstatus)) {
+			status = 128 + WTERMSIG(x.wstatus);
+			snprintf(how, sizeof(how), "killed by signal %d (%s)",
+			    WTERMSIG(x.wstatus), strsignal(WTERMSIG(x.wstatus)));
+		} else {
+			status = WEXITSTATUS(x.wstatus);
+			snprintf(how, sizeof(how), "exited with status %d", status);
+		}
+		if (x.busy) {
+			memcpy(id, "job ", 4);
+			jobid_format(x.job_id, id + 4);
+		}
+		if (d->stopping || (x.retired && !x.busy && status == 0))
+			log_debug("worker %" PRIu32 " (pid %ld) %s, %s",
+			    x.index, (long)x.pid, how, id);
+		else
+			log_warnx("worker %" PRIu32 " (pid %ld) %s, %s",
+			    x.index, (long)x.pid, how, id);
+		if (!x.busy || d->stopping)
+			continue;	/* stopping: RUNNING stays for recovery */
+		{
+			struct slot *sl = held_slot(d, x.slot, x.job_id);
+
+			sl->t_finished = clock_wall_ns();
+			sl->exit_status = status;
+			fail_attempt(d, x.slot, sl);
+		}
+	}
+}
+
+/* Collect deaths, let their last messages in first, then judge them. */
+static void reap(struct dispatcher *d, int block)
+{
+	if (pool_reap(d->pool, block) == 0)
+		return;
+	read_idle(d);
+	handle_deaths(d);
+}
+
+/* Next slot to run: the retry list first, then the ready ring.  -1 none. */
+static int64_t next_job(struct dispatcher *d)
+{
+	uint32_t i;
+
+	if (d->retry_n > 0) {
+		i = d->retry[d->retry_head];
+		d->retry_head = (d->retry_head + 1) % d->cap;
+		d->retry_n--;
+		return i;
+	}
+	while (ring_pop(d->ready, &i) == 0) {
+		uint32_t st;
+
+		if (i >= d->cap) {
+			log_warnx("ready ring: slot %" PRIu32 " out of range: dropped", i);
+			continue;
+		}
+		st = atomic_load_explicit(&segment_slot(d->seg, i)->state, memory_order_acquire);
+		if (st != SLOT_QUEUED) {
+			log_warnx("ready ring: slot %" PRIu32 " in state %" PRIu32 ": dropped", i, st);
+			continue;
+		}
+		return i;
+	}
+	return -1;
+}
+
+/* Hand queued jobs to idle workers. */
+static void assign(struct dispatcher *d)
+{
+	int64_t now = 0;
+
+	while (pool_count(d->pool, POOL_IDLE) > 0) {
+		int64_t j = next_job(d);
+		struct slot *sl;
+		uint32_t i;
+		int w;
+
+		if (j < 0)
+			return;
+		i = (uint32_t)j;
+		sl = segment_slot(d->seg, i);
+		if (now == 0)
+			now = clock_wall_ns();
+		atomic_fetch_sub_explicit(&d->h->queued, 1, memory_order_relaxed);
+		if (sl->attempts >= d->cfg.max_attempts) {
+			char id[JOBID_STRLEN + 1];
+
+			jobid_format(sl->id, id);
+			log_warnx("job %s failed: %" PRIu32 " attempts already made", id, sl->attempts);
+			sl->exit_status = -1;
+			sl->t_finished = now;
+			finish(d, i, sl, SLOT_FAILED);
+			continue;
+		}
+		w = pool_take_idle(d->pool);
+		sl->attempts++;
+		sl->t_started = now;
+		sl->t_finished = 0;
+		sl->worker_pid = (int32_t)pool_pid(d->pool, (uint32_t)w);
+		atomic_store_explicit(&sl->state, SLOT_RUNNING, memory_order_release);
+		atomic_fetch_add_explicit(&d->h->running, 1, memory_order_relaxed);
+		pool_assign(d->pool, (uint32_t)w, i, sl->id, sl->attempts,
+		    d->cfg.job_timeout ? clock_mono_ns() + (int64_t)d->cfg.job_timeout * 1000000000 : 0);
+	}
+}
+
+/* Fork the workers the current generation is missing. */
+static void spawn(struct dispatcher *d)
+{
+	unsigned have = pool_count(d->pool, POOL_CURRENT), allowed;
+
+	if (d->closing || d->stopping || have >= d->cfg.workers)
+		return;
+	allowed = pool_spawn_allowed(d->pool, clock_mono_ns());
+	for (; have < d->cfg.workers && allowed > 0; have++, allowed--)
+		if (pool_spawn(d->pool, &d->cfg, d->rgen) == -1)
+			return;
+}
+
+/* Stop taking work: close every job pipe; exit once all are reaped. */
+static void start_closing(struct dispatcher *d, const char *why)
+{
+	if (d->closing)
+		return;
+	log_info("%s: finishing %u running jobs, then exiting", why,
+	    pool_count(d->pool, POOL_BUSY));
+	d->closing = 1;
+	pool_retire_all(d->pool);
+}
+
+/* Free what we hold and exit. */
+static _Noreturn void finish_exit(struct dispatcher *d, int code)
+{
+	pool_destroy(d->pool);
+	free(d->retry);
+	free(d);
+	exit(code);
+}
+
+/* CTL_STOP / SIGTERM: kill everything, reap, exit 0. */
+static _Noreturn void stop(struct dispatcher *d)
+{
+	d->stopping = 1;
+	log_info("stopping: killing %u workers", pool_count(d->pool, POOL_LIVE));
+	pool_kill_all(d->pool);
+	while (pool_count(d->pool, POOL_LIVE) > 0) {
+		if (pool_reap(d->pool, 1) == 0) {
+			log_warnx("%u workers cannot be reaped", pool_count(d->pool, POOL_LIVE));
+			break;
+		}
+		read_idle(d);	/* results that made it count */
+		handle_deaths(d);
+	}
+	finish_exit(d, 0);
+}
+
+/* CTL_CONFIG: a new worker generation with the new settings. */
+static void reload(struct dispatcher *d, const struct config *c)
+{
+	d->cfg = *c;
+	if (d->cfg.max_attempts == 0)
+		d->cfg.max_attempts = 1;
+	d->rgen++;
+	log_set_level(c->log_level);
+	log_info("reload: generation %" PRIu32 ", %u workers, handler \"%s\"",
+	    d->rgen, d->cfg.workers, d->cfg.handler);
+	pool_retire(d->pool, d->rgen);
+	pool_throttle_reset(d->pool);
+}
+
+/* One message from the control pipe. */
+static void read_ctl(struct dispatcher *d)
+{
+	struct msg_ctl m;
+	int r = proto_read(d->ctl_fd, &m, sizeof(m));
+
+	if (r != 1) {
+		if (r == -1)
+			log_warn("control pipe");
+		close(d->ctl_fd);
+		d->ctl_fd = -1;
+		start_closing(d, "master gone (control pipe closed)");
+		return;
+	}
+	switch (m.type) {
+	case CTL_CONFIG: {
+		struct config *c = malloc(sizeof(*c));
+		char skip[512];
+
+		if (c != NULL && m.len == sizeof(*c) && proto_read(d->ctl_fd, c, sizeof(*c)) == 1) {
+			reload(d, c);
+			free(c);
+			return;
+		}
+		free(c);
+		log_warnx("CTL_CONFIG of %" PRIu32 " bytes, want %zu: ignored", m.len, sizeof(*c));
+		for (uint32_t left = m.len; left > 0;) {
+			size_t n = left < sizeof(skip) ? left : sizeof(skip);
+
+			if (proto_read(d->ctl_fd, skip, n) != 1)
+				break;
+			left -= (uint32_t)n;
+		}
+		return;
+	}
+	case CTL_DRAIN:
+		log_info("draining");
+		d->draining = 1;
+		return;
+	case CTL_STOP:
+		stop(d);
+	default:
+		log_warnx("control message type %" PRIu32 ": ignored", m.type);
+	}
+}
+
+/* Empty the doorbell; EOF means the master is gone. */
+static void read_doorbell(struct dispatcher *d)
+{
+	char buf[64];
+
+	for (;;) {
+		ssize_t n = read(d->doorbell_fd, buf, sizeof(buf));
+
+		if (n > 0)
+			continue;
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == 0) {
+			close(d->doorbell_fd);
+			d->doorbell_fd = -1;
+			start_closing(d, "master gone (doorbell closed)");
+		} else if (errno != EAGAIN)
+			log_warn("doorbell");
+		return;
+	}
+}
+
+/* Milliseconds until a CLOCK_MONOTONIC deadline (0 none -> -1). */
+static int timeout_ms(int64_t deadline)
+{
+	int64_t left;
+
+	if (deadline == 0)
+		return -1;
+	left = deadline - clock_mono_ns();
+	if (left <= 0)
+		return 0;
+	left = (left + 999999) / 1000000;
+	return left > 60000 ? 60000 : (int)left;
+}
+
+/* Sleep in poll() until something happens; set the doorbell flag first
+ * when an idle worker waits for work. */
+static void wait_events(struct dispatcher *d)
+{
+	int want_spawn = !d->closing && pool_count(d->pool, POOL_CURRENT) < d->cfg.workers;
+	int timeout = timeout_ms(pool_next_event(d->pool, want_spawn));
+	int sleeping = 0, n;
+	struct pollfd p[4] = {
+		{ .fd = pool_idle_fd(d->pool), .events = POLLIN },
+		{ .fd = d->sig_r, .events = POLLIN },
+		{ .fd = d->doorbell_fd, .events = POLLIN },
+		{ .fd = d->ctl_fd, .events = POLLIN },
+	};
+
+	if (!d->closing && d->retry_n == 0 && pool_count(d->pool, POOL_IDLE) > 0) {
+		atomic_store(&d->h->dispatcher_sleeping, 1);
+		atomic_thread_fence(memory_order_seq_cst);
+		if (ring_count(d->ready) > 0) {
+			atomic_store(&d->h->dispatcher_sleeping, 0);
+			return;
+		}
+		sleeping = 1;
+	}
+	n = poll(p, 4, timeout);
+	if (sleeping)
+		atomic_store(&d->h->dispatcher_sleeping, 0);
+	if (n == -1) {
+		if (errno != EINTR)
+			fatal("poll");
+		return;
+	}
+	if (p[1].revents != 0) {
+		char buf[64];
+
+		while (read(d->sig_r, buf, sizeof(buf)) > 0)
+			;
+	}
+	if (p[2].revents != 0)
+		read_doorbell(d);
+	if (p[3].revents != 0)
+		read_ctl(d);
+}
+
+/* Set up the process and its state. */
+static struct dispatcher *setup(const struct config *c, struct segment *seg,
+    int doorbell_fd, int ctl_fd)
+{
+	struct dispatcher *d = calloc(1, sizeof(*d));
+	char err[256];
+	int keep[4] = { doorbell_fd, ctl_fd, segment_fd(seg), log_fd() };
+
+	log_set_role("dispatcher");
+	proctitle_set("jobqd: dispatcher");
+	if (d == NULL)
+		fatalx("out of memory");
+	/* Keep only what is ours: the master's sockets stay with it. */
+	if (fd_keep_only(keep, keep[3] >= 0 ? 4 : 3) == -1)
+		fatal("close_range");
+	if ((d->sig_r = setup_signals()) == -1)
+		fatal("signals");
+	d->cfg = *c;
+	if (d->cfg.max_attempts == 0)
+		d->cfg.max_attempts = 1;
+	d->seg = seg;
+	d->h = segment_header(seg);
+	d->ready = segment_ready(seg);
+	d->freer = segment_free(seg);
+	d->cap = segment_capacity(seg);
+	d->doorbell_fd = doorbell_fd;
+	d->ctl_fd = ctl_fd;
+	if (fd_nonblock(doorbell_fd, 1) == -1)
+		fatal("doorbell");
+	if ((d->retry = calloc(d->cap, sizeof(*d->retry))) == NULL)
+		fatalx("out of memory");
+	if ((d->pool = pool_create(seg, err, sizeof(err))) == NULL)
+		fatalx("%s", err);
+	return d;
+}
+
+void dispatcher_run(const struct config *c, struct segment *seg, int doorbell_fd, int ctl_fd)
+{
+	struct dispatcher *d = setup(c, seg, doorbell_fd, ctl_fd);
+
+	log_info("started: %u workers, handler \"%s\"", d->cfg.workers, d->cfg.handler);
+	for (;;) {
+		if (got_usr1) {
+			got_usr1 = 0;
+			if (log_reopen() == -1)
+				log_warn("reopening the log");
+		}
+		if (got_term) {
+			got_term = 0;
+			stop(d);
+		}
+		if (got_chld) {
+			got_chld = 0;
+			reap(d, 0);
+		}
+		read_idle(d);
+		pool_expire(d->pool, clock_mono_ns());
+		spawn(d);
+		if (!d->closing)
+			assign(d);
+		if (d->draining && !d->closing && d->retry_n == 0 &&
+		    ring_count(d->ready) == 0 && pool_count(d->pool, POOL_BUSY) == 0)
+			start_closing(d, "drained");
+		if (d->closing && pool_count(d->pool, POOL_LIVE) == 0) {
+			log_info("all workers gone: exiting");
+			finish_exit(d, 0);
+		}
+		wait_events(d);
+	}
+}

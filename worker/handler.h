@@ -1,0 +1,36 @@
+/*
+ * handler — what a worker does with one job: sleep, noop, exec, spool.
+ *
+ * A handler is built once per worker process from the config (it checks
+ * what it can up front: the spool directories exist, the program is
+ * executable) and then runs jobs one at a time.  handler_run() returns the
+ * job's status: 0 done; otherwise the exit code, or 128 + signal, of the
+ * attempt.  It never kills the worker; internal failures (pipe, fork,
+ * write) are logged and reported as status 1.
+ *
+ *   handler_create(c, err, n)  build; NULL with a reason in err
+ *   handler_run(h, job)        run one job, return its status
+ *   handler_free(h)
+ */
+#ifndef JOBQD_HANDLER_H
+#define JOBQD_HANDLER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/config.h"
+
+struct handler;
+
+struct handler_job {
+	uint64_t id;
+	uint32_t attempt;		/* 1 for the first run */
+	const unsigned char *payload;	/* in shared memory */
+	size_t len;
+};
+
+struct handler *handler_create(const struct config *c, char *err, size_t errlen);
+int handler_run(struct handler *h, const struct handler_job *job);
+void handler_free(struct handler *h);
+
+#endif

@@ -1,0 +1,118 @@
+/*
+ * worker — one worker process: set up, then announce / read / run until
+ * EOF on the job pipe (see worker.h).
+ *
+ * The worker only reads the slot (payload and length); every result is
+ * written by the dispatcher from the status the worker announces, so a
+ * worker that dies mid-job leaves nothing half-written in shared memory.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "common/fd.h"
+#include "common/log.h"
+#include "common/proctitle.h"
+#include "common/proto.h"
+#include "worker/handler.h"
+#include "worker/worker.h"
+
+/* Default dispositions for every signal but SIGPIPE (ignored: a program
+ * that stops reading its stdin gives EPIPE), then an empty mask. */
+static void reset_signals(void)
+{
+	struct sigaction sa;
+	sigset_t none;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	for (int s = 1; s < NSIG; s++) {
+		if (s == SIGKILL || s == SIGSTOP)
+			continue;
+		(void)sigaction(s, &sa, NULL);	/* EINVAL for the RT ones libc keeps */
+	}
+	sa.sa_handler = SIG_IGN;
+	if (sigaction(SIGPIPE, &sa, NULL) == -1)
+		fatal("sigaction SIGPIPE");
+	sigemptyset(&none);
+	if (sigprocmask(SIG_SETMASK, &none, NULL) == -1)
+		fatal("sigprocmask");
+}
+
+/* Process hygiene right after fork: group, parent death, signals, fds. */
+static void setup(const struct worker_args *a)
+{
+	int keep[4], n = 0;
+	char role[32];
+
+	snprintf(role, sizeof(role), "worker %u", a->index);
+	log_set_role(role);
+	/* Own group: killpg(pid) takes the exec child along. */
+	if (setpgid(0, 0) == -1)
+		fatal("setpgid");
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
+		fatal("prctl PR_SET_PDEATHSIG");
+	if (getppid() != a->parent)
+		_exit(1);	/* the dispatcher died before the prctl */
+	keep[n++] = a->job_fd;
+	keep[n++] = a->idle_fd;
+	keep[n++] = segment_fd(a->seg);
+	if (log_fd() >= 0)
+		keep[n++] = log_fd();
+	if (fd_keep_only(keep, (size_t)n) == -1)
+		fatal("close_range");
+	reset_signals();
+	proctitle_set("jobqd: worker %u", a->index);
+}
+
+void worker_run(const struct worker_args *a)
+{
+	struct msg_idle m;
+	struct msg_assign job;
+	struct handler *h;
+	char err[256];
+	uint32_t cap = segment_capacity(a->seg);
+	uint32_t max = segment_max_payload(a->seg);
+
+	setup(a);
+	if ((h = handler_create(a->cfg, err, sizeof(err))) == NULL) {
+		log_errorx("handler \"%s\": %s", a->cfg->handler, err);
+		_exit(1);
+	}
+	memset(&m, 0, sizeof(m));
+	m.index = a->index;
+	m.pid = (int32_t)getpid();
+	m.gen = a->gen;
+	m.slot = PROTO_NO_SLOT;
+	for (;;) {
+		struct handler_job j;
+		struct slot *sl;
+		int r;
+
+		if (proto_write(a->idle_fd, &m, sizeof(m)) == -1) {
+			log_warn("idle pipe");
+			_exit(1);
+		}
+		r = proto_read(a->job_fd, &job, sizeof(job));
+		if (r == 0)
+			_exit(0);	/* retired: the dispatcher closed our pipe */
+		if (r == -1) {
+			log_warn("job pipe");
+			_exit(1);
+		}
+		if (job.slot >= cap)
+			fatalx("assignment for slot %u of %u", job.slot, cap);
+		sl = segment_slot(a->seg, job.slot);
+		j.id = job.job_id;
+		j.attempt = job.attempt;
+		j.payload = sl->payload;
+		j.len = sl->payload_len <= max ? sl->payload_len : max;
+		m.slot = job.slot;
+		m.job_id = job.job_id;
+		m.status = handler_run(h, &j);
+	}
+}
