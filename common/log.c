@@ -24,6 +24,7 @@ static enum log_level threshold = LOG_LEVEL_INFO;
 static int file_fd = -1;
 static char file_path[1024];
 static char role[64] = "master";
+static unsigned seen_generation;
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 static const int syslog_prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
@@ -87,6 +88,14 @@ int log_reopen(void)
 	close(file_fd);
 	file_fd = fd;
 	return 0;
+}
+
+int log_reopen_if(unsigned generation)
+{
+	if (generation == seen_generation)
+		return 0;
+	seen_generation = generation;
+	return log_reopen();
 }
 
 void log_set_level(enum log_level level)

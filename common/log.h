@@ -27,6 +27,9 @@ enum log_level {
 int log_open(const char *target, enum log_level level);
 /* Reopen a file target after rotation; -1 with errno keeps the old one. */
 int log_reopen(void);
+/* Reopen when generation differs from the last one seen (the master bumps
+ * a counter in shared memory on SIGUSR1; every process follows it). */
+int log_reopen_if(unsigned generation);
 void log_set_level(enum log_level level);
 void log_set_role(const char *role);
 /* The fd of a file target, or -1 (so a fork can keep it). */

@@ -48,7 +48,6 @@ enum ctl_type {
 	CTL_CONFIG = 1,		/* a struct config follows: apply it */
 	CTL_DRAIN,		/* run what is queued, then exit */
 	CTL_STOP,		/* stop now: kill the workers, exit */
-	CTL_REOPEN,		/* reopen the log file (and have the workers do it) */
 };
 
 struct msg_ctl {

@@ -95,6 +95,7 @@ struct seg_header {
 	_Atomic uint64_t next_seq;		/* job sequence (master) */
 	_Atomic uint32_t dispatcher_sleeping;	/* doorbell wanted */
 	_Atomic uint32_t draining;
+	_Atomic uint32_t log_generation;	/* bumped by the master on SIGUSR1 */
 	_Atomic uint32_t queued;		/* gauge: QUEUED slots */
 	_Atomic uint32_t running;		/* gauge: RUNNING slots */
 	_Atomic uint64_t accepted;		/* counters since creation */

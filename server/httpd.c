@@ -461,6 +461,9 @@ static void doorbell(struct httpd *h)
 {
 	ssize_t n;
 
+	/* Dekker with the dispatcher: our ring push must be visible before we
+	 * read its flag, as its flag store is before its ring check. */
+	atomic_thread_fence(memory_order_seq_cst);
 	if (!atomic_exchange(&h->hdr->dispatcher_sleeping, 0) || h->doorbell_fd == -1)
 		return;
 	do

@@ -182,33 +182,39 @@ int main(int argc, char **argv)
 			break;
 		case 'V':
 			printf("jobqd %s\n", JOBQD_VERSION);
-			return 0;
+			exit(0);
 		default:
 			usage(stderr, EX_CONFIG);
 		}
 	}
 	if (optind != argc)
 		usage(stderr, EX_CONFIG);
-	/* proctitle_init() reuses the argv area: keep copies of what a reload
-	 * reads again. */
-	if (a.config_path != NULL && (a.config_path = strdup(a.config_path)) == NULL)
-		return 1;
-	for (size_t i = 0; i < nov; i++)
-		if ((overrides[i] = strdup(overrides[i])) == NULL)
-			return 1;
-	if (pidfile_opt != NULL && asprintf(&overrides[nov++], "pidfile=%s", pidfile_opt) == -1)
-		return 1;
-	a.overrides = overrides;
-	a.noverrides = nov;
+	if (pidfile_opt != NULL) {
+		static char kv[CONFIG_PATH_MAX + 16];
+
+		snprintf(kv, sizeof(kv), "pidfile=%s", pidfile_opt);
+		overrides[nov++] = kv;
+	}
 	if (config_build(&a.cfg, a.config_path, overrides, nov, err, sizeof(err)) == -1) {
 		fprintf(stderr, "jobqd: %s\n", err);
+		free(overrides);
 		return EX_CONFIG;
 	}
 	if (test_only) {
 		printf("jobqd: configuration %s is valid\n",
 		    a.config_path != NULL ? a.config_path : "(built-in defaults)");
+		free(overrides);
 		return 0;
 	}
+	/* proctitle_init() reuses the argv area: keep copies of what a reload
+	 * reads again. */
+	if (a.config_path != NULL && (a.config_path = strdup(a.config_path)) == NULL)
+		fatal("strdup");
+	for (size_t i = 0; i < nov; i++)
+		if ((overrides[i] = strdup(overrides[i])) == NULL)
+			fatal("strdup");
+	a.overrides = overrides;
+	a.noverrides = nov;
 	if (notify_init() == -1)
 		fprintf(stderr, "jobqd: NOTIFY_SOCKET is unusable; not notifying systemd\n");
 	proctitle_init(argc, argv);
@@ -216,7 +222,7 @@ int main(int argc, char **argv)
 		memcpy(a.cfg.log, "syslog", sizeof("syslog"));
 	if (log_open(a.cfg.log, a.cfg.log_level) == -1) {
 		fprintf(stderr, "jobqd: log %s: %s\n", a.cfg.log, strerror(errno));
-		return 1;
+		exit(1);
 	}
 	umask(027);
 	if (a.cfg.pidfile[0] != '\0' && pidfile_check(a.cfg.pidfile, err, sizeof(err)) == -1)

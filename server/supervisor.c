@@ -419,11 +419,11 @@ int supervisor_run(struct supervisor_args *a)
 		}
 		if (m.sig_usr1) {
 			m.sig_usr1 = 0;
-			if (log_reopen() == -1)
+			/* The dispatcher and the workers follow the counter. */
+			if (log_reopen_if(atomic_fetch_add(&segment_header(a->seg)->log_generation, 1) + 1) == -1)
 				log_warn("reopening the log %s", m.cfg->log);
 			else
 				log_info("log reopened");
-			send_ctl(&m, CTL_REOPEN, NULL, 0);
 		}
 		if (m.orphans)
 			reap(&m);	/* ECHILD may come without a new SIGCHLD */

@@ -596,11 +596,10 @@ void dispatcher_run(const struct config *c, struct segment *seg, int doorbell_fd
 
 	log_info("started: %u workers, handler \"%s\"", d->cfg.workers, d->cfg.handler);
 	for (;;) {
-		if (got_usr1) {
-			got_usr1 = 0;
-			if (log_reopen() == -1)
-				log_warn("reopening the log");
-		}
+		if (log_reopen_if(atomic_load(&segment_header(d->seg)->log_generation)) == -1 ||
+		    (got_usr1 && log_reopen() == -1))
+			log_warn("reopening the log");
+		got_usr1 = 0;
 		if (got_term) {
 			got_term = 0;
 			stop(d);

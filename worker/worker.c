@@ -104,6 +104,8 @@ void worker_run(const struct worker_args *a)
 			log_warn("job pipe");
 			_exit(1);
 		}
+		if (log_reopen_if(atomic_load(&segment_header(a->seg)->log_generation)) == -1)
+			log_warn("reopening the log");
 		if (job.slot >= cap)
 			fatalx("assignment for slot %u of %u", job.slot, cap);
 		sl = segment_slot(a->seg, job.slot);

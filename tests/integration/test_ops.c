@@ -375,19 +375,25 @@ START_TEST(test_sighup_bad_config_kept)
 }
 END_TEST
 
-/* SIGUSR1 after the log was renamed: the daemon writes to a new file. */
+/* SIGUSR1 after the log was renamed: the master, the dispatcher and the
+ * workers all write to the new file. */
 START_TEST(test_sigusr1_reopens_log)
 {
 	struct daemon d;
-	char old[256];
-	struct stat st;
+	char old[256], id[17], line[64];
 
-	ck_assert_int_eq(daemon_start(&d, (const char *[]){ "-o", "handler=noop", NULL }), 0);
+	ck_assert_int_eq(daemon_start(&d, (const char *[]){ "-o", "handler=sleep 10",
+	    "-o", "workers=2", NULL }), 0);
 	snprintf(old, sizeof(old), "%s.1", d.log);
 	ck_assert_int_eq(rename(d.log, old), 0);
 	daemon_signal(&d, SIGUSR1);
 	ck_assert(daemon_log_wait(&d, "log reopened", 5));
-	ck_assert_int_eq(stat(d.log, &st), 0);
+	for (int i = 0; i < 4; i++) {
+		ck_assert_int_eq(post(d.port, "x", id), 202);
+		ck_assert(job_wait(d.port, id, "done", 5));
+		snprintf(line, sizeof(line), "job %s done", id);
+		ck_assert_msg(daemon_log_wait(&d, line, 5), "\"%s\" not in the new log", line);
+	}
 	ck_assert_int_eq(daemon_stop(&d), 0);
 	daemon_cleanup(&d);
 }
