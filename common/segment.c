@@ -430,7 +430,11 @@ uint32_t jobid_slot(uint64_t id)
 
 void jobid_format(uint64_t id, char buf[JOBID_STRLEN + 1])
 {
-	snprintf(buf, JOBID_STRLEN + 1, "%016" PRIx64, id);
+	static const char hex[] = "0123456789abcdef";
+
+	for (int i = JOBID_STRLEN - 1; i >= 0; i--, id >>= 4)
+		buf[i] = hex[id & 0xf];
+	buf[JOBID_STRLEN] = '\0';
 }
 
 int jobid_parse(const char *str, size_t len, uint64_t *id)

@@ -125,6 +125,7 @@ struct httpd {
 	int64_t emfile_warned;	/* when we last warned of running out of fds */
 
 	int doorbell_fd;
+	int bell_pending;	/* jobs enqueued in this round: ring once at its end */
 	int draining;
 
 	struct conn *conns;	/* open connections */
@@ -380,12 +381,21 @@ static void send_reply(struct httpd *h, struct conn *c, struct reply *rep,
 		c->close_after = 1;
 	if (rep->status >= 0 && rep->status < ROUTES_MAX_STATUS)
 		h->responses[rep->status]++;
-	obuf_printf(o, "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: jobqd\r\n"
-	    "Content-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n",
-	    rep->status, http_status_text(rep->status), http_date(h),
-	    rep->ctype, blen, rep->extra,
-	    c->close_after ? "Connection: close\r\n" :
-	    c->http10 ? "Connection: keep-alive\r\n" : "");
+	/* Appends, not printf: this runs once per request. */
+	obuf_str(o, "HTTP/1.1 ");
+	obuf_uint(o, (uint64_t)rep->status);
+	obuf_str(o, " ");
+	obuf_str(o, http_status_text(rep->status));
+	obuf_str(o, "\r\nDate: ");
+	obuf_str(o, http_date(h));
+	obuf_str(o, "\r\nServer: jobqd\r\nContent-Type: ");
+	obuf_str(o, rep->ctype);
+	obuf_str(o, "\r\nContent-Length: ");
+	obuf_uint(o, blen);
+	obuf_str(o, "\r\n");
+	obuf_str(o, rep->extra);
+	obuf_str(o, c->close_after ? "Connection: close\r\n\r\n" :
+	    c->http10 ? "Connection: keep-alive\r\n\r\n" : "\r\n");
 	if (!head_only)
 		obuf_add(o, rep->body->p + rep->body->off, blen);
 	if (o->failed) {
@@ -490,7 +500,7 @@ static void body_complete(struct httpd *h, struct conn *c, uint64_t len)
 	if (c->slot >= 0) {
 		id = segment_enqueue(h->seg, (uint32_t)c->slot, (uint32_t)len);
 		c->slot = -1;
-		doorbell(h);
+		h->bell_pending = 1;
 		routes_accepted(&rep, id);
 		send_reply(h, c, &rep, 0);
 	}
@@ -950,6 +960,12 @@ int httpd_poll(struct httpd *h, int timeout_ms)
 			break;
 		}
 		}
+	}
+	/* One doorbell for every job this round enqueued: a syscall and a
+	 * wake-up per round, not per request. */
+	if (h->bell_pending) {
+		h->bell_pending = 0;
+		doorbell(h);
 	}
 	now = clock_mono_ns();
 	if (now >= h->next_tick) {

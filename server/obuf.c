@@ -52,6 +52,17 @@ void obuf_str(struct obuf *b, const char *s)
 	obuf_add(b, s, strlen(s));
 }
 
+void obuf_uint(struct obuf *b, uint64_t v)
+{
+	char d[20];
+	size_t n = 0;
+
+	do
+		d[sizeof(d) - ++n] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	obuf_add(b, d + sizeof(d) - n, n);
+}
+
 void obuf_printf(struct obuf *b, const char *fmt, ...)
 {
 	va_list ap;

@@ -7,6 +7,7 @@
  *
  *   obuf_add(b, p, n)      append bytes
  *   obuf_str(b, s)         append a C string
+ *   obuf_uint(b, v)        append a decimal number
  *   obuf_printf(b, ...)    append formatted text
  *   obuf_consume(b, n)     drop n bytes from the front
  *   obuf_reset / obuf_free
@@ -15,6 +16,7 @@
 #define JOBQD_OBUF_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct obuf {
 	char *p;
@@ -25,6 +27,8 @@ struct obuf {
 
 void obuf_add(struct obuf *b, const void *p, size_t n);
 void obuf_str(struct obuf *b, const char *s);
+/* Append a number in decimal. */
+void obuf_uint(struct obuf *b, uint64_t v);
 void obuf_printf(struct obuf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Unconsumed bytes. */

@@ -92,8 +92,12 @@ void routes_accepted(struct reply *rep, uint64_t id)
 
 	jobid_format(id, hex);
 	reply_start(rep, 202, "application/json");
-	snprintf(rep->extra, sizeof rep->extra, "Location: /jobs/%s\r\n", hex);
-	obuf_printf(rep->body, "{\"id\":\"%s\",\"status\":\"queued\"}\n", hex);
+	memcpy(rep->extra, "Location: /jobs/", 16);
+	memcpy(rep->extra + 16, hex, JOBID_STRLEN);
+	memcpy(rep->extra + 16 + JOBID_STRLEN, "\r\n", 3);
+	obuf_str(rep->body, "{\"id\":\"");
+	obuf_add(rep->body, hex, JOBID_STRLEN);
+	obuf_str(rep->body, "\",\"status\":\"queued\"}\n");
 }
 
 /* Append "name":time or "name":null. */
