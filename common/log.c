@@ -113,6 +113,12 @@ int log_fd(void)
 	return target == TARGET_FILE ? file_fd : -1;
 }
 
+void log_after_fork(void)
+{
+	if (target == TARGET_SYSLOG)
+		closelog();
+}
+
 int log_enabled(enum log_level level)
 {
 	return level <= threshold;

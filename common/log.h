@@ -34,6 +34,9 @@ void log_set_level(enum log_level level);
 void log_set_role(const char *role);
 /* The fd of a file target, or -1 (so a fork can keep it). */
 int log_fd(void);
+/* In a new child, before closing the fds it must not keep: drop the
+ * syslog connection (glibc reconnects on the next line). */
+void log_after_fork(void);
 
 void log_errorx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -74,6 +75,18 @@ static int map(struct segment *s, size_t size)
 	return 0;
 }
 
+/* A random first job sequence, so ids from an earlier segment of the same
+ * name (before a clean stop unlinked it) are not handed out again. */
+static uint64_t first_seq(void)
+{
+	uint64_t v = 0;
+
+	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != (ssize_t)sizeof(v))
+		v = (uint64_t)clock_wall_ns();
+	/* 44 bits of sequence above the slot bits; leave room to count up */
+	return (v & ((UINT64_C(1) << 40) - 1)) + 1;
+}
+
 /* Size the fd to the geometry, map it and format an empty segment. */
 static int format(struct segment *s, const struct seg_header *g)
 {
@@ -83,8 +96,12 @@ static int format(struct segment *s, const struct seg_header *g)
 		munmap(s->base, s->size);
 		s->base = NULL;
 	}
-	/* Shrink to zero first so no byte of an older layout survives. */
+	/* Shrink to zero first so no byte of an older layout survives; then
+	 * reserve every page now: on tmpfs an ftruncate'd hole would fail
+	 * later as SIGBUS in the middle of a request. */
 	if (ftruncate(s->fd, 0) == -1 || ftruncate(s->fd, (off_t)g->total_size) == -1)
+		return -1;
+	if ((errno = posix_fallocate(s->fd, 0, (off_t)g->total_size)) != 0)
 		return -1;
 	if (map(s, g->total_size) == -1)
 		return -1;
@@ -93,7 +110,7 @@ static int format(struct segment *s, const struct seg_header *g)
 	h->magic = 0;
 	h->version = SEG_VERSION;
 	h->created_at = clock_wall_ns();
-	atomic_init(&h->next_seq, 1);
+	atomic_init(&h->next_seq, first_seq());
 	ring_init(segment_ready(s), g->capacity);
 	ring_init(segment_free(s), g->capacity);
 	for (uint32_t i = 0; i < g->capacity; i++) {
@@ -227,12 +244,19 @@ int segment_open(const char *name, uint32_t capacity, uint32_t max_payload,
 		    name, s->h->capacity, s->h->max_payload);
 		goto fresh;
 	}
+	if ((errno = posix_fallocate(s->fd, 0, st.st_size)) != 0) {
+		seterr(err, errlen, "cannot reserve %lld bytes of shared memory for %s: %s",
+		    (long long)st.st_size, name, strerror(errno));
+		r = SEG_ERROR;
+		goto fail;
+	}
 	*out = s;
 	return SEG_ATTACHED;
 fresh:
 	if (format(s, &g) == -1) {
-		seterr(err, errlen, "cannot size shared memory %s to %" PRIu64 " bytes: %s",
-		    name, g.total_size, strerror(errno));
+		seterr(err, errlen, "cannot reserve %" PRIu64 " bytes of shared memory for %s "
+		    "(queue x max_payload; is /dev/shm big enough?): %s",
+		    g.total_size, name, strerror(errno));
 		r = SEG_ERROR;
 		goto fail;
 	}

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -113,6 +114,18 @@ static int daemonize(void)
 	if (fd_devnull_stdio(0) == -1)
 		fatal("/dev/null");
 	return p[1];
+}
+
+/* Connections, pipes and workers all need fds: take the hard limit. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("setrlimit(RLIMIT_NOFILE)");
+	}
 }
 
 /* Switch every later process to user/group (after binding and the segment). */
@@ -225,13 +238,16 @@ int main(int argc, char **argv)
 		exit(1);
 	}
 	umask(027);
+	raise_fd_limit();
 	if (a.cfg.pidfile[0] != '\0' && pidfile_check(a.cfg.pidfile, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	if ((a.listen_fd = listener_open(&a.cfg, err, sizeof(err))) == -1)
 		fatalx("%s", err);
 	a.seg = open_segment(&a.cfg);
-	if (daemon_mode)
+	if (daemon_mode) {
 		a.ready_fd = daemonize();
+		a.daemonized = 1;
+	}
 	if (a.cfg.pidfile[0] != '\0' && pidfile_write(a.cfg.pidfile, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	drop_privileges(&a.cfg, a.seg);

@@ -10,9 +10,9 @@
  *                   signal; exit 0 once the dispatcher and HTTP are done
  *   SIGHUP          reload (config_build; keep the old one if invalid)
  *   SIGUSR1         reopen the log file
- *   SIGCHLD         reap; a dead dispatcher means: wait until none of its
- *                   workers is left (they die by PDEATHSIG; the master is
- *                   their subreaper), rebuild the rings from the slot table,
+ *   SIGCHLD         reap; a dead dispatcher means: kill and reap the workers
+ *                   it left (the master is their subreaper, so they are now
+ *                   our children), rebuild the rings from the slot table,
  *                   fork a new dispatcher (throttled)
  */
 #include <errno.h>
@@ -56,7 +56,10 @@ struct master {
 	pid_t disp;
 	int doorbell_wr, ctl_wr;
 	int64_t disp_started;
-	int orphans;			/* a dispatcher died: wait for its children */
+	int orphans;			/* a dispatcher died: wait for its workers */
+	int disp_clean;			/* ... or it exited 0 (drained, stopped) */
+	pid_t orphan[SEG_SCORE_COUNT];	/* those workers, until reaped */
+	unsigned norphans;
 	int64_t respawn_at;		/* 0 = no respawn pending */
 	int64_t backoff;
 	/* shutdown */
@@ -134,10 +137,18 @@ static void spawn_dispatcher(struct master *m)
 	int bell[2], ctl[2];
 	pid_t pid;
 
-	if (fd_pipe(bell, O_NONBLOCK) == -1)
-		fatal("pipe");
-	if (fd_pipe(ctl, 0) == -1)
-		fatal("pipe");
+	if (fd_pipe(bell, O_NONBLOCK) == -1) {
+		log_warn("dispatcher pipe");
+		m->respawn_at = clock_mono_ns() + RESPAWN_MAX_NS;
+		return;
+	}
+	if (fd_pipe(ctl, 0) == -1) {
+		log_warn("dispatcher pipe");
+		close(bell[0]);
+		close(bell[1]);
+		m->respawn_at = clock_mono_ns() + RESPAWN_MAX_NS;
+		return;
+	}
 	switch ((pid = fork())) {
 	case -1:
 		log_warn("fork dispatcher");
@@ -150,6 +161,7 @@ static void spawn_dispatcher(struct master *m)
 	case 0: {
 		int keep[] = { segment_fd(m->a->seg), bell[0], ctl[0], log_fd() };
 
+		log_after_fork();
 		if (fd_keep_only(keep, log_fd() >= 0 ? 4 : 3) == -1)
 			fatal("closing the master's fds in the dispatcher");
 		/* Out of the terminal's process group: ^C reaches the master
@@ -169,10 +181,60 @@ static void spawn_dispatcher(struct master *m)
 	httpd_set_doorbell(m->httpd, m->doorbell_wr);
 	log_info("dispatcher started (pid %ld)", (long)pid);
 	if (m->stop == DRAINING)
-		send_ctl(m, CTL_DRAIN, NULL, 0);
+		send_ctl(m, m->stop_sent ? CTL_STOP : CTL_DRAIN, NULL, 0);
 }
 
-/* The dispatcher is gone: forget its pipes and wait for its children. */
+/* The parent pid of pid from /proc, or -1. */
+static pid_t parent_of(pid_t pid)
+{
+	char path[64], buf[512], *r;
+	FILE *fp;
+	long ppid = -1;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((fp = fopen(path, "re")) == NULL)
+		return -1;
+	/* "pid (comm) state ppid ...": comm may hold spaces and parentheses */
+	if (fgets(buf, sizeof(buf), fp) != NULL && (r = strrchr(buf, ')')) != NULL &&
+	    sscanf(r + 1, " %*c %ld", &ppid) != 1)
+		ppid = -1;
+	fclose(fp);
+	return (pid_t)ppid;
+}
+
+/* Kill the workers a dead dispatcher left and remember them until they
+ * are reaped.  Only processes that are our children now (reparented to
+ * us, the subreaper) are touched: a stale scoreboard pid may belong to
+ * anyone.  Strays an exec job left behind are reaped but not waited for. */
+static void kill_orphans(struct master *m)
+{
+	struct segment *seg = m->a->seg;
+
+	m->norphans = 0;
+	for (uint32_t i = 0; i < segment_header(seg)->score_count; i++) {
+		pid_t pid = atomic_load(&segment_score(seg, i)->pid);
+
+		if (pid <= 0 || parent_of(pid) != getpid())
+			continue;
+		if (killpg(pid, SIGKILL) == -1 && kill(pid, SIGKILL) == -1)
+			continue;
+		m->orphan[m->norphans++] = pid;
+	}
+	if (m->norphans > 0)
+		log_info("killing %u workers of the dead dispatcher", m->norphans);
+}
+
+/* A reaped pid: cross it off the orphans we wait for. */
+static void orphan_reaped(struct master *m, pid_t pid)
+{
+	for (unsigned i = 0; i < m->norphans; i++)
+		if (m->orphan[i] == pid) {
+			m->orphan[i] = m->orphan[--m->norphans];
+			return;
+		}
+}
+
+/* The dispatcher is gone: forget its pipes and wait for its workers. */
 static void dispatcher_died(struct master *m, int status)
 {
 	int64_t lived = clock_mono_ns() - m->disp_started;
@@ -186,11 +248,13 @@ static void dispatcher_died(struct master *m, int status)
 		log_warnx("dispatcher (pid %ld) killed by signal %d (%s)",
 		    (long)m->disp, WTERMSIG(status), strsignal(WTERMSIG(status)));
 	m->disp = 0;
+	m->disp_clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 	httpd_set_doorbell(m->httpd, -1);
 	close(m->doorbell_wr);
 	close(m->ctl_wr);
 	m->doorbell_wr = m->ctl_wr = -1;
 	m->orphans = 1;
+	kill_orphans(m);
 	if (lived >= STABLE_NS)
 		m->backoff = 0;
 	else
@@ -198,7 +262,7 @@ static void dispatcher_died(struct master *m, int status)
 		    (m->backoff * 2 > RESPAWN_MAX_NS ? RESPAWN_MAX_NS : m->backoff * 2);
 }
 
-/* Every child is gone after a dispatcher death: rebuild the rings. */
+/* Every worker is gone after a dispatcher death: rebuild the rings. */
 static void recover(struct master *m)
 {
 	struct seg_recovery r;
@@ -208,7 +272,8 @@ static void recover(struct master *m)
 		fatal("recovering the queue");
 	log_info("queue recovered: %u queued, %u interrupted jobs requeued, %u slots free",
 	    r.requeued, r.orphaned, r.freed);
-	if (m->stop == RUNNING) {
+	/* A crash while draining gets a new dispatcher to finish the drain. */
+	if (m->stop == RUNNING || (m->stop == DRAINING && !m->stop_sent && !m->disp_clean)) {
 		m->respawn_at = clock_mono_ns() + m->backoff;
 		if (m->backoff > 0)
 			log_warnx("restarting the dispatcher in %lld ms",
@@ -225,18 +290,17 @@ static void reap(struct master *m)
 
 		if (pid == -1 && errno == EINTR)
 			continue;
-		if (pid == -1) {
-			if (errno == ECHILD && m->orphans)
-				recover(m);
-			return;
-		}
-		if (pid == 0)
-			return;
+		if (pid <= 0)
+			break;
 		if (pid == m->disp)
 			dispatcher_died(m, status);
-		else
+		else {
+			orphan_reaped(m, pid);
 			log_debug("reaped orphan pid %ld", (long)pid);
+		}
 	}
+	if (m->orphans && m->norphans == 0)
+		recover(m);
 }
 
 /* Keys a reload cannot change: keep the running values, say so. */
@@ -249,6 +313,15 @@ static void keep_restart_keys(const struct config *old, struct config *nc)
 	}
 	KEEP(queue, "queue");
 	KEEP(max_payload, "max_payload");
+	/* A default name follows the port: a new port is no new shm_name. */
+	{
+		char derived_old[64], derived_new[64];
+
+		snprintf(derived_old, sizeof(derived_old), "/jobqd-%d", config_listen_port(old));
+		snprintf(derived_new, sizeof(derived_new), "/jobqd-%d", config_listen_port(nc));
+		if (strcmp(old->shm_name, derived_old) == 0 && strcmp(nc->shm_name, derived_new) == 0)
+			memcpy(nc->shm_name, old->shm_name, sizeof(nc->shm_name));
+	}
 	KEEP(shm_name, "shm_name");
 	KEEP(pidfile, "pidfile");
 	KEEP(user, "user");
@@ -300,6 +373,8 @@ static void reload(struct master *m)
 		return;
 	}
 	keep_restart_keys(m->cfg, &nc);
+	if (m->a->daemonized && strcmp(nc.log, "stderr") == 0)
+		memcpy(nc.log, "syslog", sizeof("syslog"));	/* as at start-up */
 	if (strcmp(nc.listen, m->cfg->listen) != 0)
 		rebind(m, &nc);
 	if (strcmp(nc.log, m->cfg->log) != 0 && log_open(nc.log, nc.log_level) == -1) {
@@ -331,12 +406,12 @@ static void begin_stop(struct master *m)
 		httpd_close_listener(m->httpd);
 		httpd_set_draining(m->httpd, 1);
 		m->drain_deadline = clock_mono_ns() + (int64_t)m->cfg->drain_timeout * 1000000000;
-		m->respawn_at = 0;
 		send_ctl(m, CTL_DRAIN, NULL, 0);
 	} else if (m->stop == DRAINING) {
 		m->stop = STOPPING;
 		log_info("second stop signal: stopping now");
 		m->stop_sent = 1;
+		m->respawn_at = 0;
 		send_ctl(m, CTL_STOP, NULL, 0);
 	}
 }
@@ -425,19 +500,17 @@ int supervisor_run(struct supervisor_args *a)
 			else
 				log_info("log reopened");
 		}
-		if (m.orphans)
-			reap(&m);	/* ECHILD may come without a new SIGCHLD */
 		now = clock_mono_ns();
-		if (m.stop == RUNNING && m.disp == 0 && !m.orphans &&
-		    m.respawn_at != 0 && now >= m.respawn_at)
+		if (m.disp == 0 && !m.orphans && m.respawn_at != 0 && now >= m.respawn_at)
 			spawn_dispatcher(&m);
 		if (m.stop == DRAINING && !m.stop_sent && now >= m.drain_deadline) {
 			log_warnx("drain timeout (%u s) reached: stopping",
 			    m.cfg->drain_timeout);
 			m.stop_sent = 1;
+			m.respawn_at = 0;
 			send_ctl(&m, CTL_STOP, NULL, 0);
 		}
-		if (m.stop != RUNNING && m.disp == 0 && !m.orphans &&
+		if (m.stop != RUNNING && m.disp == 0 && !m.orphans && m.respawn_at == 0 &&
 		    (httpd_connections(m.httpd) == 0 || m.stop == STOPPING ||
 		     now >= m.drain_deadline + HTTP_GRACE_NS))
 			break;

@@ -21,6 +21,7 @@ struct supervisor_args {
 	struct segment *seg;
 	int listen_fd;
 	int ready_fd;			/* -d: write a byte when serving, or -1 */
+	int daemonized;			/* -d: stderr is /dev/null, log=stderr means syslog */
 };
 
 int supervisor_run(struct supervisor_args *a);

@@ -34,7 +34,8 @@
  * announcing itself wakes us anyway.
  *
  * Ending: CTL_STOP or SIGTERM kills every worker's process group, reaps
- * them and exits 0 (RUNNING slots stay for the master's recovery).
+ * them and exits 0; the jobs they were running go back to QUEUED without
+ * counting the attempt we cut short (the master's recovery requeues them).
  * CTL_DRAIN assigns until nothing is queued or running, then closes.  EOF
  * from the master closes at once.  Closing = no more assignments or
  * spawns, every job pipe closed; busy workers finish and report, then
@@ -276,11 +277,20 @@ static void handle_deaths(struct dispatcher *d)
 		else
 			log_warnx("worker %" PRIu32 " (pid %ld) %s, %s",
 			    x.index, (long)x.pid, how, id);
-		if (!x.busy || d->stopping)
-			continue;	/* stopping: RUNNING stays for recovery */
+		if (!x.busy)
+			continue;
 		{
 			struct slot *sl = held_slot(d, x.slot, x.job_id);
 
+			if (d->stopping) {
+				/* We cut it short: not the job's attempt.  QUEUED,
+				 * it runs first at the next start. */
+				sl->attempts--;
+				atomic_store_explicit(&sl->state, SLOT_QUEUED, memory_order_release);
+				atomic_fetch_sub_explicit(&d->h->running, 1, memory_order_relaxed);
+				atomic_fetch_add_explicit(&d->h->queued, 1, memory_order_relaxed);
+				continue;
+			}
 			sl->t_finished = clock_wall_ns();
 			sl->exit_status = status;
 			fail_attempt(d, x.slot, sl);
@@ -418,11 +428,13 @@ static _Noreturn void stop(struct dispatcher *d)
 /* CTL_CONFIG: a new worker generation with the new settings. */
 static void reload(struct dispatcher *d, const struct config *c)
 {
+	if (strcmp(c->log, d->cfg.log) != 0 && log_open(c->log, c->log_level) == -1)
+		log_warn("reload: log %s", c->log);
+	log_set_level(c->log_level);
 	d->cfg = *c;
 	if (d->cfg.max_attempts == 0)
 		d->cfg.max_attempts = 1;
 	d->rgen++;
-	log_set_level(c->log_level);
 	log_info("reload: generation %" PRIu32 ", %u workers, handler \"%s\"",
 	    d->rgen, d->cfg.workers, d->cfg.handler);
 	pool_retire(d->pool, d->rgen);
@@ -567,6 +579,7 @@ static struct dispatcher *setup(const struct config *c, struct segment *seg,
 	if (d == NULL)
 		fatalx("out of memory");
 	/* Keep only what is ours: the master's sockets stay with it. */
+	log_after_fork();
 	if (fd_keep_only(keep, keep[3] >= 0 ? 4 : 3) == -1)
 		fatal("close_range");
 	if ((d->sig_r = setup_signals()) == -1)

@@ -63,6 +63,7 @@ static void setup(const struct worker_args *a)
 	keep[n++] = segment_fd(a->seg);
 	if (log_fd() >= 0)
 		keep[n++] = log_fd();
+	log_after_fork();
 	if (fd_keep_only(keep, (size_t)n) == -1)
 		fatal("close_range");
 	reset_signals();
