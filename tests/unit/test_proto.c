@@ -16,34 +16,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/lib/child.h"
 #include "common/clock.h"
 #include "common/fd.h"
 #include "common/proto.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
-/* Die with the test process (a Check timeout kills only the test child). */
-static void
-die_with_parent(pid_t parent)
-{
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
-		_exit(99);
-}
-
-static pid_t
-fork_or_fail(void)
-{
-	pid_t pid = fork();
-
-	ck_assert_msg(pid != -1, "fork: %s", strerror(errno));
-	return pid;
-}
 
 static void
 wait_ok(pid_t pid, const char *what)
@@ -189,12 +172,11 @@ START_TEST(test_split_message)
 {
 	struct msg_idle m;
 	struct pollfd pfd;
-	pid_t parent = getpid(), pid;
+	pid_t pid;
 	int p[2];
 
 	ck_assert_int_eq(fd_pipe(p, _i ? O_NONBLOCK : 0), 0);
-	if ((pid = fork_or_fail()) == 0) {
-		die_with_parent(parent);
+	if ((pid = test_fork()) == 0) {
 		if (write(p[1], &idle_msg, 10) != 10)
 			_exit(1);
 		usleep(50 * 1000);
@@ -221,15 +203,14 @@ END_TEST
 START_TEST(test_split_stalled)
 {
 	struct msg_idle m;
-	pid_t parent = getpid(), pid;
+	pid_t pid;
 	int p[2], go[2], r;
 	int64_t t0, ms;
 	char c;
 
 	ck_assert_int_eq(fd_pipe(p, O_NONBLOCK), 0);
 	ck_assert_int_eq(fd_pipe(go, 0), 0);
-	if ((pid = fork_or_fail()) == 0) {
-		die_with_parent(parent);
+	if ((pid = test_fork()) == 0) {
 		close(go[1]);
 		if (write(p[1], &idle_msg, 10) != 10)
 			_exit(1);
@@ -272,7 +253,7 @@ make_idle(struct msg_idle *m, uint32_t w, uint32_t k, int32_t pid)
  * message read is intact and each writer's come in order. */
 START_TEST(test_no_interleave)
 {
-	pid_t parent = getpid(), pids[WRITERS];
+	pid_t pids[WRITERS];
 	uint32_t next[WRITERS] = { 0 };
 	struct msg_idle m, want;
 	int p[2], r;
@@ -280,10 +261,9 @@ START_TEST(test_no_interleave)
 
 	ck_assert_int_eq(fd_pipe(p, 0), 0);
 	for (uint32_t w = 0; w < WRITERS; w++) {
-		if ((pids[w] = fork_or_fail()) == 0) {
+		if ((pids[w] = test_fork()) == 0) {
 			struct msg_idle out;
 
-			die_with_parent(parent);
 			close(p[0]);
 			for (uint32_t k = 0; k < PER_WRITER; k++) {
 				make_idle(&out, w, k, (int32_t)getpid());
@@ -384,7 +364,7 @@ START_TEST(test_keep_only)
 	pid_t pid;
 	int st;
 
-	if ((pid = fork_or_fail()) == 0)
+	if ((pid = test_fork()) == 0)
 		_exit(keep_child(_i));
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	ck_assert_msg(WIFEXITED(st), "%s: child died, status %#x", keeps[_i].name, st);

@@ -18,10 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tests/lib/child.h"
 #include "common/ring.h"
 #include "common/segment.h"
 
@@ -225,23 +225,6 @@ struct stress_result {
 	uint32_t ok;
 };
 
-/* Die with the test process (a Check timeout kills only the test child). */
-static void
-die_with_parent(pid_t parent)
-{
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
-		_exit(99);
-}
-
-static pid_t
-fork_or_fail(void)
-{
-	pid_t pid = fork();
-
-	ck_assert_msg(pid != -1, "fork: %s", strerror(errno));
-	return pid;
-}
 
 START_TEST(test_cross_process)
 {
@@ -249,7 +232,7 @@ START_TEST(test_cross_process)
 	struct segment *s;
 	struct ring *r;
 	struct stress_result res;
-	pid_t parent = getpid(), prod, cons;
+	pid_t prod, cons;
 	int p[2], st;
 	uint32_t v;
 
@@ -262,10 +245,9 @@ START_TEST(test_cross_process)
 	ck_assert_msg(ring_count(r) == 0, "ready ring count got %u, want 0", ring_count(r));
 	ck_assert_int_eq(pipe(p), 0);
 
-	if ((cons = fork_or_fail()) == 0) {
+	if ((cons = test_fork()) == 0) {
 		uint32_t want = 0, spins = 0;
 
-		die_with_parent(parent);
 		memset(&res, 0, sizeof(res));
 		res.ok = 1;
 		while (want < STRESS_ITEMS) {
@@ -287,10 +269,9 @@ START_TEST(test_cross_process)
 			_exit(2);
 		_exit(0);
 	}
-	if ((prod = fork_or_fail()) == 0) {
+	if ((prod = test_fork()) == 0) {
 		uint32_t spins = 0;
 
-		die_with_parent(parent);
 		for (v = 0; v < STRESS_ITEMS; ) {
 			if (ring_push(r, v) == -1) {
 				if (++spins % 64 == 0)

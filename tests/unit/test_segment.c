@@ -26,11 +26,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tests/lib/child.h"
 #include "common/clock.h"
 #include "common/ring.h"
 #include "common/segment.h"
@@ -114,23 +114,6 @@ enqueue_job(struct segment *s, const char *payload)
 	return segment_enqueue(s, (uint32_t)i, (uint32_t)len);
 }
 
-/* Die with the test process (a Check timeout kills only the test child). */
-static void
-die_with_parent(pid_t parent)
-{
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
-		_exit(99);
-}
-
-static pid_t
-fork_or_fail(void)
-{
-	pid_t pid = fork();
-
-	ck_assert_msg(pid != -1, "fork: %s", strerror(errno));
-	return pid;
-}
 
 /* --- ids ------------------------------------------------------------------ */
 
@@ -1033,13 +1016,12 @@ START_TEST(test_busy_child)
 {
 	const char *name = seg_name();
 	struct segment *s = seg_create(name, 4, 16), *t = NULL;
-	pid_t parent = getpid(), pid;
+	pid_t pid;
 	int ready[2], r, st;
 	char err[256], c;
 
 	ck_assert_int_eq(pipe(ready), 0);
-	if ((pid = fork_or_fail()) == 0) {
-		die_with_parent(parent);
+	if ((pid = test_fork()) == 0) {
 		close(ready[0]);
 		if (write(ready[1], "r", 1) != 1)
 			_exit(1);
@@ -1091,7 +1073,7 @@ START_TEST(test_kill_during_enqueue)
 {
 	const char *name = seg_name();
 	struct segment *s = seg_create(name, KCAP, KPAY);
-	pid_t parent = getpid(), pid;
+	pid_t pid;
 	uint64_t *got = malloc((KCAP + 1) * sizeof(*got));
 	uint32_t *ready = malloc((KCAP + 1) * sizeof(*ready));
 	unsigned char *seen = calloc(KCAP, 1);
@@ -1109,8 +1091,7 @@ START_TEST(test_kill_during_enqueue)
 	srand((unsigned)clock_mono_ns() ^ (unsigned)_i * 7919u);
 	delay_us = 500 + (unsigned)rand() % 15000;
 	ck_assert_int_eq(pipe(p), 0);
-	if ((pid = fork_or_fail()) == 0) {
-		die_with_parent(parent);
+	if ((pid = test_fork()) == 0) {
 		close(p[0]);
 		enqueue_forever(s, p[1]);
 	}
