@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -474,9 +475,11 @@ START_TEST(test_sd_notify)
 {
 	struct daemon d;
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	char path[100], msgs[8192] = "", buf[1024];
+	char path[100], msgs[8192] = "", buf[1024], handler[300], id[17];
+	char envfile[300], envtext[8192];
 	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	struct timeval tv = { 0, 200000 };
+	FILE *fp;
 
 	snprintf(path, sizeof(path), "/tmp/jobqd-notify-%ld", (long)getpid());
 	unlink(path);
@@ -484,9 +487,19 @@ START_TEST(test_sd_notify)
 	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setenv("NOTIFY_SOCKET", path, 1);
-	ck_assert_int_eq(daemon_start(&d, (const char *[]){ "-o", "handler=noop", "-o", "workers=2", NULL }), 0);
+	ck_assert_int_eq(daemon_prepare(&d), 0);
+	snprintf(handler, sizeof(handler), "handler=exec /bin/sh -c \"env > %s/$JOBQD_JOB_ID\"", d.dir);
+	ck_assert_int_eq(daemon_run(&d, (const char *[]){ "-o", handler, "-o", "workers=2", NULL }), 0);
 	unsetenv("NOTIFY_SOCKET");
-	usleep(300000);
+	/* a job's program sees JOBQD_JOB_ID but never NOTIFY_SOCKET */
+	ck_assert_int_eq(post(d.port, "x", id), 202);
+	ck_assert(job_wait(d.port, id, "done", 5));
+	snprintf(envfile, sizeof(envfile), "%s/%s", d.dir, id);
+	ck_assert_ptr_nonnull(fp = fopen(envfile, "r"));
+	envtext[fread(envtext, 1, sizeof(envtext) - 1, fp)] = '\0';
+	fclose(fp);
+	ck_assert_msg(strstr(envtext, "JOBQD_JOB_ID=") != NULL, "env: %s", envtext);
+	ck_assert_msg(strstr(envtext, "NOTIFY_SOCKET") == NULL, "env: %s", envtext);
 	daemon_signal(&d, SIGHUP);
 	ck_assert(daemon_log_wait(&d, "configuration reloaded", 5));
 	ck_assert_int_eq(daemon_stop(&d), 0);
@@ -507,6 +520,40 @@ START_TEST(test_sd_notify)
 	    "READY=1 after RELOADING=1: got %s", msgs);
 	close(fd);
 	unlink(path);
+	daemon_cleanup(&d);
+}
+END_TEST
+
+/* NOTIFY_SOCKET starting with '@' is an abstract socket. */
+START_TEST(test_sd_notify_abstract)
+{
+	struct daemon d;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char name[64], buf[512];
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), ready = 0;
+	struct timeval tv = { 5, 0 };
+	socklen_t len;
+
+	snprintf(name, sizeof(name), "@jobqd-notify-%ld", (long)getpid());
+	memcpy(sun.sun_path, name, strlen(name));
+	sun.sun_path[0] = '\0';
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(name));
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, len), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setenv("NOTIFY_SOCKET", name, 1);
+	ck_assert_int_eq(daemon_start(&d, (const char *[]){ "-o", "handler=noop", "-o", "workers=1", NULL }), 0);
+	unsetenv("NOTIFY_SOCKET");
+	for (int i = 0; i < 5 && !ready; i++) {
+		ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
+
+		if (n <= 0)
+			break;
+		buf[n] = '\0';
+		ready = strstr(buf, "READY=1") != NULL;
+	}
+	ck_assert(ready);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+	close(fd);
 	daemon_cleanup(&d);
 }
 END_TEST
@@ -617,6 +664,7 @@ static Suite *ops_suite(void)
 	tcase_add_test(tc, test_sighup_bad_config_kept);
 	tcase_add_test(tc, test_sigusr1_reopens_log);
 	tcase_add_test(tc, test_sd_notify);
+	tcase_add_test(tc, test_sd_notify_abstract);
 	tcase_add_test(tc, test_pidfile);
 	tcase_add_test(tc, test_process_titles);
 	tcase_add_test(tc, test_privilege_drop);
