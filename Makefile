@@ -11,6 +11,7 @@
 
 PREFIX   ?= /usr/local
 DESTDIR  ?=
+SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
 CC       ?= cc
 SANITIZE ?= 0
 FUZZ_SECONDS ?= 60
@@ -150,11 +151,13 @@ fuzz:
 # --- install ----------------------------------------------------------------
 install: jobqd
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8 \
-	  $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/jobqd
+	  $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/jobqd \
+	  $(DESTDIR)$(SYSTEMDDIR)
 	install -m 0755 jobqd $(DESTDIR)$(PREFIX)/sbin/jobqd
 	install -m 0644 man/jobqd.8 $(DESTDIR)$(PREFIX)/share/man/man8/jobqd.8
 	install -m 0644 man/jobqd.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/jobqd.conf.5
-	install -m 0644 server/jobqd.service $(DESTDIR)$(PREFIX)/share/jobqd/jobqd.service
+	sed 's|/usr/local/sbin/|$(PREFIX)/sbin/|g' server/jobqd.service > $(DESTDIR)$(SYSTEMDDIR)/jobqd.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDDIR)/jobqd.service
 	install -m 0644 server/jobqd.conf $(DESTDIR)$(PREFIX)/share/jobqd/jobqd.conf.sample
 
 clean:
