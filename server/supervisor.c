@@ -270,8 +270,9 @@ static void recover(struct master *m)
 	m->orphans = 0;
 	if (segment_recover(m->a->seg, 1, &r) == -1)
 		fatal("recovering the queue");
-	log_info("queue recovered: %u queued, %u interrupted jobs requeued, %u slots free",
-	    r.requeued, r.orphaned, r.freed);
+	/* after a clean exit (drained, stopped) this is bookkeeping only */
+	(m->disp_clean ? log_debug : log_info)("queue recovered: %u queued, "
+	    "%u interrupted jobs requeued, %u slots free", r.requeued, r.orphaned, r.freed);
 	/* A crash while draining gets a new dispatcher to finish the drain. */
 	if (m->stop == RUNNING || (m->stop == DRAINING && !m->stop_sent && !m->disp_clean)) {
 		m->respawn_at = clock_mono_ns() + m->backoff;
