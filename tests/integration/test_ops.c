@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -21,43 +23,24 @@
 #include <unistd.h>
 
 #include "tests/lib/daemon.h"
+#include "tests/lib/http_client.h"
 
-/* Send a whole request and read the response until the peer closes;
- * the status code, or -1.  body (may be NULL) gets the response body. */
+/* One request on a fresh connection: the status code, or -1.  body (may
+ * be NULL) gets the response body. */
 static int http(int port, const char *method, const char *path,
     const char *payload, char *body, size_t bodylen)
 {
-	char req[4096], resp[65536];
-	size_t got = 0;
-	int fd = test_connect(port), n, status = -1;
-	struct timeval tv = { 10, 0 };
+	char req[4096];
+	struct hc_resp r;
+	int status;
 
-	if (fd == -1)
-		return -1;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	n = snprintf(req, sizeof(req),
+	snprintf(req, sizeof(req),
 	    "%s %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: %zu\r\n\r\n%s",
 	    method, path, payload ? strlen(payload) : 0, payload ? payload : "");
-	if (write(fd, req, (size_t)n) != n) {
-		close(fd);
-		return -1;
-	}
-	for (;;) {
-		ssize_t r = read(fd, resp + got, sizeof(resp) - 1 - got);
-
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	close(fd);
-	resp[got] = '\0';
-	if (sscanf(resp, "HTTP/1.%*d %d", &status) != 1)
-		return -1;
-	if (body != NULL) {
-		char *b = strstr(resp, "\r\n\r\n");
-
-		snprintf(body, bodylen, "%s", b ? b + 4 : "");
-	}
+	status = hc_once(port, req, &r);
+	if (body != NULL)
+		snprintf(body, bodylen, "%s", r.body != NULL ? r.body : "");
+	hc_resp_free(&r);
 	return status;
 }
 
@@ -422,6 +405,81 @@ START_TEST(test_sighup_under_load)
 }
 END_TEST
 
+/* Connect to addr:port; the fd or -1. */
+static int connect_to(const char *addr, int port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct timeval tv = { 5, 0 };
+
+	inet_pton(AF_INET, addr, &sin.sin_addr);
+	if (fd != -1)
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (fd != -1 && connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* SIGHUP with a new listen address: the new one serves, the old one is
+ * closed, a connection open on the old one is still answered; the same
+ * port on another address works too. */
+START_TEST(test_sighup_rebinds)
+{
+	struct daemon d;
+	struct hc *keep;
+	struct hc_resp r;
+	char conf[256], arg[300], text[256], want[64], buf[512];
+	const char *get = "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
+	int p2 = test_free_port(), fd;
+	ssize_t n;
+
+	ck_assert_int_eq(daemon_prepare(&d), 0);
+	d.listen_in_file = 1;
+	snprintf(conf, sizeof(conf), "%s/jobqd.conf", d.dir);
+	snprintf(text, sizeof(text), "listen = 127.0.0.1:%d\nhandler = noop\nworkers = 1\n", d.port);
+	write_file(conf, text, 0644);
+	snprintf(arg, sizeof(arg), "%s", conf);
+	ck_assert_int_eq(daemon_run(&d, (const char *[]){ "-c", arg, NULL }), 0);
+	ck_assert_ptr_nonnull(keep = hc_open(d.port));
+	ck_assert_int_eq(hc_sends(keep, get), 0);
+	ck_assert_int_eq(hc_read(keep, &r, 0, 3000), 0);
+	ck_assert_int_eq(r.status, 200);
+	hc_resp_free(&r);
+
+	snprintf(text, sizeof(text), "listen = 127.0.0.1:%d\nhandler = noop\nworkers = 1\n", p2);
+	write_file(conf, text, 0644);
+	daemon_signal(&d, SIGHUP);
+	snprintf(want, sizeof(want), "now listening on 127.0.0.1:%d", p2);
+	ck_assert(daemon_log_wait(&d, want, 5));
+	ck_assert_int_eq(http(p2, "GET", "/healthz", NULL, NULL, 0), 200);
+	ck_assert_int_eq(test_connect(d.port), -1);
+	ck_assert_int_eq(hc_sends(keep, get), 0);	/* the old connection lives on */
+	ck_assert_int_eq(hc_read(keep, &r, 0, 3000), 0);
+	ck_assert_int_eq(r.status, 200);
+	hc_resp_free(&r);
+	hc_close(keep);
+
+	snprintf(text, sizeof(text), "listen = 127.0.0.2:%d\nhandler = noop\nworkers = 1\n", p2);
+	write_file(conf, text, 0644);
+	daemon_signal(&d, SIGHUP);
+	snprintf(want, sizeof(want), "now listening on 127.0.0.2:%d", p2);
+	ck_assert(daemon_log_wait(&d, want, 5));
+	ck_assert_int_eq(test_connect(p2), -1);
+	ck_assert_int_ne(fd = connect_to("127.0.0.2", p2), -1);
+	ck_assert_int_eq(write(fd, get, strlen(get)), (ssize_t)strlen(get));
+	n = read(fd, buf, sizeof(buf) - 1);
+	ck_assert_int_gt(n, 12);
+	buf[n] = '\0';
+	ck_assert_msg(strncmp(buf, "HTTP/1.1 200", 12) == 0, "got %s", buf);
+	close(fd);
+	d.port = p2;
+	ck_assert_int_eq(daemon_stop(&d), 0);
+	daemon_cleanup(&d);
+}
+END_TEST
+
 /* An invalid file on SIGHUP: logged, the running configuration stays. */
 START_TEST(test_sighup_bad_config_kept)
 {
@@ -662,6 +720,7 @@ static Suite *ops_suite(void)
 	tcase_add_test(tc, test_daemonize);
 	tcase_add_test(tc, test_sighup_under_load);
 	tcase_add_test(tc, test_sighup_bad_config_kept);
+	tcase_add_test(tc, test_sighup_rebinds);
 	tcase_add_test(tc, test_sigusr1_reopens_log);
 	tcase_add_test(tc, test_sd_notify);
 	tcase_add_test(tc, test_sd_notify_abstract);

@@ -76,8 +76,10 @@ int daemon_run(struct daemon *d, const char *const *extra)
 	snprintf(shm, sizeof(shm), "shm_name=%s", d->shm);
 	snprintf(log, sizeof(log), "log=%s", d->log);
 	argv[n++] = bin;
-	argv[n++] = "-o";
-	argv[n++] = listen;
+	if (!d->listen_in_file) {
+		argv[n++] = "-o";
+		argv[n++] = listen;
+	}
 	argv[n++] = "-o";
 	argv[n++] = shm;
 	argv[n++] = "-o";

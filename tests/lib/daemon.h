@@ -24,6 +24,7 @@
 struct daemon {
 	pid_t pid;
 	int port;
+	int listen_in_file;	/* the test's config file says listen: no -o */
 	char shm[64];
 	char dir[128];
 	char log[192];
