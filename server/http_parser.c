@@ -461,6 +461,27 @@ field_content_length(struct http_request *req, struct head_ctx *ctx,
 	return 0;
 }
 
+/* The next element of a comma-separated list of tokens in v[0..n),
+ * starting at *i (empty elements are skipped): 1 with the token in
+ * v[*s..*e), 0 at the end, -1 when an element is not a bare token. */
+static int
+list_next(const unsigned char *v, size_t n, size_t *i, size_t *s, size_t *e)
+{
+	while (*i < n && (is_ows(v[*i]) || v[*i] == ','))
+		(*i)++;
+	if (*i == n)
+		return 0;
+	*s = *i;
+	while (*i < n && is_tchar(v[*i]))
+		(*i)++;
+	*e = *i;
+	while (*i < n && is_ows(v[*i]))
+		(*i)++;
+	if (*e == *s || (*i < n && v[*i] != ','))
+		return -1;
+	return 1;
+}
+
 /*
  * Parse one Transfer-Encoding field: a comma list of tokens (empty list
  * elements are ignored, transfer parameters are not accepted).  Once
@@ -470,28 +491,15 @@ static int
 field_transfer_encoding(struct http_request *req, struct head_ctx *ctx,
     const unsigned char *v, size_t n)
 {
-	size_t i = 0, elems = 0;
+	size_t i = 0, s = 0, e = 0, elems = 0;
+	int r;
 
 	if (req->version_minor == 0)
 		return reject(req, 400, "Transfer-Encoding on HTTP/1.0");
 	if (req->has_content_length)
 		return reject(req, 400, "Content-Length with Transfer-Encoding");
 	ctx->te = 1;
-	while (i < n) {
-		size_t s, e;
-
-		while (i < n && (is_ows(v[i]) || v[i] == ','))
-			i++;
-		if (i == n)
-			break;
-		s = i;
-		while (i < n && is_tchar(v[i]))
-			i++;
-		e = i;
-		while (i < n && is_ows(v[i]))
-			i++;
-		if (i < n && v[i] != ',')
-			return reject(req, 400, "invalid transfer coding");
+	while ((r = list_next(v, n, &i, &s, &e)) == 1) {
 		elems++;
 		if (req->chunked)
 			return reject(req, 400, "chunked is not the last coding");
@@ -500,6 +508,8 @@ field_transfer_encoding(struct http_request *req, struct head_ctx *ctx,
 		else
 			ctx->te_other = 1;
 	}
+	if (r == -1)
+		return reject(req, 400, "invalid transfer coding");
 	if (elems == 0)
 		return reject(req, 400, "empty Transfer-Encoding");
 	return 0;
@@ -510,28 +520,17 @@ static int
 field_connection(struct http_request *req, struct head_ctx *ctx,
     const unsigned char *v, size_t n)
 {
-	size_t i = 0;
+	size_t i = 0, s = 0, e = 0;
+	int r;
 
-	while (i < n) {
-		size_t s, e;
-
-		while (i < n && (is_ows(v[i]) || v[i] == ','))
-			i++;
-		if (i == n)
-			break;
-		s = i;
-		while (i < n && is_tchar(v[i]))
-			i++;
-		e = i;
-		while (i < n && is_ows(v[i]))
-			i++;
-		if (e == s || (i < n && v[i] != ','))
-			return reject(req, 400, "invalid Connection");
+	while ((r = list_next(v, n, &i, &s, &e)) == 1) {
 		if (eq_nocase(v + s, e - s, "close"))
 			ctx->conn_close = 1;
 		else if (eq_nocase(v + s, e - s, "keep-alive"))
 			ctx->conn_keep_alive = 1;
 	}
+	if (r == -1)
+		return reject(req, 400, "invalid Connection");
 	return 0;
 }
 
