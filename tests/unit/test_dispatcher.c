@@ -748,7 +748,28 @@ START_TEST(spool_files)
 END_TEST
 
 /* The fd number of pid's write-only pipe (the idle pipe), or -1. */
-static int idle_pipe_of(pid_t pid)
+/* 1 if process pid has an fd open on the file link names ("pipe:[N]"). */
+static int has_open(pid_t pid, const char *want)
+{
+	char path[128], link[128];
+
+	for (int fd = 0; fd < 256; fd++) {
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "/proc/%ld/fd/%d", (long)pid, fd);
+		if ((n = readlink(path, link, sizeof(link) - 1)) == -1)
+			continue;
+		link[n] = '\0';
+		if (strcmp(link, want) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* The worker's write end of the shared idle pipe: a write-only pipe the
+ * dispatcher holds too (an exec child's stdin pipe is write-only as well,
+ * but the dispatcher has no end of it). */
+static int idle_pipe_of(pid_t pid, pid_t disp)
 {
 	char path[128], link[128];
 
@@ -766,7 +787,8 @@ static int idle_pipe_of(pid_t pid)
 		if ((info = slurp(path, NULL)) == NULL)
 			continue;
 		if (strstr(info, "flags:\t") != NULL &&
-		    (strtol(strstr(info, "flags:\t") + 7, NULL, 8) & O_ACCMODE) == O_WRONLY) {
+		    (strtol(strstr(info, "flags:\t") + 7, NULL, 8) & O_ACCMODE) == O_WRONLY &&
+		    has_open(disp, link)) {
 			free(info);
 			return fd;
 		}
@@ -812,7 +834,7 @@ START_TEST(stale_idle_dropped)
 		ck_assert_msg(clock_mono_ns() < end, "job not started");
 		msleep(5);
 	}
-	ifd = idle_pipe_of(cur);
+	ifd = idle_pipe_of(cur, t.disp);
 	ck_assert_int_ge(ifd, 0);
 	snprintf(path, sizeof(path), "/proc/%ld/fd/%d", (long)cur, ifd);
 	fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -912,7 +934,9 @@ START_TEST(eof_finishes_running)
 	wait_idle_workers(&t, 2, 5000);
 	for (int k = 0; k < 6; k++)
 		ids[k] = h_submit(&t, "x", 1);
-	msleep(100);
+	for (int k = 0; k < 1000 && atomic_load(&t.h->running) < 2; k++)
+		msleep(5);	/* both workers busy: poll, not a fixed sleep */
+	ck_assert_uint_eq(atomic_load(&t.h->running), 2);
 	close(t.door_w);
 	t.door_w = -1;
 	st = h_wait_exit(&t, 5000);
@@ -998,14 +1022,27 @@ START_TEST(reload_generation)
 	jobid_format(after, idstr);
 	snprintf(path, sizeof(path), "%s/%s", dir, idstr);
 	ck_assert_int_eq(access(path, F_OK), 0);
-	msleep(300);
+	/* the old generation leaves the scoreboard as its workers exit */
+	for (int k = 0; k < 500; k++, msleep(10)) {
+		int other = 0;
+
+		gen1 = 0;
+		for (uint32_t i = 0; i < SEG_SCORE_COUNT; i++) {
+			struct score *sc = segment_score(t.seg, i);
+
+			if (atomic_load(&sc->state) != SCORE_EMPTY) {
+				gen1 += sc->generation == 1;
+				other += sc->generation != 1;
+			}
+		}
+		if (gen1 == 3 && other == 0)
+			break;
+	}
 	for (uint32_t i = 0; i < SEG_SCORE_COUNT; i++) {
 		struct score *sc = segment_score(t.seg, i);
 
-		if (atomic_load(&sc->state) != SCORE_EMPTY) {
+		if (atomic_load(&sc->state) != SCORE_EMPTY)
 			ck_assert_uint_eq(sc->generation, 1);
-			gen1++;
-		}
 	}
 	ck_assert_int_eq(gen1, 3);
 	h_end(&t);
