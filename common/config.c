@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #define LINE_MAX_BYTES	4096	/* longest accepted line, without '\n' */
@@ -757,6 +758,25 @@ config_load(struct config *c, const char *path, char *err, size_t errlen)
 	return rc;
 }
 
+/* The slot table must fit in /dev/shm (tmpfs): say so now, not with a
+ * failed start.  Each slot is its payload plus a small header. */
+static int check_shm_room(const struct config *c, char *err, size_t errlen)
+{
+	struct statvfs vfs;
+	unsigned long long need = (unsigned long long)c->queue * ((unsigned long long)c->max_payload + 128);
+	unsigned long long room;
+
+	if (statvfs("/dev/shm", &vfs) == -1)
+		return 0;	/* no /dev/shm to measure: segment_open will tell */
+	room = (unsigned long long)vfs.f_blocks * vfs.f_frsize;
+	if (need <= room)
+		return 0;
+	snprintf(err, errlen, "queue: %u slots of max_payload = %u bytes need %llu MiB "
+	    "of shared memory; /dev/shm holds %llu MiB", c->queue, c->max_payload,
+	    need >> 20, room >> 20);
+	return -1;
+}
+
 /* Derived values: shm_name "/jobqd-PORT" when not set. */
 int
 config_finish(struct config *c, char *err, size_t errlen)
@@ -770,7 +790,7 @@ config_finish(struct config *c, char *err, size_t errlen)
 	}
 	if (c->shm_name[0] == '\0')
 		snprintf(c->shm_name, sizeof c->shm_name, "/jobqd-%d", port);
-	return 0;
+	return check_shm_room(c, err, errlen);
 }
 
 /* Defaults, then the file (if any), then "key=value" overrides, then the

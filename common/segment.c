@@ -265,6 +265,8 @@ fresh:
 fail:
 	if (s->base != NULL)
 		munmap(s->base, s->size);
+	if (created && r != SEG_BUSY)
+		shm_unlink(name);	/* what we made and could not use */
 	close(s->fd);
 	free(s);
 	return r;

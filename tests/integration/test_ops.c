@@ -183,6 +183,10 @@ START_TEST(test_config_check_exit_codes)
 	ck_assert_msg(strstr(out, "nosuchkey") != NULL, "got \"%s\"", out);
 	ck_assert_int_eq(run_jobqd((const char *[]){ "-t", "-c", "/nonexistent/jobqd.conf", NULL }, out, sizeof(out)), 78);
 	ck_assert_int_eq(run_jobqd((const char *[]){ "-x", NULL }, out, sizeof(out)), 78);
+	/* a slot table larger than /dev/shm is a configuration error */
+	ck_assert_int_eq(run_jobqd((const char *[]){ "-t", "-o", "queue=1000000", "-o",
+	    "max_payload=16M", NULL }, out, sizeof(out)), 78);
+	ck_assert_msg(strstr(out, "of shared memory") != NULL, "got \"%s\"", out);
 	ck_assert_int_eq(run_jobqd((const char *[]){ "-h", NULL }, out, sizeof(out)), 0);
 	ck_assert_msg(strncmp(out, "usage: jobqd", 12) == 0, "got \"%s\"", out);
 	ck_assert_int_eq(run_jobqd((const char *[]){ "-V", NULL }, out, sizeof(out)), 0);
@@ -195,24 +199,29 @@ END_TEST
 START_TEST(test_sigterm_drains_full_queue)
 {
 	struct daemon d;
-	char handler[300], id[17], shm[128];
+	char handler[600], id[17], shm[128];
 	struct stat st;
 	int status;
 
-	ck_assert_int_eq(daemon_start(&d, (const char *[]){ "-o", "workers=2",
-	    "-o", "queue=16", "-o", "handler=noop", NULL }), 0);
-	daemon_stop(&d);
-	snprintf(handler, sizeof(handler), "handler=exec /bin/sh -c \"sleep 0.1; cat > %s/$JOBQD_JOB_ID\"", d.dir);
+	char gate[160];
+
+	ck_assert_int_eq(daemon_prepare(&d), 0);
+	/* Jobs wait for the gate file: the queue is surely full at the 17th. */
+	snprintf(gate, sizeof(gate), "%s/gate", d.dir);
+	snprintf(handler, sizeof(handler), "handler=exec /bin/sh -c \"while [ ! -e %s ]; do sleep 0.02; done; "
+	    "cat > %s/$JOBQD_JOB_ID\"", gate, d.dir);
 	ck_assert_int_eq(daemon_run(&d, (const char *[]){ "-o", "workers=2",
 	    "-o", "queue=16", "-o", handler, NULL }), 0);
 	for (int i = 0; i < 16; i++)
 		ck_assert_int_eq(post(d.port, "payload", id), 202);
 	ck_assert_int_eq(post(d.port, "one too many", id), 503);
 	daemon_signal(&d, SIGTERM);
+	ck_assert(daemon_log_wait(&d, "shutting down", 5));
+	write_file(gate, "", 0644);
 	status = daemon_wait(&d, 30);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "exit status %d", status);
-	/* 16 job files + the log */
-	ck_assert_int_eq(count_files(d.dir), 17);
+	/* 16 job files + the log + the gate */
+	ck_assert_int_eq(count_files(d.dir), 18);
 	snprintf(shm, sizeof(shm), "/dev/shm%s", d.shm);
 	ck_assert_msg(stat(shm, &st) == -1, "%s should be removed after a full drain", shm);
 	daemon_cleanup(&d);
@@ -266,6 +275,7 @@ START_TEST(test_sigkill_master_then_restart)
 	daemon_wait(&d, 10);
 	ck_assert_int_eq(daemon_run(&d, (const char *[]){ "-o", "workers=4",
 	    "-o", "queue=64", "-o", handler, NULL }), 0);
+	ck_assert(daemon_log_wait(&d, "recovered shared memory", 20));
 	ck_assert_int_eq(wait_files(d.dir, 41, 30), 41);
 	daemon_stop(&d);
 	daemon_cleanup(&d);
@@ -313,7 +323,7 @@ START_TEST(test_stray_process_does_not_block)
 	int status;
 
 	ck_assert_int_eq(daemon_prepare(&d), 0);
-	snprintf(handler, sizeof(handler), "handler=exec /bin/sh -c \"sleep 60 >/dev/null 2>&1 & cat > %s/$JOBQD_JOB_ID\"", d.dir);
+	snprintf(handler, sizeof(handler), "handler=exec /bin/sh -c \"sleep 5 >/dev/null 2>&1 & cat > %s/$JOBQD_JOB_ID\"", d.dir);
 	ck_assert_int_eq(daemon_run(&d, (const char *[]){ "-o", "workers=2", "-o", handler, NULL }), 0);
 	for (int i = 0; i < 4; i++)
 		ck_assert_int_eq(post(d.port, "x", id), 202);
@@ -354,6 +364,7 @@ START_TEST(test_daemonize)
 	ck_assert_ptr_nonnull(fp);
 	ck_assert_int_eq(fscanf(fp, "%ld", &pid), 1);
 	fclose(fp);
+	d.pid = (pid_t)pid;	/* so daemon_cleanup kills it if a check fails */
 	ck_assert_int_eq(kill((pid_t)pid, 0), 0);
 	ck_assert_int_eq(post(d.port, "x", id), 202);
 	ck_assert(job_wait(d.port, id, "done", 5));
@@ -363,6 +374,7 @@ START_TEST(test_daemonize)
 	for (int i = 0; i < 100 && kill((pid_t)pid, 0) == 0; i++)
 		usleep(100000);
 	ck_assert_int_eq(kill((pid_t)pid, 0), -1);
+	d.pid = 0;
 	ck_assert_int_eq(access(pidfile, F_OK), -1);
 	ck_assert(daemon_log_contains(&d, "stopped: queue empty"));
 	daemon_cleanup(&d);
@@ -491,7 +503,7 @@ START_TEST(test_sighup_bad_config_kept)
 	write_file(conf, "workers = 3\nhandler = noop\n", 0644);
 	snprintf(arg, sizeof(arg), "%s", conf);
 	ck_assert_int_eq(daemon_run(&d, (const char *[]){ "-c", arg, NULL }), 0);
-	write_file(conf, "workers = 3\nhandler = teleport\n", 0644);
+	write_file(conf, "workers = 7\nhandler = teleport\n", 0644);	/* nothing of it may apply */
 	daemon_signal(&d, SIGHUP);
 	ck_assert(daemon_log_wait(&d, "reload failed", 5));
 	ck_assert(daemon_log_contains(&d, ":2: handler:"));
@@ -626,7 +638,17 @@ START_TEST(test_pidfile)
 
 	ck_assert_int_eq(daemon_prepare(&d), 0);
 	snprintf(pidfile, sizeof(pidfile), "%s/jobqd.pid", d.dir);
-	write_file(pidfile, "999999\n", 0644);	/* stale: no such process */
+	{	/* stale: pid_max itself is never a process id */
+		FILE *pm = fopen("/proc/sys/kernel/pid_max", "r");
+		char stale[32] = "999999\n";
+
+		if (pm != NULL) {
+			if (fgets(stale, sizeof(stale), pm) == NULL)
+				snprintf(stale, sizeof(stale), "999999\n");
+			fclose(pm);
+		}
+		write_file(pidfile, stale, 0644);
+	}
 	snprintf(arg, sizeof(arg), "%s", pidfile);
 	ck_assert_int_eq(daemon_run(&d, (const char *[]){ "-p", arg, "-o", "handler=noop", NULL }), 0);
 	fp = fopen(pidfile, "r");
@@ -679,8 +701,7 @@ START_TEST(test_privilege_drop)
 	struct passwd *pw = getpwnam("nobody");
 	char path[64], line[256], id[17];
 	FILE *fp;
-	long uid = -1;
-	pid_t disp;
+	pid_t disp, pids[3];
 
 	if (geteuid() != 0 || pw == NULL)
 		return;	/* only meaningful as root */
@@ -690,15 +711,30 @@ START_TEST(test_privilege_drop)
 	ck_assert(job_wait(d.port, id, "done", 5));
 	disp = child_named(d.pid, "dispatcher");
 	ck_assert_int_gt(disp, 0);
-	for (int k = 0; k < 2; k++) {
-		snprintf(path, sizeof(path), "/proc/%ld/status", (long)(k ? disp : d.pid));
+	pids[0] = d.pid;
+	pids[1] = disp;
+	pids[2] = child_named(disp, "worker 0");
+	ck_assert_int_gt(pids[2], 0);
+	for (int k = 0; k < 3; k++) {
+		long u[4] = { -1, -1, -1, -1 }, g[4] = { -1, -1, -1, -1 };
+		char groups[256] = "";
+
+		snprintf(path, sizeof(path), "/proc/%ld/status", (long)pids[k]);
 		fp = fopen(path, "r");
 		ck_assert_ptr_nonnull(fp);
-		while (fgets(line, sizeof(line), fp) != NULL)
-			if (sscanf(line, "Uid: %ld", &uid) == 1)
-				break;
+		while (fgets(line, sizeof(line), fp) != NULL) {
+			sscanf(line, "Uid: %ld %ld %ld %ld", &u[0], &u[1], &u[2], &u[3]);
+			sscanf(line, "Gid: %ld %ld %ld %ld", &g[0], &g[1], &g[2], &g[3]);
+			if (strncmp(line, "Groups:", 7) == 0)
+				snprintf(groups, sizeof(groups), "%s", line + 7);
+		}
 		fclose(fp);
-		ck_assert_int_eq(uid, (long)pw->pw_uid);
+		for (int f = 0; f < 4; f++) {
+			ck_assert_int_eq(u[f], (long)pw->pw_uid);
+			ck_assert_int_eq(g[f], (long)pw->pw_gid);
+		}
+		/* supplementary groups: just the user's group */
+		ck_assert_int_eq(atol(groups), (long)pw->pw_gid);
 	}
 	ck_assert_int_eq(daemon_stop(&d), 0);
 	daemon_cleanup(&d);
