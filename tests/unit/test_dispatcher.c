@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -708,11 +709,21 @@ START_TEST(spool_files)
 	char payload[3000];
 	DIR *dp;
 	struct dirent *de;
-	int in_tmp = 0;
+	int in_tmp = 0, ino, moved = 0, written = 0;
+	char evbuf[8192];
+	ssize_t n;
 
 	pre_dir(dir, sizeof(dir));
 	snprintf(spool, sizeof(spool), "%s/spool", dir);
 	w[0] = spool;
+	/* Watch new/: files must only ever arrive there by rename. */
+	ck_assert_int_eq(mkdir(spool, 0755), 0);
+	snprintf(path, sizeof(path), "%s/tmp", spool);
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/new", spool);
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	ck_assert_int_ge(ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC), 0);
+	ck_assert_int_ge(inotify_add_watch(ino, path, IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE), 0);
 	cfg_init(&c, HANDLER_SPOOL, 2, w, 1);
 	h_start(&t, &c, 8, sizeof(payload));
 	for (int k = 0; k < 5; k++) {
@@ -735,6 +746,17 @@ START_TEST(spool_files)
 		free(s);
 	}
 	h_end(&t);
+	while ((n = read(ino, evbuf, sizeof(evbuf))) > 0)
+		for (char *p = evbuf; p < evbuf + n;) {
+			struct inotify_event *ev = (struct inotify_event *)(void *)p;
+
+			moved += (ev->mask & IN_MOVED_TO) != 0;
+			written += (ev->mask & (IN_CREATE | IN_CLOSE_WRITE)) != 0;
+			p += sizeof(*ev) + ev->len;
+		}
+	close(ino);
+	ck_assert_int_eq(moved, 5);
+	ck_assert_int_eq(written, 0);
 	snprintf(path, sizeof(path), "%s/tmp", spool);
 	dp = opendir(path);
 	ck_assert_ptr_nonnull(dp);
