@@ -10,6 +10,7 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -232,6 +233,78 @@ START_TEST(pipelining_bounded_output)
 		hc_resp_free(&r);
 	}
 	hc_close(c);
+}
+END_TEST
+
+/* Resident memory of pid in KiB, or -1. */
+static long rss_kib(pid_t pid)
+{
+	char path[64], line[256];
+	long kib = -1;
+	FILE *fp;
+
+	snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
+	if ((fp = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof line, fp) != NULL)
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	fclose(fp);
+	return kib;
+}
+
+/* A client that pipelines without ever reading: the server stops reading
+ * once its output cap is reached, so the client's sends stall after what
+ * the kernel buffers hold and the server's memory stays flat, rather than
+ * the server buffering answers without bound (20 MB of requests would be
+ * ~80 MB of answers). */
+START_TEST(pipelining_never_read_is_bounded)
+{
+	static char chunk[64 * 1024];
+	size_t one, n = 0, sent = 0, limit = 20u << 20;
+	int fd, stalled = 0, small = 64 * 1024;
+	struct hc *c;
+	long rss0, grown;
+
+	START((void)0);
+	one = strlen(GET_HEALTHZ);
+	while (n + one <= sizeof(chunk)) {
+		memcpy(chunk + n, GET_HEALTHZ, one);
+		n += one;
+	}
+	rss0 = rss_kib(hs.pid);
+	ck_assert_int_gt(rss0, 0);
+	c = hc_open(hs.port);
+	ck_assert_ptr_nonnull(c);
+	fd = hc_fd(c);
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	while (sent < limit && !stalled) {
+		ssize_t w = send(fd, chunk, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (w > 0) {
+			sent += (size_t)w;
+			continue;
+		}
+		ck_assert_msg(w == -1 && (errno == EAGAIN || errno == EWOULDBLOCK),
+		    "send: %s", strerror(errno));
+		{	/* no room: wait up to 1 s for the server to take more */
+			struct pollfd p = { .fd = fd, .events = POLLOUT };
+
+			stalled = poll(&p, 1, 1000) == 0;
+		}
+	}
+	ck_assert_msg(stalled, "the server read all %zu bytes of a client that never reads", sent);
+	ck_assert_msg(sent < (12u << 20), "%zu bytes taken before the stall", sent);
+	grown = rss_kib(hs.pid) - rss0;
+	ck_assert_msg(grown < 4096, "the server grew by %ld KiB for one connection", grown);
+	hc_close(c);
+	/* the server is still fine for others */
+	{
+		struct hc_resp r;
+
+		ck_assert_int_eq(hc_once(hs.port, GET_HEALTHZ, &r), 200);
+		hc_resp_free(&r);
+	}
 }
 END_TEST
 
@@ -942,6 +1015,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, http10);
 	tcase_add_test(tc, pipelining);
 	tcase_add_test(tc, pipelining_bounded_output);
+	tcase_add_test(tc, pipelining_never_read_is_bounded);
 	tcase_add_test(tc, post_payload);
 	tcase_add_test(tc, large_bodies);
 	tcase_add_test(tc, expect_continue);
