@@ -681,12 +681,14 @@ START_TEST(keepalive_timeout)
 }
 END_TEST
 
-START_TEST(connection_cap)
+/* Two connections are served; a third waits in the backlog, unanswered,
+ * until one of the two closes, then it is served and the other still
+ * works.  The shape of every "no more connections for now" limit. */
+static void third_waits_for_a_close(void)
 {
 	struct hc *a, *b, *x;
 	struct hc_resp r;
 
-	START(cfg.max_connections = 2);
 	a = hc_open(hs.port);
 	b = hc_open(hs.port);
 	ck_assert_int_eq(hc_sends(a, GET_HEALTHZ), 0);
@@ -695,50 +697,34 @@ START_TEST(connection_cap)
 	ck_assert_int_eq(hc_sends(b, GET_HEALTHZ), 0);
 	expect_status(b, &r, 0, 200);
 	hc_resp_free(&r);
-	/* the third waits in the backlog, unanswered */
 	x = hc_open(hs.port);
 	ck_assert_ptr_nonnull(x);
 	ck_assert_int_eq(hc_sends(x, GET_HEALTHZ), 0);
 	ck_assert_int_eq(hc_read(x, &r, 0, 400), -1);
-	/* one closes: the third is served */
 	hc_close(a);
 	expect_status(x, &r, 0, 200);
 	hc_resp_free(&r);
+	ck_assert_int_eq(hc_sends(b, GET_HEALTHZ), 0);
+	expect_status(b, &r, 0, 200);
+	hc_resp_free(&r);
 	hc_close(b);
 	hc_close(x);
+}
+
+START_TEST(connection_cap)
+{
+	START(cfg.max_connections = 2);
+	third_waits_for_a_close();
 }
 END_TEST
 
+/* Out of fds: accept fails with EMFILE, the server pauses, and the
+ * newcomer waits in the backlog rather than being dropped. */
 START_TEST(accept_emfile_pause)
 {
-	struct hc *a, *b, *x;
-	struct hc_resp r;
-
 	harness_config(&cfg);
 	ck_assert_int_eq(harness_start_fds(&hs, &cfg, 2), 0);
-	a = hc_open(hs.port);
-	b = hc_open(hs.port);
-	ck_assert_int_eq(hc_sends(a, GET_HEALTHZ), 0);
-	expect_status(a, &r, 0, 200);
-	hc_resp_free(&r);
-	ck_assert_int_eq(hc_sends(b, GET_HEALTHZ), 0);
-	expect_status(b, &r, 0, 200);
-	hc_resp_free(&r);
-	/* out of fds: accept fails with EMFILE, the server pauses, the
-	 * newcomer waits in the backlog rather than being dropped */
-	x = hc_open(hs.port);
-	ck_assert_ptr_nonnull(x);
-	ck_assert_int_eq(hc_sends(x, GET_HEALTHZ), 0);
-	ck_assert_int_eq(hc_read(x, &r, 0, 400), -1);
-	hc_close(a);
-	expect_status(x, &r, 0, 200);
-	hc_resp_free(&r);
-	/* and the served ones still work */
-	ck_assert_int_eq(hc_sends(b, GET_HEALTHZ), 0);
-	expect_status(b, &r, 0, 200);
-	hc_resp_free(&r);
-	hc_close(b);
-	hc_close(x);
+	third_waits_for_a_close();
 }
 END_TEST
 
