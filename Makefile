@@ -92,6 +92,7 @@ check-deps:
 	    echo "make check: the integration tests need python3, curl and mandoc: install them (Debian: apt-get install python3 curl mandoc)"; exit 1; \
 	  fi; \
 	fi
+	@command -v haproxy >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && echo "make check: installing haproxy with apt-get (test_cluster skips without it)" && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null; } || true
 
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   = $(shell pkg-config --libs check 2>/dev/null)

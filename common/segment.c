@@ -19,12 +19,15 @@
 #include "common/segment.h"
 
 #define ALIGN64(n) (((n) + 63) & ~(uint64_t)63)
+#define JOBID_SEQ_MOD	((UINT64_C(1) << JOBID_SEQ_BITS) - 1)	/* sequences 1 .. MOD */
+#define JOBID_NODE_SHIFT (JOBID_SEQ_BITS + JOBID_SLOT_BITS)
 
 struct segment {
 	int fd;
 	void *base;
 	size_t size;
 	struct seg_header *h;
+	unsigned node;		/* put in the job ids this process makes */
 };
 
 const uint64_t seg_hist_bounds_us[SEG_HIST_BUCKETS] = {
@@ -83,8 +86,8 @@ static uint64_t first_seq(void)
 
 	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != (ssize_t)sizeof(v))
 		v = (uint64_t)clock_wall_ns();
-	/* 44 bits of sequence above the slot bits; leave room to count up */
-	return (v & ((UINT64_C(1) << 40) - 1)) + 1;
+	/* the lower half of the sequences: room to count up before a wrap */
+	return (v & ((UINT64_C(1) << (JOBID_SEQ_BITS - 1)) - 1)) + 1;
 }
 
 /* Size the fd to the geometry, map it and format an empty segment. */
@@ -359,7 +362,7 @@ uint64_t segment_enqueue(struct segment *s, uint32_t i, uint32_t len)
 	struct slot *sl = segment_slot(s, i);
 	uint64_t seq = atomic_fetch_add_explicit(&h->next_seq, 1, memory_order_relaxed);
 
-	sl->id = jobid_make(seq, i);
+	sl->id = jobid_make(s->node, seq, i);
 	sl->payload_len = len;
 	sl->attempts = 0;
 	sl->t_queued = clock_wall_ns();
@@ -444,14 +447,30 @@ int segment_recover(struct segment *s, int keep_filling, struct seg_recovery *r)
 	return 0;
 }
 
-uint64_t jobid_make(uint64_t seq, uint32_t slot)
+void segment_set_node(struct segment *s, unsigned node)
 {
-	return seq << JOBID_SLOT_BITS | slot;
+	s->node = node;
+}
+
+unsigned segment_node(const struct segment *s)
+{
+	return s->node;
+}
+
+uint64_t jobid_make(unsigned node, uint64_t seq, uint32_t slot)
+{
+	return (uint64_t)(node & JOBID_NODE_MAX) << JOBID_NODE_SHIFT |
+	    ((seq - 1) % JOBID_SEQ_MOD + 1) << JOBID_SLOT_BITS | slot;
 }
 
 uint32_t jobid_slot(uint64_t id)
 {
 	return (uint32_t)(id & ((1u << JOBID_SLOT_BITS) - 1));
+}
+
+unsigned jobid_node(uint64_t id)
+{
+	return (unsigned)(id >> JOBID_NODE_SHIFT);
 }
 
 void jobid_format(uint64_t id, char buf[JOBID_STRLEN + 1])

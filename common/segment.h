@@ -38,6 +38,8 @@
 #define SEG_SCORE_COUNT	2048	/* scoreboard entries: two worker generations */
 #define SEG_HIST_BUCKETS 14	/* latency histogram buckets incl. +Inf */
 #define JOBID_SLOT_BITS	20	/* capacity <= 2^20 */
+#define JOBID_SEQ_BITS	36	/* sequence part: ids repeat after 2^36 - 1 jobs */
+#define JOBID_NODE_MAX	255	/* the node, the top 8 bits: two hex digits */
 #define JOBID_STRLEN	16	/* hex digits */
 
 enum slot_state {
@@ -162,9 +164,18 @@ struct seg_recovery {
  * freed (start-up: a body that never completed).  0, or -1 with errno. */
 int segment_recover(struct segment *s, int keep_filling, struct seg_recovery *r);
 
-/* Job ids: (sequence << JOBID_SLOT_BITS) | slot, printed as 16 hex digits. */
-uint64_t jobid_make(uint64_t seq, uint32_t slot);
+/* The node number (0..JOBID_NODE_MAX) this master puts in its job ids;
+ * 0 until set.  Process-local: not stored in the segment. */
+void segment_set_node(struct segment *s, unsigned node);
+unsigned segment_node(const struct segment *s);
+
+/* Job ids: node << 56 | sequence << JOBID_SLOT_BITS | slot, printed as 16
+ * hex digits (the first two are the node).  The sequence part is seq
+ * folded into 1 .. 2^36 - 1, so it is never 0 and repeats after
+ * 2^36 - 1 jobs. */
+uint64_t jobid_make(unsigned node, uint64_t seq, uint32_t slot);
 uint32_t jobid_slot(uint64_t id);
+unsigned jobid_node(uint64_t id);
 void jobid_format(uint64_t id, char buf[JOBID_STRLEN + 1]);
 /* 0 and *id, or -1 if s is not exactly 16 hex digits. */
 int jobid_parse(const char *s, size_t len, uint64_t *id);

@@ -64,6 +64,7 @@ static struct segment *open_segment(const struct config *c)
 		fatalx("%s", err);
 	if (err[0] != '\0')
 		log_warnx("%s", err);
+	segment_set_node(seg, c->node);
 	if (r == SEG_ATTACHED) {
 		struct seg_recovery rec;
 

@@ -324,6 +324,7 @@ static void keep_restart_keys(const struct config *old, struct config *nc)
 			memcpy(nc->shm_name, old->shm_name, sizeof(nc->shm_name));
 	}
 	KEEP(shm_name, "shm_name");
+	KEEP(node, "node");
 	KEEP(pidfile, "pidfile");
 	KEEP(user, "user");
 	KEEP(group, "group");
@@ -463,8 +464,8 @@ int supervisor_run(struct supervisor_args *a)
 		fatal("epoll");
 	proctitle_set("jobqd: master");
 	spawn_dispatcher(&m);
-	log_info("serving on %s: %u workers, queue %u, handler \"%s\"",
-	    m.cfg->listen, m.cfg->workers, m.cfg->queue, m.cfg->handler);
+	log_info("serving on %s: node %u, %u workers, queue %u, handler \"%s\"",
+	    m.cfg->listen, m.cfg->node, m.cfg->workers, m.cfg->queue, m.cfg->handler);
 	notify_send("READY=1");
 	send_status(&m);
 	if (a->ready_fd != -1) {

@@ -334,7 +334,7 @@ START_TEST(noop_100k)
 			reclaimed++;
 		}
 		atomic_store(&sl->state, SLOT_FILLING);
-		expect[i] = jobid_make(atomic_load(&t.h->next_seq), i);
+		expect[i] = jobid_make(0, atomic_load(&t.h->next_seq), i);
 		memcpy(sl->payload, &expect[i], sizeof(uint64_t));
 		ck_assert_uint_eq(segment_enqueue(t.seg, i, sizeof(uint64_t)), expect[i]);
 		submitted++;

@@ -118,26 +118,35 @@ enqueue_job(struct segment *s, const char *payload)
 /* --- ids ------------------------------------------------------------------ */
 
 static const struct {
+	unsigned node;
 	uint64_t seq;
 	uint32_t slot;
 	uint64_t id;
 	const char *str;
 } ids[] = {
-	{ 1, 0, 0x100000, "0000000000100000" },
-	{ 1, 5, 0x100005, "0000000000100005" },
-	{ 2, 0xfffff, 0x2fffff, "00000000002fffff" },
-	{ 0xabc, 0x12, 0xabc00012, "00000000abc00012" },
-	{ (1ULL << 44) - 1, 0x12345, 0xfffffffffff12345ULL, "fffffffffff12345" },
+	{ 0, 1, 0, 0x100000, "0000000000100000" },
+	{ 0, 1, 5, 0x100005, "0000000000100005" },
+	{ 0, 2, 0xfffff, 0x2fffff, "00000000002fffff" },
+	{ 0, 0xabc, 0x12, 0xabc00012, "00000000abc00012" },
+	{ 0, (1ULL << 36) - 1, 0x12345, 0xfffffffff12345ULL, "00fffffffff12345" },
+	/* the sequence wraps to 1, never to 0, and never into the node */
+	{ 0, 1ULL << 36, 0, 0x100000, "0000000000100000" },
+	{ 7, (1ULL << 36) + 4, 3, 0x0700000000500003ULL, "0700000000500003" },
+	{ 0x12, 0xabc, 0x12, 0x12000000abc00012ULL, "12000000abc00012" },
+	{ 255, 1, 0, 0xff00000000100000ULL, "ff00000000100000" },
+	{ 255, (1ULL << 36) - 1, 0xfffff, UINT64_MAX, "ffffffffffffffff" },
 };
 
 START_TEST(test_jobid)
 {
 	char buf[JOBID_STRLEN + 1], upper[JOBID_STRLEN + 1];
-	uint64_t id = jobid_make(ids[_i].seq, ids[_i].slot), parsed = 0;
+	uint64_t id = jobid_make(ids[_i].node, ids[_i].seq, ids[_i].slot), parsed = 0;
 
-	ck_assert_msg(id == ids[_i].id, "jobid_make(%#llx, %#x): got %#llx, want %#llx",
-	    (unsigned long long)ids[_i].seq, ids[_i].slot, (unsigned long long)id,
-	    (unsigned long long)ids[_i].id);
+	ck_assert_msg(id == ids[_i].id, "jobid_make(%u, %#llx, %#x): got %#llx, want %#llx",
+	    ids[_i].node, (unsigned long long)ids[_i].seq, ids[_i].slot,
+	    (unsigned long long)id, (unsigned long long)ids[_i].id);
+	ck_assert_msg(jobid_node(id) == ids[_i].node, "jobid_node(%#llx): got %u, want %u",
+	    (unsigned long long)id, jobid_node(id), ids[_i].node);
 	ck_assert_msg(jobid_slot(id) == ids[_i].slot, "jobid_slot(%#llx): got %#x, want %#x",
 	    (unsigned long long)id, jobid_slot(id), ids[_i].slot);
 	memset(buf, 'X', sizeof(buf));
@@ -241,6 +250,26 @@ START_TEST(test_lookup)
 }
 END_TEST
 
+/* The node set on the segment heads every id it makes; lookups find them. */
+START_TEST(test_node_ids)
+{
+	const char *name = seg_name();
+	struct segment *s = seg_create(name, 2, 16);
+	uint64_t a;
+
+	ck_assert_uint_eq(segment_node(s), 0);
+	ck_assert_uint_eq(jobid_node(enqueue_job(s, "a")), 0);
+	segment_set_node(s, 0xa7);
+	ck_assert_uint_eq(segment_node(s), 0xa7);
+	a = enqueue_job(s, "b");
+	ck_assert_msg(a >> 56 == 0xa7, "id %#llx: want node 0xa7 on top", (unsigned long long)a);
+	ck_assert_msg(segment_lookup(s, a) == segment_slot(s, jobid_slot(a)),
+	    "lookup(%#llx): want its slot", (unsigned long long)a);
+	segment_close(s);
+	ck_assert_int_eq(segment_unlink(name), 0);
+}
+END_TEST
+
 /* --- recover: every state combination ------------------------------------- */
 
 #define RCAP	6
@@ -262,7 +291,7 @@ setup_combo(struct segment *s, unsigned c, unsigned st[RCAP], uint64_t id[RCAP])
 		struct slot *sl = segment_slot(s, i);
 
 		st[i] = x % NSTATES;
-		id[i] = jobid_make(100 + (i * 5 + c) % RCAP, i);
+		id[i] = jobid_make(0, 100 + (i * 5 + c) % RCAP, i);
 		if (st[i] == SLOT_FREE && c % 2)
 			id[i] = 0;		/* never used */
 		atomic_store(&sl->state, st[i]);
@@ -503,7 +532,7 @@ enqueue_upto(struct segment *s, int k, const char *payload, uint32_t *slot, uint
 	memcpy(sl->payload, payload, len);
 	if (k < E_FIELDS)
 		return;
-	*id = sl->id = jobid_make(atomic_fetch_add(&h->next_seq, 1), i);
+	*id = sl->id = jobid_make(0, atomic_fetch_add(&h->next_seq, 1), i);
 	sl->payload_len = len;
 	sl->attempts = 0;
 	sl->t_queued = clock_wall_ns();
@@ -1177,6 +1206,7 @@ segment_suite(void)
 	tcase_add_loop_test(tc, test_jobid, 0, (int)NELEM(ids));
 	tcase_add_loop_test(tc, test_jobid_parse_bad, 0, (int)NELEM(bad_ids));
 	tcase_add_test(tc, test_lookup);
+	tcase_add_test(tc, test_node_ids);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("recover");
