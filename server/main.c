@@ -6,6 +6,10 @@
  *   listening socket -> shared-memory segment (wait for a previous run's
  *   processes, recover its jobs) -> -d daemonize -> pidfile ->
  *   drop privileges -> supervisor_run() (the master's loop)
+ *
+ * With -d, errors and warnings also go to the terminal until the start-up
+ * steps have succeeded (the command then exits 0, or 1 after printing why),
+ * as nginx does; only then is stderr closed.
  */
 #include <errno.h>
 #include <grp.h>
@@ -76,8 +80,9 @@ static struct segment *open_segment(const struct config *c)
 	return seg;
 }
 
-/* Become a background daemon; returns the fd to write a byte to once
- * serving (the first parent waits for it and exits 0, or 1 without it). */
+/* Become a background daemon, keeping stderr for start-up errors; returns
+ * the fd to write a byte to once serving (the first parent waits for it
+ * and exits 0, or 1 without it). */
 static int daemonize(void)
 {
 	int p[2];
@@ -111,7 +116,7 @@ static int daemonize(void)
 	}
 	if (chdir("/") == -1)
 		fatal("chdir /");
-	if (fd_devnull_stdio(0) == -1)
+	if (fd_devnull_stdio(1) == -1)
 		fatal("/dev/null");
 	return p[1];
 }
@@ -237,6 +242,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "jobqd: log %s: %s\n", a.cfg.log, strerror(errno));
 		exit(1);
 	}
+	log_tee_stderr(daemon_mode);
+	log_info("jobqd %s starting with %s", JOBQD_VERSION,
+	    a.config_path != NULL ? a.config_path : "built-in defaults");
 	umask(027);
 	raise_fd_limit();
 	if (a.cfg.pidfile[0] != '\0' && pidfile_check(a.cfg.pidfile, err, sizeof(err)) == -1)
@@ -251,6 +259,11 @@ int main(int argc, char **argv)
 	if (a.cfg.pidfile[0] != '\0' && pidfile_write(a.cfg.pidfile, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	drop_privileges(&a.cfg, a.seg);
+	if (daemon_mode) {
+		log_tee_stderr(0);
+		if (fd_devnull_stdio(0) == -1)
+			fatal("/dev/null");
+	}
 	status = supervisor_run(&a);
 	if (a.cfg.pidfile[0] != '\0' && pidfile_remove(a.cfg.pidfile) == -1 && errno != ENOENT)
 		log_warn("removing pidfile %s", a.cfg.pidfile);
