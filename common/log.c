@@ -251,6 +251,22 @@ static void vlog(enum log_level level, int errnum, const char *fmt, va_list ap)
 	errno = saved;
 }
 
+void log_early(enum log_level level, const char *fmt, ...)
+{
+	char raw[1024], msg[2048], line[2304], prefix[8] = "";
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	va_end(ap);
+	escape(msg, sizeof(msg), raw);
+	if (stderr_is_journal())
+		snprintf(prefix, sizeof(prefix), "<%d>", syslog_prio[level]);
+	n = snprintf(line, sizeof(line), "%sjobqd: %s\n", prefix, msg);
+	write_all(STDERR_FILENO, line, n < 0 ? 0 : n < (int)sizeof(line) ? n : (int)sizeof(line) - 1);
+}
+
 #define LOGFN(name, level, withErrno)				\
 	void name(const char *fmt, ...)				\
 	{							\

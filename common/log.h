@@ -45,6 +45,10 @@ int log_fd(void);
  * syslog connection (glibc reconnects on the next line). */
 void log_after_fork(void);
 
+/* Before the log is open: "jobqd: message" on stderr, with the "<N>"
+ * prefix when stderr is journald's stream. */
+void log_early(enum log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 void log_errorx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -153,6 +153,9 @@ static void drop_privileges(const struct config *c, struct segment *seg)
 			fatalx("group %s: no such group", c->group);
 		gid = gr->gr_gid;
 	}
+	/* Started as that user already (systemd's User=): nothing to drop. */
+	if (getuid() == uid && geteuid() == uid && getgid() == gid && getegid() == gid)
+		return;
 	/* The segment and a log file stay usable after a restart as the user. */
 	if (fchown(segment_fd(seg), uid, gid) == -1)
 		log_warn("chown shared memory %s", c->shm_name);
@@ -214,7 +217,7 @@ int main(int argc, char **argv)
 		overrides[nov++] = kv;
 	}
 	if (config_build(&a.cfg, a.config_path, overrides, nov, err, sizeof(err)) == -1) {
-		fprintf(stderr, "jobqd: %s\n", err);
+		log_early(LOG_LEVEL_ERROR, "%s", err);
 		free(overrides);
 		return EX_CONFIG;
 	}
@@ -234,12 +237,12 @@ int main(int argc, char **argv)
 	a.overrides = overrides;
 	a.noverrides = nov;
 	if (notify_init() == -1)
-		fprintf(stderr, "jobqd: NOTIFY_SOCKET is unusable; not notifying systemd\n");
+		log_early(LOG_LEVEL_WARN, "NOTIFY_SOCKET is unusable; not notifying systemd");
 	proctitle_init(argc, argv);
 	if (daemon_mode && strcmp(a.cfg.log, "stderr") == 0)
 		memcpy(a.cfg.log, "syslog", sizeof("syslog"));
 	if (log_open(a.cfg.log, a.cfg.log_level) == -1) {
-		fprintf(stderr, "jobqd: log %s: %s\n", a.cfg.log, strerror(errno));
+		log_early(LOG_LEVEL_ERROR, "log %s: %s", a.cfg.log, strerror(errno));
 		exit(1);
 	}
 	log_tee_stderr(daemon_mode);
