@@ -9,6 +9,7 @@
  * security  systemd-analyze security --offline=yes rates the unit <= 3.0.
  * verify    systemd-analyze verify accepts the unit installed with a
  *           PREFIX whose binary exists.
+ * sysusers  systemd-sysusers --root creates the user jobqd from the file.
  * init      the LSB init script: sh -n, its header, and its status and
  *           usage exit codes.
  *
@@ -254,6 +255,26 @@ START_TEST(test_verify)
 }
 END_TEST
 
+/* The sysusers.d file creates the user and group jobqd (in a temp root). */
+START_TEST(test_sysusers)
+{
+	char path[256];
+
+	if (sh("command -v systemd-sysusers") != 0) {
+		fprintf(stderr, "test_sysusers: SKIPPED: systemd-sysusers is missing\n");
+		return;
+	}
+	ck_assert_int_eq(sh("mkdir -p '%s/sys/etc'", tmp), 0);
+	ck_assert_msg(sh("systemd-sysusers --root='%s/sys' '%s/server/jobqd.sysusers'", tmp, src()) == 0,
+	    "systemd-sysusers: %s", slurp(out));
+	snprintf(path, sizeof(path), "%s/sys/etc/passwd", tmp);
+	ck_assert_ptr_nonnull(strstr(slurp(path), "jobqd:x:"));
+	ck_assert_ptr_nonnull(strstr(slurp(path), ":/var/lib/jobqd:/usr/sbin/nologin"));
+	snprintf(path, sizeof(path), "%s/sys/etc/group", tmp);
+	ck_assert_ptr_nonnull(strstr(slurp(path), "jobqd:x:"));
+}
+END_TEST
+
 START_TEST(test_init_script)
 {
 	char args[512], script[256];
@@ -294,6 +315,7 @@ install_suite(void)
 	tcase_add_test(tc, test_layout);
 	tcase_add_test(tc, test_security);
 	tcase_add_test(tc, test_verify);
+	tcase_add_test(tc, test_sysusers);
 	tcase_add_test(tc, test_init_script);
 	suite_add_tcase(s, tc);
 	return s;
