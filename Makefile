@@ -6,7 +6,7 @@
 #   make check SANITIZE=1  the same under ASan + UBSan
 #   make bench           benchmarks (tests/bench/)
 #   make fuzz FUZZ_SECONDS=N   libFuzzer run of the HTTP parser (clang)
-#   make install [PREFIX=/usr/local] [SYSCONFDIR=/etc] [DESTDIR=]
+#   make install [PREFIX=/usr/local] [SYSCONFDIR=/etc] [DESTDIR=] [ADDUSER=no]
 #   make uninstall       the same variables; keeps SYSCONFDIR/jobqd.conf
 #   make clean
 
