@@ -6,6 +6,10 @@
  *   listening socket -> shared-memory segment (wait for a previous run's
  *   processes, recover its jobs) -> -d daemonize -> pidfile ->
  *   drop privileges -> supervisor_run() (the master's loop)
+ *
+ * With -d, errors and warnings also go to the terminal until the start-up
+ * steps have succeeded (the command then exits 0, or 1 after printing why),
+ * as nginx does; only then is stderr closed.
  */
 #include <errno.h>
 #include <grp.h>
@@ -77,8 +81,9 @@ static struct segment *open_segment(const struct config *c)
 	return seg;
 }
 
-/* Become a background daemon; returns the fd to write a byte to once
- * serving (the first parent waits for it and exits 0, or 1 without it). */
+/* Become a background daemon, keeping stderr for start-up errors; returns
+ * the fd to write a byte to once serving (the first parent waits for it
+ * and exits 0, or 1 without it). */
 static int daemonize(void)
 {
 	int p[2];
@@ -112,7 +117,7 @@ static int daemonize(void)
 	}
 	if (chdir("/") == -1)
 		fatal("chdir /");
-	if (fd_devnull_stdio(0) == -1)
+	if (fd_devnull_stdio(1) == -1)
 		fatal("/dev/null");
 	return p[1];
 }
@@ -149,6 +154,9 @@ static void drop_privileges(const struct config *c, struct segment *seg)
 			fatalx("group %s: no such group", c->group);
 		gid = gr->gr_gid;
 	}
+	/* Started as that user already (systemd's User=): nothing to drop. */
+	if (getuid() == uid && geteuid() == uid && getgid() == gid && getegid() == gid)
+		return;
 	/* The segment and a log file stay usable after a restart as the user. */
 	if (fchown(segment_fd(seg), uid, gid) == -1)
 		log_warn("chown shared memory %s", c->shm_name);
@@ -210,7 +218,7 @@ int main(int argc, char **argv)
 		overrides[nov++] = kv;
 	}
 	if (config_build(&a.cfg, a.config_path, overrides, nov, err, sizeof(err)) == -1) {
-		fprintf(stderr, "jobqd: %s\n", err);
+		log_early(LOG_LEVEL_ERROR, "%s", err);
 		free(overrides);
 		return EX_CONFIG;
 	}
@@ -230,14 +238,17 @@ int main(int argc, char **argv)
 	a.overrides = overrides;
 	a.noverrides = nov;
 	if (notify_init() == -1)
-		fprintf(stderr, "jobqd: NOTIFY_SOCKET is unusable; not notifying systemd\n");
+		log_early(LOG_LEVEL_WARN, "NOTIFY_SOCKET is unusable; not notifying systemd");
 	proctitle_init(argc, argv);
 	if (daemon_mode && strcmp(a.cfg.log, "stderr") == 0)
 		memcpy(a.cfg.log, "syslog", sizeof("syslog"));
 	if (log_open(a.cfg.log, a.cfg.log_level) == -1) {
-		fprintf(stderr, "jobqd: log %s: %s\n", a.cfg.log, strerror(errno));
+		log_early(LOG_LEVEL_ERROR, "log %s: %s", a.cfg.log, strerror(errno));
 		exit(1);
 	}
+	log_tee_stderr(daemon_mode);
+	log_info("jobqd %s starting with %s", JOBQD_VERSION,
+	    a.config_path != NULL ? a.config_path : "built-in defaults");
 	umask(027);
 	raise_fd_limit();
 	if (a.cfg.pidfile[0] != '\0' && pidfile_check(a.cfg.pidfile, err, sizeof(err)) == -1)
@@ -252,6 +263,11 @@ int main(int argc, char **argv)
 	if (a.cfg.pidfile[0] != '\0' && pidfile_write(a.cfg.pidfile, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	drop_privileges(&a.cfg, a.seg);
+	if (daemon_mode) {
+		log_tee_stderr(0);
+		if (fd_devnull_stdio(0) == -1)
+			fatal("/dev/null");
+	}
 	status = supervisor_run(&a);
 	if (a.cfg.pidfile[0] != '\0' && pidfile_remove(a.cfg.pidfile) == -1 && errno != ENOENT)
 		log_warn("removing pidfile %s", a.cfg.pidfile);
