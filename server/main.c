@@ -253,6 +253,10 @@ int main(int argc, char **argv)
 	raise_fd_limit();
 	if (a.cfg.pidfile[0] != '\0' && pidfile_check(a.cfg.pidfile, err, sizeof(err)) == -1)
 		fatalx("%s", err);
+	/* A client may connect, and an operator signal us, as soon as the
+	 * socket listens. */
+	if (supervisor_block_signals() == -1)
+		fatal("sigprocmask");
 	if ((a.listen_fd = listener_open(&a.cfg, err, sizeof(err))) == -1)
 		fatalx("%s", err);
 	a.seg = open_segment(&a.cfg);

@@ -418,17 +418,32 @@ static void begin_stop(struct master *m)
 	}
 }
 
-/* Set up the signalfd for the signals the master handles. */
+/* The signals the master handles, read from its signalfd. */
+static void master_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGUSR1);
+	sigaddset(set, SIGCHLD);
+}
+
+int supervisor_block_signals(void)
+{
+	sigset_t set;
+
+	master_signals(&set);
+	return sigprocmask(SIG_BLOCK, &set, NULL);
+}
+
+/* Set up the signalfd for the signals the master handles (blocked since
+ * supervisor_block_signals). */
 static int signals_open(void)
 {
 	sigset_t set;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGCHLD);
+	master_signals(&set);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
 		return -1;
 	signal(SIGPIPE, SIG_IGN);
