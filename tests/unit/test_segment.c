@@ -84,7 +84,7 @@ seg_create(const char *name, uint32_t cap, uint32_t max_payload)
 {
 	struct segment *s = NULL;
 	char err[256];
-	int r = segment_open(name, cap, max_payload, &s, err, sizeof(err));
+	int r = segment_open(name, cap, max_payload, geteuid(), &s, err, sizeof(err));
 
 	ck_assert_msg(r == SEG_CREATED, "segment_open %s: got %d (%s), want SEG_CREATED",
 	    name, r, err);
@@ -829,7 +829,7 @@ START_TEST(test_attach_corrupt)
 	if ((p = raw_map(name, &size_before)) != NULL)
 		munmap(p, size_before);
 	memset(err, 'X', sizeof(err));
-	r = segment_open(name, 4, 32, &s, err, sizeof(err));
+	r = segment_open(name, 4, 32, geteuid(), &s, err, sizeof(err));
 	ck_assert_msg(r == corrupts[_i].want, "%s: got %d (%s), want %d", corrupts[_i].name,
 	    r, err, corrupts[_i].want);
 	ck_assert_msg(strstr(err, corrupts[_i].err) != NULL, "%s: message \"%s\", want \"%s\" in it",
@@ -861,7 +861,7 @@ START_TEST(test_attach_bad_capacity)
 	char err[256];
 
 	for (size_t k = 0; k < NELEM(caps); k++) {
-		int r = segment_open("/jobqd-test-never-created", caps[k], 32, &s, err, sizeof(err));
+		int r = segment_open("/jobqd-test-never-created", caps[k], 32, geteuid(), &s, err, sizeof(err));
 
 		ck_assert_msg(r == SEG_MISMATCH && strstr(err, "out of range") != NULL,
 		    "capacity %u: got %d (%s), want SEG_MISMATCH, out of range", caps[k], r, err);
@@ -892,7 +892,7 @@ START_TEST(test_attach_same)
 	seq = atomic_load(&segment_header(s)->next_seq);
 	segment_close(s);
 
-	r = segment_open(name, 8, 32, &s, err, sizeof(err));
+	r = segment_open(name, 8, 32, geteuid(), &s, err, sizeof(err));
 	ck_assert_msg(r == SEG_ATTACHED, "got %d (%s), want SEG_ATTACHED", r, err);
 	ck_assert_msg(err[0] == '\0', "message \"%s\", want none", err);
 	ck_assert_msg(atomic_load(&segment_header(s)->next_seq) == seq, "next_seq got %llu, want %llu",
@@ -940,7 +940,7 @@ START_TEST(test_attach_resize_empty)
 	complete_upto(s, C_PUSHED, &slot);
 	segment_reserve(s);			/* a FILLING slot is no job */
 	segment_close(s);
-	r = segment_open(name, resizes[_i].cap, resizes[_i].max_payload, &s, err, sizeof(err));
+	r = segment_open(name, resizes[_i].cap, resizes[_i].max_payload, geteuid(), &s, err, sizeof(err));
 	ck_assert_msg(r == SEG_CREATED, "%s: got %d (%s), want SEG_CREATED", resizes[_i].name, r, err);
 	ck_assert_msg(strstr(err, "resized from queue = 8 and max_payload = 32") != NULL,
 	    "%s: message \"%s\", want the old sizes", resizes[_i].name, err);
@@ -974,12 +974,12 @@ START_TEST(test_attach_resize_pending)
 	b = enqueue_job(s, "b");
 	complete_upto(s, C_RUNNING, &slot);
 	segment_close(s);
-	r = segment_open(name, resizes[_i].cap, resizes[_i].max_payload, &s, err, sizeof(err));
+	r = segment_open(name, resizes[_i].cap, resizes[_i].max_payload, geteuid(), &s, err, sizeof(err));
 	ck_assert_msg(r == SEG_MISMATCH, "%s: got %d (%s), want SEG_MISMATCH", resizes[_i].name, r, err);
 	ck_assert_msg(strstr(err, "holds 2 unfinished jobs") != NULL &&
 	    strstr(err, "queue = 8 and max_payload = 32") != NULL,
 	    "%s: message \"%s\", want the count and the old sizes", resizes[_i].name, err);
-	r = segment_open(name, 8, 32, &s, err, sizeof(err));
+	r = segment_open(name, 8, 32, geteuid(), &s, err, sizeof(err));
 	ck_assert_msg(r == SEG_ATTACHED, "%s: reopen got %d (%s), want SEG_ATTACHED",
 	    resizes[_i].name, r, err);
 	ck_assert_msg(segment_lookup(s, a) && segment_lookup(s, b), "%s: jobs lost", resizes[_i].name);
@@ -996,14 +996,14 @@ START_TEST(test_busy_same_process)
 	char err[256];
 	int r;
 
-	r = segment_open(name, 4, 16, &t, err, sizeof(err));
+	r = segment_open(name, 4, 16, geteuid(), &t, err, sizeof(err));
 	ck_assert_msg(r == SEG_BUSY, "second open: got %d (%s), want SEG_BUSY", r, err);
 	ck_assert_msg(strstr(err, "in use") != NULL && strstr(err, name) != NULL,
 	    "message \"%s\", want \"%s ... in use\"", err, name);
-	r = segment_open(name, 8, 16, &t, err, sizeof(err));
+	r = segment_open(name, 8, 16, geteuid(), &t, err, sizeof(err));
 	ck_assert_msg(r == SEG_BUSY, "open with other sizes: got %d (%s), want SEG_BUSY", r, err);
 	segment_close(s);
-	r = segment_open(name, 4, 16, &t, err, sizeof(err));
+	r = segment_open(name, 4, 16, geteuid(), &t, err, sizeof(err));
 	ck_assert_msg(r == SEG_ATTACHED, "after close: got %d (%s), want SEG_ATTACHED", r, err);
 	segment_close(t);
 	ck_assert_int_eq(segment_unlink(name), 0);
@@ -1031,11 +1031,11 @@ START_TEST(test_busy_child)
 	close(ready[1]);
 	ck_assert_int_eq(read(ready[0], &c, 1), 1);
 	segment_close(s);
-	r = segment_open(name, 4, 16, &t, err, sizeof(err));
+	r = segment_open(name, 4, 16, geteuid(), &t, err, sizeof(err));
 	ck_assert_msg(r == SEG_BUSY, "child alive: got %d (%s), want SEG_BUSY", r, err);
 	kill(pid, SIGKILL);
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	r = segment_open(name, 4, 16, &t, err, sizeof(err));
+	r = segment_open(name, 4, 16, geteuid(), &t, err, sizeof(err));
 	ck_assert_msg(r == SEG_ATTACHED, "child dead: got %d (%s), want SEG_ATTACHED", r, err);
 	segment_close(t);
 	close(ready[0]);
@@ -1127,7 +1127,7 @@ START_TEST(test_kill_during_enqueue)
 	ck_assert_msg(have % sizeof(uint64_t) == 0, "torn id in the pipe");
 	nids = (uint32_t)(have / sizeof(uint64_t));
 
-	r = segment_open(name, KCAP, KPAY, &s, err, sizeof(err));
+	r = segment_open(name, KCAP, KPAY, geteuid(), &s, err, sizeof(err));
 	ck_assert_msg(r == SEG_ATTACHED, "reopen after kill: got %d (%s), want SEG_ATTACHED", r, err);
 	ck_assert_int_eq(segment_recover(s, 0, &rec), 0);
 	ck_assert_msg(rec.kept == 0 && rec.orphaned == 0, "kept %u orphaned %u, want 0 0",
