@@ -11,7 +11,8 @@
  *             daemon rewritten (through the segment.h layout, as root)
  *             where no process is using them: the master keeps answering,
  *             the good entries are still used, the daemon stays alive, and
- *             each process logs the first bad value once.  (Rewritten ring
+ *             each process logs the first bad value once; a queued job's
+ *             payload_len rewritten beyond max_payload fails its attempt.  (Rewritten ring
  *             headers are test_segment's: on a live daemon they race with
  *             a pop in progress.)
  */
@@ -92,17 +93,22 @@ static int post(int port, char id[JOBID_STRLEN + 1])
 	return st;
 }
 
-/* Wait up to secs for job id to be done; 1 if it is. */
-static int job_done(int port, const char *id, int secs)
+/* Wait up to secs for GET /jobs/id to contain want; 1 if it does. */
+static int job_is(int port, const char *id, const char *want, int secs)
 {
 	char path[64], body[2048];
 
 	snprintf(path, sizeof(path), "/jobs/%s", id);
 	for (int i = 0; i < secs * 20; i++, nap(50))
 		if (http(port, "GET", path, NULL, body, sizeof(body)) == 200 &&
-		    strstr(body, "\"state\":\"done\"") != NULL)
+		    strstr(body, want) != NULL)
 			return 1;
 	return 0;
+}
+
+static int job_done(int port, const char *id, int secs)
+{
+	return job_is(port, id, "\"state\":\"done\"", secs);
 }
 
 /* The pid of parent's child whose name (comm) is name, or -1. */
@@ -274,11 +280,14 @@ START_TEST(test_corrupt_live)
 	struct live l;
 	char id[JOBID_STRLEN + 1], ids[3][JOBID_STRLEN + 1];
 	uint32_t cap;
+	uint64_t job;
+	struct slot *sl;
 	pid_t disp;
 	int st;
 
 	ck_assert_int_eq(daemon_start(&d, (const char *[]){ "-o", "handler=noop",
-	    "-o", "queue=8", "-o", "workers=1", "-o", "drain_timeout=1", NULL }), 0);
+	    "-o", "queue=8", "-o", "workers=1", "-o", "max_attempts=1",
+	    "-o", "drain_timeout=1", NULL }), 0);
 	live_map(&l, d.shm);
 	cap = l.h->capacity;
 	ck_assert_uint_eq(cap, 8);
@@ -306,6 +315,20 @@ START_TEST(test_corrupt_live)
 	ck_assert_int_eq(kill(disp, SIGCONT), 0);
 	ck_assert(job_done(d.port, ids[2], 10));
 	ck_assert(daemon_log_wait(&d, "dispatcher: warn: shared memory: ready ring entry 4294967280", 5));
+
+	/* a queued job's payload_len rewritten: its attempt fails */
+	ck_assert_int_eq(kill(disp, SIGSTOP), 0);
+	ck_assert(stopped(disp, 10));
+	ck_assert_int_eq(post(d.port, id), 202);
+	ck_assert_int_eq(jobid_parse(id, JOBID_STRLEN, &job), 0);
+	sl = (struct slot *)((char *)l.base + l.h->slots_off +
+	    (uint64_t)jobid_slot(job) * l.h->slot_size);
+	sl->payload_len = UINT32_MAX;
+	ck_assert_int_eq(kill(disp, SIGCONT), 0);
+	ck_assert(job_is(d.port, id, "\"state\":\"failed\"", 10));
+	ck_assert(job_is(d.port, id, "\"exit_status\":-1", 1));
+	ck_assert(daemon_log_wait(&d, "worker 0: warn: shared memory: slot", 5));
+	ck_assert_int_eq(log_count(&d, "payload_len 4294967295"), 1);
 
 	/* alive and answering; each process said it once */
 	ck_assert_int_eq(http(d.port, "GET", "/healthz", NULL, NULL, 0), 200);
