@@ -191,10 +191,30 @@ static int foreign(const char *name, const struct stat *st, uid_t user,
 	return -1;
 }
 
+/* Take the lock of the open segment; the object's stat after it in *st.
+ * 0, SEG_BUSY or SEG_ERROR. */
+static int lock(struct segment *s, const char *name, struct stat *st, char *err, size_t errlen)
+{
+	int r;
+
+	while ((r = flock(s->fd, LOCK_EX | LOCK_NB)) == -1 && errno == EINTR)
+		;
+	if (r == -1 && errno == EWOULDBLOCK) {
+		seterr(err, errlen, "shared memory %s is in use by running processes", name);
+		return SEG_BUSY;
+	}
+	if (r == -1 || fstat(s->fd, st) == -1) {
+		seterr(err, errlen, "shared memory %s: %s", name, strerror(errno));
+		return SEG_ERROR;
+	}
+	return 0;
+}
+
 /* Open NAME, creating it with mode 0600 when it does not exist, and take
- * its lock; the object's stat after the lock in *st.  A name removed
- * between our open and our lock (a predecessor's clean stop) is opened
- * again.  0, or a SEG_ error. */
+ * its lock; the object's stat after the lock in *st.  The owner and mode
+ * of an existing object are checked before the lock, so a squatter's lock
+ * cannot make us wait.  A name removed between our open and our lock (a
+ * predecessor's clean stop) is opened again.  0, or a SEG_ error. */
 static int open_locked(struct segment *s, const char *name, uid_t user, int *created,
     struct stat *st, char *err, size_t errlen)
 {
@@ -212,24 +232,12 @@ static int open_locked(struct segment *s, const char *name, uid_t user, int *cre
 			return SEG_ERROR;
 		}
 		/* the umask can only have taken bits away: put back rw for us */
-		r = fstat(s->fd, st) == -1 || (*created && fchmod(s->fd, 0600) == -1) ?
-		    SEG_ERROR : 0;
-		if (r != 0)
+		if (fstat(s->fd, st) == -1 || (*created && fchmod(s->fd, 0600) == -1)) {
 			seterr(err, errlen, "shared memory %s: %s", name, strerror(errno));
-		else if (!*created && foreign(name, st, user, err, errlen) == -1)
+			r = SEG_ERROR;
+		} else if (!*created && foreign(name, st, user, err, errlen) == -1)
 			r = SEG_MISMATCH;
-		else {
-			while ((r = flock(s->fd, LOCK_EX | LOCK_NB)) == -1 && errno == EINTR)
-				;
-			if (r == -1 && errno == EWOULDBLOCK) {
-				seterr(err, errlen, "shared memory %s is in use by running processes", name);
-				r = SEG_BUSY;
-			} else if (r == -1 || fstat(s->fd, st) == -1) {
-				seterr(err, errlen, "shared memory %s: %s", name, strerror(errno));
-				r = SEG_ERROR;
-			}
-		}
-		if (r == 0 && st->st_nlink > 0)
+		else if ((r = lock(s, name, st, err, errlen)) == 0 && st->st_nlink > 0)
 			return 0;
 		if (*created && r != SEG_BUSY && r != 0)
 			shm_unlink(name);	/* what we made and could not use */
