@@ -47,15 +47,18 @@ static _Noreturn void usage(FILE *fp, int status)
 }
 
 /* Open the segment, waiting while a previous run's processes still hold
- * it; recover what they left.  Exits on failure. */
+ * it; recover what they left.  Exits on failure.  A segment left by a
+ * crash belongs to the user we ran as (drop_privileges). */
 static struct segment *open_segment(const struct config *c)
 {
 	struct segment *seg = NULL;
+	struct passwd *pw = c->user[0] != '\0' ? getpwnam(c->user) : NULL;
 	char err[512];
 	int64_t until = clock_mono_ns() + SEG_WAIT_NS;
 	int r, waited = 0;
 
-	while ((r = segment_open(c->shm_name, c->queue, c->max_payload, &seg,
+	while ((r = segment_open(c->shm_name, c->queue, c->max_payload,
+	    pw != NULL ? pw->pw_uid : geteuid(), &seg,
 	    err, sizeof(err))) == SEG_BUSY) {
 		if (clock_mono_ns() >= until)
 			fatalx("%s: another jobqd uses it, or the processes of a "

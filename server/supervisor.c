@@ -106,7 +106,7 @@ static void send_status(struct master *m)
 	struct seg_header *h = segment_header(m->a->seg);
 	unsigned idle = 0, busy = 0;
 
-	for (uint32_t i = 0; i < h->score_count; i++) {
+	for (uint32_t i = 0; i < SEG_SCORE_COUNT; i++) {
 		uint32_t st = atomic_load_explicit(&segment_score(m->a->seg, i)->state,
 		    memory_order_relaxed);
 
@@ -115,7 +115,7 @@ static void send_status(struct master *m)
 	}
 	notify_send("STATUS=%s: queue %u/%u, workers %u busy, %u idle, %llu accepted",
 	    m->stop != RUNNING ? "draining" : "serving",
-	    atomic_load(&h->queued), h->capacity, busy, idle,
+	    atomic_load(&h->queued), segment_capacity(m->a->seg), busy, idle,
 	    (unsigned long long)atomic_load(&h->accepted));
 }
 
@@ -211,7 +211,7 @@ static void kill_orphans(struct master *m)
 	struct segment *seg = m->a->seg;
 
 	m->norphans = 0;
-	for (uint32_t i = 0; i < segment_header(seg)->score_count; i++) {
+	for (uint32_t i = 0; i < SEG_SCORE_COUNT; i++) {
 		pid_t pid = atomic_load(&segment_score(seg, i)->pid);
 
 		if (pid <= 0 || parent_of(pid) != getpid())

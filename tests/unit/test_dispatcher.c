@@ -94,7 +94,7 @@ static void h_start(struct harness *t, const struct config *c, uint32_t cap, uin
 	ck_assert_ptr_nonnull(mkdtemp(t->dir));
 	snprintf(t->log, sizeof(t->log), "%s/log", t->dir);
 	segment_unlink(t->name);
-	ck_assert_int_eq(segment_open(t->name, cap, maxp, &t->seg, err, sizeof(err)), SEG_CREATED);
+	ck_assert_int_eq(segment_open(t->name, cap, maxp, geteuid(), &t->seg, err, sizeof(err)), SEG_CREATED);
 	t->h = segment_header(t->seg);
 	t->cap = cap;
 	ck_assert_int_eq(fd_pipe(door, O_NONBLOCK), 0);

@@ -29,7 +29,7 @@ static void setup(void)
 
 	snprintf(name, sizeof name, "/jobqd-test-%d-routes", (int)getpid());
 	segment_unlink(name);
-	ck_assert_int_eq(segment_open(name, 4, 64, &seg, err, sizeof err), SEG_CREATED);
+	ck_assert_int_eq(segment_open(name, 4, 64, geteuid(), &seg, err, sizeof err), SEG_CREATED);
 	segment_unlink(name);
 	memset(responses, 0, sizeof responses);
 }
