@@ -1489,7 +1489,7 @@ START_TEST(test_bad_header_fields)
 	ck_assert_uint_eq(segment_capacity(s), 4);
 	ck_assert_uint_eq(segment_max_payload(s), 32);
 	ck_assert_msg(segment_lookup(s, a) != NULL, "lookup: job lost");
-	ck_assert_msg(segment_lookup(s, jobid_make(1, 1000)) == NULL, "lookup: slot 1000 found");
+	ck_assert_msg(segment_lookup(s, jobid_make(0, 1, 1000)) == NULL, "lookup: slot 1000 found");
 	ck_assert_int_eq(segment_recover(s, 0, &rec), 0);
 	ck_assert_uint_eq(rec.requeued, 1);
 	ck_assert_uint_eq(rec.freed, 3);
