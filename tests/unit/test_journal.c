@@ -332,9 +332,12 @@ START_TEST(end_hides_job)
 	j = jopen(1);
 	replay(j, &s);
 	expect_ids(&s, want, 2);
-	/* slot 2 reused by a new job; the old END does not hide it */
+	/* slot 2 reused by a new job; an END of the old one does not hide it */
 	append(j, again);
+	ck_assert_int_eq(journal_append_end(j, b, JOURNAL_DONE), 0);
 	ck_assert_int_eq(journal_commit(j), 0);
+	replay(j, &s);
+	expect_ids(&s, want2, 3);
 	journal_close(j);
 	j = jopen(1);
 	replay(j, &s);
@@ -536,6 +539,8 @@ START_TEST(write_failure_not_durable)
 	ck_assert_int_eq(journal_append_job(j, c, (int64_t)c * 3, buf,
 	    payload_of(c, buf)), -1);
 	ck_assert_int_eq(errno, EFBIG);
+	journal_stats(j, &st);	/* the part of c written is cut off again */
+	ck_assert_uint_eq(st.bytes, disk_bytes(&(unsigned){ 0 }));
 	ck_assert_int_eq(journal_commit(j), 0);	/* b is durable */
 	journal_stats(j, &st);
 	ck_assert_uint_eq(st.live, 2);
@@ -565,6 +570,54 @@ START_TEST(write_failure_not_durable)
 	j = jopen(1);
 	replay(j, &s);
 	expect_ids(&s, want, 4);
+	journal_close(j);
+}
+END_TEST
+
+/*
+ * The sync of a reclaim fails: the append that started the new file fails
+ * (its job is not in the journal), no job is lost, and the next roll
+ * reclaims.  Capacity 4 makes a file hold about two records.
+ */
+START_TEST(reclaim_failure_keeps_jobs)
+{
+	uint64_t keep = jobid_make(1, 0), seq = 2, want[] = { keep };
+	struct journal_stats st;
+	struct journal *j = jopen_at(jdir, 4, 1, NULL);
+	unsigned char buf[MAXP];
+	unsigned failed = 0;
+	struct seen s;
+
+	append(j, keep);
+	ck_assert_int_eq(journal_commit(j), 0);
+	for (unsigned i = 0; i < 40; i++) {
+		uint64_t id = jobid_make(seq++, 1 + i % 3);
+		int r;
+
+		sync_errno = failed ? 0 : EIO;	/* fail the first reclaim */
+		r = journal_append_job(j, id, (int64_t)id * 3, buf,
+		    payload_of(id, buf));
+		sync_errno = 0;
+		if (r == -1) {
+			ck_assert_int_eq(errno, EIO);
+			failed++;
+			journal_stats(j, &st);
+			ck_assert_uint_eq(st.live, 1);
+			ck_assert_uint_eq(st.bytes, disk_bytes(&(unsigned){ 0 }));
+			continue;
+		}
+		ck_assert_int_eq(journal_commit(j), 0);
+		ck_assert_int_eq(journal_append_end(j, id, JOURNAL_DONE), 0);
+		ck_assert_int_eq(journal_commit(j), 0);
+	}
+	ck_assert_uint_eq(failed, 1);
+	journal_stats(j, &st);
+	ck_assert_uint_gt(st.reclaimed, 3);
+	ck_assert_uint_le(st.files, 2);
+	journal_close(j);
+	j = jopen_at(jdir, 4, 1, NULL);
+	replay(j, &s);
+	expect_ids(&s, want, 1);
 	journal_close(j);
 }
 END_TEST
@@ -621,6 +674,7 @@ journal_suite(void)
 	tcase_add_test(tc, flipped_byte_every_offset);
 	tcase_add_test(tc, bounded_size_and_reclaim);
 	tcase_add_test(tc, write_failure_not_durable);
+	tcase_add_test(tc, reclaim_failure_keeps_jobs);
 	tcase_add_test(tc, lock_held);
 	tcase_add_test(tc, geometry_too_small);
 	suite_add_tcase(s, tc);
