@@ -792,6 +792,12 @@ journal_replay(struct journal *j, journal_replay_fn *fn, void *arg)
 	return rc;
 }
 
+uint64_t
+journal_live_id(const struct journal *j, uint32_t slot)
+{
+	return slot < j->capacity ? j->slots[slot].id : 0;
+}
+
 void
 journal_stats(const struct journal *j, struct journal_stats *st)
 {

@@ -19,8 +19,8 @@
  *   i64 run_at  JOB: CLOCK_REALTIME ns when it may run, 0 = now
  *
  * A job is live from its JOB record until an END record with its id, or a
- * later JOB record in the same slot (a slot is reused only after its job
- * finished, so a lost END never hides the newer job).
+ * later JOB record in the same slot (the master reuses a slot only after
+ * its job finished, so the older job is done even if its END was lost).
  *
  * Durability: appends are written at once (page cache); journal_commit is
  * one fdatasync covering every record appended since the previous commit
@@ -31,21 +31,26 @@
  * With sync off, commit writes nothing more and never fails.
  *
  * Bounded size, reclaim without stopping ingest: with R = 32 + max_payload
- * and C = capacity, a file is closed once it holds about C*R/2 bytes and a
- * new one started (at the first append after a commit, so a round never
- * spans two files).  Then, while the closed files together exceed C*R/2,
- * the oldest is reclaimed: its live JOB records are copied unchanged
- * (same bytes, same CRC) to the end of the new file, that file is synced,
- * and the oldest file is unlinked.  Only the oldest file is ever removed,
- * so an END record never outlives the JOB record it cancels... and a copy
- * followed by the unlink leaves the same set of live jobs.  Disk use stays
- * under 2*C*R plus one round's appends (journal_stats.limit).
+ * and C = capacity, the active file is closed once C*R/2 new bytes went
+ * into it and a new one is started (at the first append after a commit,
+ * so a round never spans two files).  The closed files are reclaimed at
+ * once, inside that append: the JOB record of every job still live in
+ * them is copied unchanged (same bytes, same CRC) to the start of the new
+ * file, the new file is synced, and the closed files are unlinked, oldest
+ * first.  A copy leaves the set of live jobs as it was (a later JOB with
+ * the same id only moves the job), and only the oldest files ever go, so
+ * no END record can disappear while the JOB it finishes stays.  On disk:
+ * one file of at most C*R (copies) + C*R/2, and during a reclaim the old
+ * file next to the copies: at most 2.5*C*R (journal_stats.limit), plus the
+ * appends of one round.  Copies cost only the jobs still live, so a queue
+ * that keeps up copies little; a full queue of long-lived jobs copies C*R
+ * every C*R/2 bytes of new jobs.
  *
  * Open scans every file in order.  A record that is short, has a bad CRC
  * or a length past the end of its file is a torn or corrupt tail: the
  * callback gets the file and offset, the rest of that file is ignored
- * (left on disk, removed with the file by reclaim), nothing before it is
- * lost.  A well-formed record open cannot honour (newer version, payload
+ * (left on disk until the file holds no live job: then open or a reclaim
+ * removes it), nothing before it is lost.  A well-formed record open cannot honour (newer version, payload
  * over max_payload, slot beyond capacity) makes open fail: raising the
  * limit or moving the journal away is the operator's choice, not ours.
  * Every open starts a new file.
@@ -113,6 +118,12 @@ int journal_append_end(struct journal *j, uint64_t id, enum journal_end st);
  * appended since the last commit.  Later appends work again (once the disk
  * does). */
 int journal_commit(struct journal *j);
+/* Call journal_commit once per event-loop round even with sync off: a new
+ * file is started only between rounds. */
+
+/* The live job in slot (0: none), to reconcile with a segment that
+ * survived: see the wiring notes. */
+uint64_t journal_live_id(const struct journal *j, uint32_t slot);
 
 /* Call fn for every live job, oldest id first (the order they were
  * queued).  Stops when fn returns non-zero and returns that value; 0 when

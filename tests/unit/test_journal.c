@@ -327,6 +327,9 @@ START_TEST(end_hides_job)
 	ck_assert_int_eq(journal_commit(j), 0);
 	replay(j, &s);
 	expect_ids(&s, want, 2);
+	ck_assert_uint_eq(journal_live_id(j, 1), a);
+	ck_assert_uint_eq(journal_live_id(j, 2), 0);
+	ck_assert_uint_eq(journal_live_id(j, CAP), 0);
 	journal_close(j);
 
 	j = jopen(1);
