@@ -2,8 +2,9 @@
  * test_journal — Check suite for common/journal.c.
  *
  * Every case works in its own temporary directory.  Failures are real or
- * injected without a hook in the library: RLIMIT_FSIZE (SIGXFSZ ignored)
- * makes a write fail with EFBIG part-way through a record, and this file
+ * injected without a hook in the library: a 64 KiB tmpfs fills up (ENOSPC;
+ * the test needs root to mount it), RLIMIT_FSIZE (SIGXFSZ ignored) makes a
+ * write fail with EFBIG part-way through a record, and this file
  * defines fdatasync(), which the static library's calls bind to, so a
  * commit can be made to fail with EIO.
  */
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -47,13 +49,15 @@ fdatasync(int fd)
 
 /* --- helpers -------------------------------------------------------------- */
 
-static char base[64];		/* the test's temporary directory */
-static char jdir[128];		/* the journal directory inside it */
+static char top[64];		/* the suite's directory (main makes it) */
+static char fs[96];		/* top/fs: the tmpfs mount point */
+static char base[96];		/* the case's directory inside top */
+static char jdir[128];		/* the journal directory inside that */
 
 static void
 setup(void)
 {
-	snprintf(base, sizeof(base), "/tmp/test_journal.XXXXXX");
+	snprintf(base, sizeof(base), "%s/case.XXXXXX", top);
 	ck_assert_ptr_nonnull(mkdtemp(base));
 	snprintf(jdir, sizeof(jdir), "%s/j", base);
 	sync_errno = 0;
@@ -80,6 +84,7 @@ rm_dir(const char *path)
 	rmdir(path);
 }
 
+/* A failed case skips this: main removes everything at the end. */
 static void
 teardown(void)
 {
@@ -149,7 +154,7 @@ append(struct journal *j, uint64_t id)
 /* What replay reported: ids in order; payloads and run_at are checked. */
 struct seen {
 	unsigned n;
-	uint64_t ids[CAP];
+	uint64_t ids[4 * CAP];
 };
 
 static int
@@ -159,7 +164,7 @@ collect(void *arg, uint64_t id, int64_t run_at, const void *payload,
 	struct seen *s = arg;
 	unsigned char want[MAXP];
 
-	ck_assert_uint_lt(s->n, CAP);
+	ck_assert_uint_lt(s->n, 4 * CAP);
 	ck_assert_uint_eq(len, payload_of(id, want));
 	ck_assert_int_eq(memcmp(payload, want, len), 0);
 	ck_assert_int_eq(run_at, (int64_t)id * 3);
@@ -625,6 +630,56 @@ START_TEST(reclaim_failure_keeps_jobs)
 }
 END_TEST
 
+/*
+ * A real full disk: a 64 KiB tmpfs (we are root).  The append that does
+ * not fit fails with ENOSPC and leaves nothing behind; the jobs before it
+ * stay; once the file system grows, appends work again.
+ */
+START_TEST(disk_full_tmpfs)
+{
+	uint64_t seq = 1, ids[4 * CAP];
+	char dir[128];
+	struct journal_stats st;
+	struct journal *j;
+	unsigned n = 0;
+	struct seen s;
+	int r = 0;
+
+	snprintf(dir, sizeof(dir), "%s/j", fs);
+	ck_assert_int_eq(mkdir(fs, 0700), 0);
+	ck_assert_msg(mount("tmpfs", fs, "tmpfs", 0, "size=64k,mode=0700") == 0,
+	    "mount tmpfs on %s: %s (the test needs root)", fs, strerror(errno));
+	j = jopen_at(dir, 4 * CAP, 1, NULL);
+	while (n < 4 * CAP) {
+		unsigned char buf[MAXP];
+		uint64_t id = jobid_make(seq++, n);
+
+		r = journal_append_job(j, id, (int64_t)id * 3, buf,
+		    payload_of(id, buf));
+		if (r == -1)
+			break;
+		ids[n++] = id;
+		ck_assert_int_eq(journal_commit(j), 0);
+	}
+	ck_assert_int_eq(r, -1);
+	ck_assert_int_eq(errno, ENOSPC);
+	ck_assert_uint_gt(n, 10);
+	journal_stats(j, &st);
+	ck_assert_uint_eq(st.live, n);
+	ck_assert_int_eq(journal_commit(j), 0);
+
+	ck_assert_int_eq(mount(NULL, fs, NULL, MS_REMOUNT, "size=1m"), 0);
+	append(j, ids[n] = jobid_make(seq++, n));
+	n++;
+	ck_assert_int_eq(journal_commit(j), 0);
+	journal_close(j);
+	j = jopen_at(dir, 4 * CAP, 1, NULL);
+	replay(j, &s);
+	expect_ids(&s, ids, n);
+	journal_close(j);
+}
+END_TEST
+
 START_TEST(lock_held)
 {
 	struct journal_config c = { .path = jdir, .capacity = CAP,
@@ -678,6 +733,7 @@ journal_suite(void)
 	tcase_add_test(tc, bounded_size_and_reclaim);
 	tcase_add_test(tc, write_failure_not_durable);
 	tcase_add_test(tc, reclaim_failure_keeps_jobs);
+	tcase_add_test(tc, disk_full_tmpfs);
 	tcase_add_test(tc, lock_held);
 	tcase_add_test(tc, geometry_too_small);
 	suite_add_tcase(s, tc);
@@ -690,8 +746,16 @@ main(void)
 	SRunner *sr = srunner_create(journal_suite());
 	int failed;
 
+	snprintf(top, sizeof(top), "/tmp/test_journal.XXXXXX");
+	if (mkdtemp(top) == NULL) {
+		perror(top);
+		return EXIT_FAILURE;
+	}
+	snprintf(fs, sizeof(fs), "%s/fs", top);
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
+	umount2(fs, MNT_DETACH);	/* if disk_full_tmpfs failed mounted */
+	rm_dir(top);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
