@@ -101,7 +101,7 @@ START_TEST(errors_and_accepted)
 	ck_assert_int_eq(rep.status, 202);
 	ck_assert_str_eq(rep.extra, "Location: /jobs/0000000000300002\r\n");
 	obuf_add(&body, "", 1);
-	ck_assert_str_eq(body.p, "{\"id\":\"0000000000300002\",\"status\":\"queued\"}\n");
+	ck_assert_str_eq(body.p, "{\"id\":\"0000000000300002\",\"state\":\"queued\"}\n");
 }
 END_TEST
 
