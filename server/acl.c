@@ -29,6 +29,14 @@
 #define WORD_MAX	64	/* longest CIDR text: an IPv6 address and "/128" */
 #define NS_PER_S	1000000000LL
 
+/* Is addr (16 bytes) an IPv4-mapped IPv6 address, ::ffff:a.b.c.d? */
+static int v4mapped(const uint8_t *addr)
+{
+	static const uint8_t prefix[12] = { [10] = 0xff, [11] = 0xff };
+
+	return memcmp(addr, prefix, sizeof prefix) == 0;
+}
+
 /* Is the bit at position i (from the most significant) of addr set? */
 static int bit(const uint8_t *addr, unsigned i)
 {
@@ -82,8 +90,7 @@ static int rule_parse(const char *w, size_t len, struct acl_rule *r, char *why,
 		}
 	}
 	tmp.prefix = (uint8_t)prefix;
-	if (tmp.v6 && prefix >= 96 &&
-	    IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)(const void *)tmp.addr)) {
+	if (tmp.v6 && prefix >= 96 && v4mapped(tmp.addr)) {
 		memmove(tmp.addr, tmp.addr + 12, 4);
 		memset(tmp.addr + 4, 0, 12);
 		tmp.v6 = 0;
@@ -257,14 +264,11 @@ static int peer_addr(const struct sockaddr *sa, uint8_t out[16])
 		return 0;
 	}
 	if (sa->sa_family == AF_INET6) {
-		const struct in6_addr *a6 = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
-
-		if (IN6_IS_ADDR_V4MAPPED(a6)) {
-			memcpy(out, a6->s6_addr + 12, 4);
-			return 0;
-		}
-		memcpy(out, a6->s6_addr, 16);
-		return 1;
+		memcpy(out, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
+		if (!v4mapped(out))
+			return 1;
+		memmove(out, out + 12, 4);
+		return 0;
 	}
 	return -1;
 }
