@@ -310,8 +310,8 @@ int acl_token_on(const struct acl *a)
 
 int acl_token_ok(const struct acl *a, const char *value, size_t len)
 {
-	const uint8_t *t;
-	volatile unsigned diff;
+	uint8_t got[ACL_TOKEN_MAX] = { 0 };
+	unsigned diff;
 	size_t i = 6, tlen;
 
 	if (a->token_len == 0)
@@ -321,13 +321,13 @@ int acl_token_ok(const struct acl *a, const char *value, size_t len)
 		return 0;
 	while (i < len && value[i] == ' ')
 		i++;
-	t = (const uint8_t *)value + i;
 	tlen = len - i;
 	if (tlen > ACL_TOKEN_MAX)
 		return 0;
+	memcpy(got, value + i, tlen);	/* the client's length, not ours */
 	diff = (unsigned)tlen ^ a->token_len;
 	for (i = 0; i < ACL_TOKEN_MAX; i++)
-		diff |= (unsigned)((i < tlen ? t[i] : 0) ^ a->token[i]);
+		diff |= (unsigned)(got[i] ^ a->token[i]);
 	return diff == 0;
 }
 
