@@ -7,11 +7,12 @@
  * written inside ::ffff:0:0/96 is stored as the IPv4 rule it means.
  * A rule with bits set after its prefix is refused rather than guessed.
  *
- * The token is kept zero-padded to ACL_TOKEN_MAX bytes and every check
- * compares all ACL_TOKEN_MAX bytes and the lengths, folding the
- * differences together, so its time does not depend on the configured
- * token; only a presented token longer than ACL_TOKEN_MAX (which cannot
- * match) is refused early.
+ * The token is kept zero-padded to ACL_TOKEN_MAX bytes; a presented one
+ * is copied into a zeroed buffer of the same size (its length is the
+ * client's own) and every check compares all ACL_TOKEN_MAX bytes and the
+ * lengths, folding the differences together without a branch, so its
+ * time does not depend on the configured token.  Only a presented token
+ * longer than ACL_TOKEN_MAX (which cannot match) is refused early.
  */
 #include <arpa/inet.h>
 #include <errno.h>
