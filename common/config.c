@@ -14,7 +14,7 @@
  *
  * Values are checked as far as they can be without side effects: exec
  * handlers must name an existing executable file, users and groups must
- * exist, listen addresses must be numeric (no DNS).
+ * exist, listen addresses must be numeric (no DNS); the token file is read.
  */
 #include "common/config.h"
 
@@ -66,7 +66,10 @@ parse_##field(struct config *c, const char *v, char *why, size_t n)	\
 	X(max_connections,	"1024",		1)			\
 	X(keepalive_timeout,	"15",		1)			\
 	X(header_timeout,	"10",		1)			\
-	X(body_timeout,		"30",		1)
+	X(body_timeout,		"30",		1)			\
+	X(allow,		"",		1)			\
+	X(deny,			"",		1)			\
+	X(auth_token_file,	"",		1)
 
 struct key {
 	const char *name;
@@ -534,6 +537,31 @@ parse_log_level(struct config *c, const char *v, char *why, size_t n)
 	}
 	snprintf(why, n, "must be error, warn, info or debug, got \"%s\"", v);
 	return -1;
+}
+
+/* allow, deny: CIDRs separated by spaces; "" = none. */
+static int
+parse_allow(struct config *c, const char *v, char *why, size_t n)
+{
+	return acl_set_list(&c->acl, ACL_ALLOW, v, why, n);
+}
+
+static int
+parse_deny(struct config *c, const char *v, char *why, size_t n)
+{
+	return acl_set_list(&c->acl, ACL_DENY, v, why, n);
+}
+
+/* auth_token_file: "" (none) or an absolute path.  The token is read now,
+ * so a missing, open or empty file fails the start or the reload. */
+static int
+parse_auth_token_file(struct config *c, const char *v, char *why, size_t n)
+{
+	if (too_long(v, sizeof c->auth_token_file, why, n) ||
+	    acl_load_token(&c->acl, v, why, n) == -1)
+		return -1;
+	return set_string(c->auth_token_file, sizeof c->auth_token_file, v,
+	    why, n);
 }
 
 #define KEY_ENTRY(name, def, live)	{ #name, def, parse_##name, live },

@@ -29,6 +29,7 @@
 #include <sys/socket.h>
 
 #include "common/log.h"
+#include "server/acl.h"
 
 #define CONFIG_WORKERS_MAX	1024
 #define CONFIG_QUEUE_MAX	1000000
@@ -71,6 +72,10 @@ struct config {
 	unsigned keepalive_timeout;	/* seconds, >= 1 */
 	unsigned header_timeout;	/* seconds, >= 1 */
 	unsigned body_timeout;		/* seconds, >= 1 */
+	/* allow, deny: CIDR lists; auth_token_file: "" = none, else read
+	 * (with its permissions checked) into acl at every load */
+	char auth_token_file[CONFIG_PATH_MAX];
+	struct acl acl;
 };
 
 void config_defaults(struct config *c);

@@ -554,6 +554,13 @@ field_line(struct http_request *req, struct head_ctx *ctx,
 		req->host_len = n;
 		return 0;
 	}
+	if (eq_nocase(name, nlen, "authorization")) {
+		if (req->authorization != NULL)
+			return reject(req, 400, "duplicate Authorization");
+		req->authorization = (const char *)v;
+		req->authorization_len = n;
+		return 0;
+	}
 	if (eq_nocase(name, nlen, "expect")) {
 		if (!eq_nocase(v, n, "100-continue"))
 			return reject(req, 417, "unsupported expectation");
@@ -921,6 +928,7 @@ http_status_text(int status)
 	case 301: return "Moved Permanently";
 	case 304: return "Not Modified";
 	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";

@@ -45,6 +45,7 @@
  *     other expectation is -417
  *   - Connection: a token list; "close" and "keep-alive" are honoured
  *     (HTTP/1.0 is close unless keep-alive)
+ *   - Authorization: at most one (its value is passed on unparsed)
  *
  * Details the rules above leave open (decided in http_parser.c):
  *   - The head is checked strictly left to right and the first violation
@@ -111,6 +112,8 @@ struct http_request {
 	int version_minor;	/* 0 or 1 */
 	const char *host;	/* NULL when absent */
 	size_t host_len;
+	const char *authorization;	/* the Authorization value, NULL when absent */
+	size_t authorization_len;
 	int has_content_length;
 	uint64_t content_length;
 	int chunked;

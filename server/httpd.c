@@ -117,6 +117,7 @@ struct httpd {
 	/* live settings */
 	unsigned max_connections;
 	int64_t keepalive_ns, header_ns, body_ns;
+	struct acl acl;
 
 	struct ev listener_ev;
 	int listen_fd;
@@ -144,6 +145,9 @@ struct httpd {
 };
 
 static void conn_close(struct httpd *h, struct conn *c);
+static void send_error(struct httpd *h, struct conn *c, int status,
+    const char *msg, const char *extra);
+static void conn_flush(struct httpd *h, struct conn *c);
 
 /* --- listener ------------------------------------------------------------ */
 
@@ -296,9 +300,12 @@ static void do_accept(struct httpd *h)
 	for (int n = 0; n < ACCEPT_BATCH && h->nconns < h->max_connections; n++) {
 		struct epoll_event e;
 		struct conn *c;
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof peer;
 		int fd, on = 1;
 
-		fd = accept4(h->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		fd = accept4(h->listen_fd, (struct sockaddr *)&peer, &plen,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
 			switch (errno) {
 			case EAGAIN:
@@ -362,6 +369,13 @@ static void do_accept(struct httpd *h)
 			h->conns->prev = c;
 		h->conns = c;
 		h->nconns++;
+		/* Outside allow or inside deny: 403, then close as after any error. */
+		if (!acl_peer_allowed(&h->acl, (struct sockaddr *)&peer)) {
+			acl_log_denied(fd, 403, clock_mono_ns());
+			send_error(h, c, 403, "forbidden", NULL);
+			conn_flush(h, c);
+			conn_update_events(h, c);
+		}
 	}
 	listener_update(h);
 }
@@ -584,6 +598,7 @@ static void handle_head(struct httpd *h, struct conn *c,
 	struct routes_ctx ctx = {
 		.seg = h->seg, .draining = h->draining,
 		.connections = h->nconns, .responses = h->responses,
+		.acl = &h->acl,
 	};
 	struct reply rep = { .body = &h->body };
 	enum route r = routes_find(req->path, req->path_len);
@@ -592,11 +607,12 @@ static void handle_head(struct httpd *h, struct conn *c,
 
 	c->keep_alive = req->keep_alive;
 	c->http10 = req->version_minor == 0;
-	if (r == ROUTE_PAYLOAD && req->method == HTTP_POST) {
+	if (!routes_authorized(&ctx, r, req, &rep)) {
+		acl_log_denied(c->fd, 401, clock_mono_ns());
+	} else if (r == ROUTE_PAYLOAD && req->method == HTTP_POST) {
 		payload_start(h, c, req, head_len);
 		return;
-	}
-	if (r == ROUTE_NOT_FOUND) {
+	} else if (r == ROUTE_NOT_FOUND) {
 		routes_error(&rep, 404, "not found");
 	} else if (!routes_allowed(r, req->method)) {
 		routes_error(&rep, 405, "method not allowed");
@@ -889,6 +905,7 @@ void httpd_configure(struct httpd *h, const struct config *c)
 	h->keepalive_ns = (int64_t)c->keepalive_timeout * NS_PER_S;
 	h->header_ns = (int64_t)c->header_timeout * NS_PER_S;
 	h->body_ns = (int64_t)c->body_timeout * NS_PER_S;
+	h->acl = c->acl;
 	listener_update(h);
 }
 

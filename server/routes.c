@@ -86,6 +86,19 @@ void routes_error(struct reply *rep, int status, const char *msg)
 	obuf_str(rep->body, "\"}\n");
 }
 
+int routes_authorized(const struct routes_ctx *ctx, enum route r,
+    const struct http_request *req, struct reply *rep)
+{
+	if (r == ROUTE_HEALTHZ ||
+	    acl_token_ok(ctx->acl, req->authorization, req->authorization_len))
+		return 1;
+	routes_error(rep, 401, "unauthorized");
+	memcpy(rep->extra, "WWW-Authenticate: Bearer\r\n",
+	    sizeof "WWW-Authenticate: Bearer\r\n");
+	rep->close = 1;
+	return 0;
+}
+
 void routes_accepted(struct reply *rep, uint64_t id)
 {
 	char hex[JOBID_STRLEN + 1];
@@ -97,7 +110,7 @@ void routes_accepted(struct reply *rep, uint64_t id)
 	memcpy(rep->extra + 16 + JOBID_STRLEN, "\r\n", 3);
 	obuf_str(rep->body, "{\"id\":\"");
 	obuf_add(rep->body, hex, JOBID_STRLEN);
-	obuf_str(rep->body, "\",\"status\":\"queued\"}\n");
+	obuf_str(rep->body, "\",\"state\":\"queued\"}\n");
 }
 
 /* Append "name":time or "name":null. */

@@ -8,6 +8,7 @@
  *   routes_find(path, len)        which endpoint a path names
  *   routes_allowed(r, method)     is the method allowed there
  *   routes_allow(r)               the Allow header value for 405
+ *   routes_authorized(ctx, r, req, rep)   the bearer token check, or a 401
  *   routes_answer(ctx, r, path, len, rep)   render a GET/HEAD endpoint
  *   routes_error(rep, status, msg)          {"error":"msg"}
  *   routes_accepted(rep, id)      202 for a queued job
@@ -19,6 +20,7 @@
 #include <stdint.h>
 
 #include "common/segment.h"
+#include "server/acl.h"
 #include "server/http_parser.h"
 #include "server/obuf.h"
 
@@ -38,6 +40,7 @@ struct routes_ctx {
 	int draining;
 	unsigned connections;		/* open client connections */
 	const uint64_t *responses;	/* [ROUTES_MAX_STATUS] by status code */
+	const struct acl *acl;		/* the bearer token */
 };
 
 struct reply {
@@ -51,6 +54,11 @@ struct reply {
 enum route routes_find(const char *path, size_t len);
 int routes_allowed(enum route r, enum http_method m);
 const char *routes_allow(enum route r);
+/* 1 when the request may be served: no token is configured, it is
+ * /healthz, or its Authorization carries the token; else 0 and rep is a
+ * 401 with WWW-Authenticate that closes the connection. */
+int routes_authorized(const struct routes_ctx *ctx, enum route r,
+    const struct http_request *req, struct reply *rep);
 void routes_answer(const struct routes_ctx *ctx, enum route r,
     const char *path, size_t len, struct reply *rep);
 void routes_error(struct reply *rep, int status, const char *msg);

@@ -39,7 +39,7 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 jport=$(free_port)
 nport=$(free_port)
-body='{"id":"0000000000100000","status":"queued"}'
+body='{"id":"0000000000100000","state":"queued"}'
 
 cat > "$tmp/post.lua" <<'LUA'
 wrk.method = "POST"

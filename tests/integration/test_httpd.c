@@ -325,7 +325,7 @@ START_TEST(post_payload)
 	ck_assert_uint_eq(count_state(SLOT_QUEUED), 0);	/* not yet complete */
 	ck_assert_int_eq(hc_sends(c, " world"), 0);
 	expect_status(c, &r, 0, 202);
-	ck_assert_ptr_nonnull(strstr(r.body, "\"status\":\"queued\""));
+	ck_assert_ptr_nonnull(strstr(r.body, "\"state\":\"queued\""));
 	ck_assert_int_eq(jobid_parse(strstr(r.body, "\"id\":\"") + 6, 16, &id), 0);
 	snprintf(want, sizeof want, "/jobs/%016llx", (unsigned long long)id);
 	ck_assert_str_eq(hc_header(&r, "Location"), want);
@@ -962,7 +962,7 @@ START_TEST(curl_client)
 	snprintf(cmd, sizeof cmd, "curl -s -d @%s http://127.0.0.1:%d/payload", file, hs.port);
 	out = run(cmd);
 	ck_assert_ptr_nonnull(out);
-	ck_assert_msg(strstr(out, "\"status\":\"queued\"") != NULL, "curl got: %s", out);
+	ck_assert_msg(strstr(out, "\"state\":\"queued\"") != NULL, "curl got: %s", out);
 	ck_assert_uint_eq(segment_slot(hs.seg, 0)->payload_len, 20);
 	/* chunked + 100-continue, the way curl sends it */
 	snprintf(cmd, sizeof cmd, "curl -s -o /dev/null -w '%%{http_code}' -H 'Transfer-Encoding: chunked' "

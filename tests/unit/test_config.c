@@ -20,18 +20,19 @@
 
 #include "common/config.h"
 
-static char fx_exe[64], fx_file[64], fx_dir[64];
+static char fx_exe[64], fx_file[64], fx_dir[64], fx_token[64];
 
-/* Replace @EXE@, @FILE@, @DIR@ and @TMP@ in in. */
+/* Replace @EXE@, @FILE@, @DIR@, @TOKEN@ and @TMP@ in in. */
 static void
 subst(const char *in, const char *tmp, char *out, size_t n)
 {
-	static const char *const names[] = { "@EXE@", "@FILE@", "@DIR@", "@TMP@" };
-	const char *vals[] = { fx_exe, fx_file, fx_dir, tmp ? tmp : "" };
+	static const char *const names[] = { "@EXE@", "@FILE@", "@DIR@", "@TOKEN@",
+	    "@TMP@" };
+	const char *vals[] = { fx_exe, fx_file, fx_dir, fx_token, tmp ? tmp : "" };
 	size_t o = 0, i;
 
 	while (*in != '\0' && o + 1 < n) {
-		for (i = 0; i < 4; i++) {
+		for (i = 0; i < 5; i++) {
 			size_t nl = strlen(names[i]);
 
 			if (strncmp(in, names[i], nl) == 0) {
@@ -44,7 +45,7 @@ subst(const char *in, const char *tmp, char *out, size_t n)
 				break;
 			}
 		}
-		if (i == 4)
+		if (i == 5)
 			out[o++] = *in++;
 	}
 	out[o] = '\0';
@@ -86,8 +87,13 @@ show(const struct config *c, const char *key, char *out, size_t n)
 	U(drain_timeout); U(max_connections); U(keepalive_timeout);
 	U(header_timeout); U(body_timeout); U(node);
 	S(listen); S(shm_name); S(pidfile); S(user); S(group); S(log);
+	S(auth_token_file);
 	else if (strcmp(key, "log_level") == 0)
 		snprintf(out, n, "%s", levels[c->log_level]);
+	else if (strcmp(key, "allow") == 0)
+		acl_format_list(&c->acl, ACL_ALLOW, out, n);
+	else if (strcmp(key, "deny") == 0)
+		acl_format_list(&c->acl, ACL_DENY, out, n);
 	else
 		snprintf(out, n, "?%s", key);
 #undef U
@@ -116,6 +122,9 @@ static const struct { const char *key, *want; } defaults[] = {
 	{ "keepalive_timeout", "15" },
 	{ "header_timeout", "10" },
 	{ "body_timeout", "30" },
+	{ "allow", "" },
+	{ "deny", "" },
+	{ "auth_token_file", "" },
 };
 
 START_TEST(test_defaults)
@@ -199,6 +208,13 @@ static const struct { const char *key, *value, *want; } valid[] = {
 	{ "keepalive_timeout", "3600", "3600" },
 	{ "header_timeout", "3600", "3600" },
 	{ "body_timeout", "1", "1" },
+	{ "allow", "127.0.0.0/8 ::1", "127.0.0.0/8 ::1/128" },
+	{ "allow", " 10.0.0.0/8\t192.0.2.7 ", "10.0.0.0/8 192.0.2.7/32" },
+	{ "allow", "::ffff:10.0.0.0/104", "10.0.0.0/8" },
+	{ "allow", "", "" },
+	{ "deny", "0.0.0.0/0 ::/0", "0.0.0.0/0 ::/0" },
+	{ "auth_token_file", "@TOKEN@", "@TOKEN@" },
+	{ "auth_token_file", "", "" },
 };
 
 START_TEST(test_set_valid)
@@ -287,6 +303,13 @@ static const struct { const char *key, *value, *want; } invalid[] = {
 	{ "log", "", "log: must be stderr, syslog or an absolute path, got \"\"" },
 	{ "log_level", "warning", "log_level: must be error, warn, info or debug, got \"warning\"" },
 	{ "log_level", "INFO", "log_level: must be error, warn, info or debug, got \"INFO\"" },
+	{ "allow", "10.0.0.1/8", "allow: \"10.0.0.1/8\": address bits set after the prefix (did you mean 10.0.0.0/8?)" },
+	{ "allow", "10.0.0.0/33", "allow: \"10.0.0.0/33\": the prefix length must be 0 to 32" },
+	{ "deny", "localhost", "deny: \"localhost\" is not an IPv4 or IPv6 address with an optional /PREFIX" },
+	{ "deny", "10.0.0.0/8,::1", "deny: \"10.0.0.0/8,::1\" is not an IPv4 or IPv6 address with an optional /PREFIX" },
+	{ "auth_token_file", "token", "auth_token_file: must be an absolute path, got \"token\"" },
+	{ "auth_token_file", "@FILE@", "auth_token_file: @FILE@: mode 0644 lets group or others at the token; want 0600 or 0400 (chmod 600 @FILE@)" },
+	{ "auth_token_file", "@DIR@", "auth_token_file: @DIR@: not a regular file" },
 	{ "nosuchkey", "1", "nosuchkey: unknown key" },
 	{ "Workers", "1", "Workers: unknown key" },
 };
@@ -386,6 +409,24 @@ START_TEST(test_handler_argv_small)
 }
 END_TEST
 
+/* auth_token_file reads the token at once; "" turns it off again. */
+START_TEST(test_set_token_file)
+{
+	struct config c;
+	char err[512] = "";
+
+	config_defaults(&c);
+	ck_assert(acl_token_ok(&c.acl, NULL, 0));
+	ck_assert_msg(config_set(&c, "auth_token_file", fx_token, err, sizeof err) == 0,
+	    "got \"%s\"", err);
+	ck_assert(!acl_token_ok(&c.acl, NULL, 0));
+	ck_assert(acl_token_ok(&c.acl, "Bearer tok-en_1.2~", 18));
+	ck_assert(!acl_token_ok(&c.acl, "Bearer tok-en_1.2", 17));
+	ck_assert_int_eq(config_set(&c, "auth_token_file", "", err, sizeof err), 0);
+	ck_assert(acl_token_ok(&c.acl, NULL, 0));
+}
+END_TEST
+
 /* --- config files -------------------------------------------------------- */
 
 /*
@@ -454,6 +495,16 @@ static const struct {
 	  "group = root\nlog = syslog\nlog_level = debug\nmax_connections = 7\n"
 	  "keepalive_timeout = 8\nheader_timeout = 9\nbody_timeout = 10\n",
 	  NULL, "max_payload", "1024", "body_timeout", "10" },
+	{ "bad allow", "allow = 127.0.0.0/8 ::1/129\n",
+	  "@TMP@:1: allow: \"::1/129\": the prefix length must be 0 to 128",
+	  NULL, NULL, NULL, NULL },
+	{ "token file open to others", "auth_token_file = @FILE@\n",
+	  "@TMP@:1: auth_token_file: @FILE@: mode 0644 lets group or others at the token; want 0600 or 0400 (chmod 600 @FILE@)",
+	  NULL, NULL, NULL, NULL },
+	{ "quoted empty allow", "allow = \"\"\n", NULL, "allow", "", NULL, NULL },
+	{ "access keys", "allow = 127.0.0.0/8 ::1\ndeny = 127.0.0.2\n"
+	  "auth_token_file = @TOKEN@\n", NULL, "auth_token_file", "@TOKEN@",
+	  "deny", "127.0.0.2/32" },
 };
 
 START_TEST(test_load_file)
@@ -500,26 +551,29 @@ START_TEST(test_load_every_key)
 	    "max_attempts = 5\ndrain_timeout = 6\nshm_name = /q\nnode = 200\n"
 	    "pidfile = /run/p\nuser = root\ngroup = root\nlog = syslog\n"
 	    "log_level = debug\nmax_connections = 7\nkeepalive_timeout = 8\n"
-	    "header_timeout = 9\nbody_timeout = 10\n";
+	    "header_timeout = 9\nbody_timeout = 10\n"
+	    "allow = 10.0.0.0/8\ndeny = 10.0.0.1\nauth_token_file = @TOKEN@\n";
 	static const char *const want[] = {
 		"[::1]:9000", "2", "3", "1024", "noop ms=0 argc=0", "4", "5",
 		"6", "/q", "200", "/run/p", "root", "root", "syslog", "debug", "7", "8",
-		"9", "10",
+		"9", "10", "10.0.0.0/8", "10.0.0.1/32", "@TOKEN@",
 	};
 	const char *const *k = config_keys();
 	struct config c;
-	char path[64], got[512], err[512] = "";
+	char path[64], got[512], err[512] = "", full[1024], w[512];
 	size_t i;
 
 	config_defaults(&c);
-	write_tmp(path, sizeof path, text, sizeof text - 1);
+	subst(text, NULL, full, sizeof full);
+	write_tmp(path, sizeof path, full, strlen(full));
 	ck_assert_msg(config_load(&c, path, err, sizeof err) == 0, "got \"%s\"",
 	    err);
 	unlink(path);
 	for (i = 0; k[i] != NULL; i++) {
 		show(&c, k[i], got, sizeof got);
-		ck_assert_msg(strcmp(got, want[i]) == 0, "%s: got \"%s\", want \"%s\"",
-		    k[i], got, want[i]);
+		subst(want[i], NULL, w, sizeof w);
+		ck_assert_msg(strcmp(got, w) == 0, "%s: got \"%s\", want \"%s\"",
+		    k[i], got, w);
 	}
 }
 END_TEST
@@ -763,6 +817,7 @@ static const struct { const char *key; int live; } keytab[] = {
 	{ "user", 0 }, { "group", 0 }, { "log", 1 }, { "log_level", 1 },
 	{ "max_connections", 1 }, { "keepalive_timeout", 1 },
 	{ "header_timeout", 1 }, { "body_timeout", 1 },
+	{ "allow", 1 }, { "deny", 1 }, { "auth_token_file", 1 },
 };
 #define NKEYTAB	(sizeof keytab / sizeof keytab[0])
 
@@ -832,6 +887,7 @@ config_suite(void)
 	tcase_add_test(tc, test_set_long_values);
 	tcase_add_test(tc, test_handler_word_limit);
 	tcase_add_test(tc, test_handler_argv_small);
+	tcase_add_test(tc, test_set_token_file);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("load");
@@ -888,6 +944,14 @@ fixtures_create(void)
 	close(fd);
 	if (mkdtemp(fx_dir) == NULL)
 		return -1;
+	snprintf(fx_token, sizeof fx_token, "/tmp/jobqd-test-token-XXXXXX");
+	if ((fd = mkstemp(fx_token)) == -1)	/* mode 0600 */
+		return -1;
+	if (write(fd, "tok-en_1.2~\n", 12) != 12) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
 	return 0;
 }
 
@@ -900,6 +964,8 @@ fixtures_remove(void)
 		unlink(fx_file);
 	if (fx_dir[0] != '\0')
 		rmdir(fx_dir);
+	if (fx_token[0] != '\0')
+		unlink(fx_token);
 }
 
 int

@@ -458,8 +458,9 @@ START_TEST(http_documented)
 		"/payload", "/jobs/", "/healthz", "/metrics", "/status",
 	};
 	static const char *const statuses[] = {
-		"202", "400", "404", "405", "408", "411", "413", "414", "417",
+		"202", "400", "401", "403", "404", "405", "408", "411", "413", "414", "417",
 		"431", "501", "503", "505", "Retry-After", "Location", "Allow",
+		"WWW-Authenticate",
 		"100-continue", "chunked",
 	};
 	struct buf missing = { 0 };

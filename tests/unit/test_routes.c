@@ -2,7 +2,8 @@
  * test_routes — server/routes.c, server/obuf.c and listener_open, in
  * process: the path table and methods, the time format, the JSON of
  * /jobs/{id} and /status, the Prometheus text of /metrics (cumulative
- * histograms) over a real segment, and the growable response buffer.
+ * histograms) over a real segment, the bearer token check (401), and the
+ * growable response buffer.
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -101,7 +102,42 @@ START_TEST(errors_and_accepted)
 	ck_assert_int_eq(rep.status, 202);
 	ck_assert_str_eq(rep.extra, "Location: /jobs/0000000000300002\r\n");
 	obuf_add(&body, "", 1);
-	ck_assert_str_eq(body.p, "{\"id\":\"0000000000300002\",\"status\":\"queued\"}\n");
+	ck_assert_str_eq(body.p, "{\"id\":\"0000000000300002\",\"state\":\"queued\"}\n");
+}
+END_TEST
+
+/* The token check: every route but /healthz needs it once one is set;
+ * a refusal is a 401 that carries WWW-Authenticate and closes. */
+START_TEST(authorized)
+{
+	char path[] = "/tmp/jobqd-test-routes-token-XXXXXX", why[256];
+	struct acl acl = { .token_len = 0 };
+	struct routes_ctx ctx = { .seg = seg, .responses = responses, .acl = &acl };
+	struct http_request req = { .method = HTTP_GET };
+	struct reply rep = { .body = &body };
+	int fd = mkstemp(path);	/* mode 0600 */
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "t0k\n", 4), 4);
+	close(fd);
+	ck_assert(routes_authorized(&ctx, ROUTE_STATUS, &req, &rep));
+	ck_assert_msg(acl_load_token(&acl, path, why, sizeof why) == 0, "%s", why);
+	unlink(path);
+	for (enum route r = ROUTE_NOT_FOUND; r <= ROUTE_STATUS; r++) {
+		req.authorization = NULL;
+		req.authorization_len = 0;
+		ck_assert_int_eq(routes_authorized(&ctx, r, &req, &rep), r == ROUTE_HEALTHZ);
+		if (r == ROUTE_HEALTHZ)
+			continue;
+		ck_assert_int_eq(rep.status, 401);
+		ck_assert_str_eq(rep.extra, "WWW-Authenticate: Bearer\r\n");
+		ck_assert_int_eq(rep.close, 1);
+		obuf_add(&body, "", 1);
+		ck_assert_str_eq(body.p, "{\"error\":\"unauthorized\"}\n");
+		req.authorization = "Bearer t0k";
+		req.authorization_len = 10;
+		ck_assert(routes_authorized(&ctx, r, &req, &rep));
+	}
 }
 END_TEST
 
@@ -327,6 +363,7 @@ int main(void)
 	tcase_add_test(tc, find_and_methods);
 	tcase_add_test(tc, time_format);
 	tcase_add_test(tc, errors_and_accepted);
+	tcase_add_test(tc, authorized);
 	tcase_add_test(tc, job_states);
 	tcase_add_test(tc, healthz_and_status);
 	tcase_add_test(tc, metrics_text);
