@@ -288,7 +288,7 @@ START_TEST(append_commit_reopen_replay)
 
 	for (unsigned i = 0; i < 10; i++) {
 		/* slots out of order, sequence rising: replay is by id */
-		ids[i] = jobid_make(1000 + i, (i * 37) % CAP);
+		ids[i] = jobid_make(0, 1000 + i, (i * 37) % CAP);
 		append(j, ids[i]);
 	}
 	sync_calls = 0;
@@ -316,8 +316,8 @@ END_TEST
 
 START_TEST(end_hides_job)
 {
-	uint64_t a = jobid_make(5, 1), b = jobid_make(6, 2), c = jobid_make(7, 3);
-	uint64_t want[] = { a, c }, again = jobid_make(8, 2);
+	uint64_t a = jobid_make(0, 5, 1), b = jobid_make(0, 6, 2), c = jobid_make(0, 7, 3);
+	uint64_t want[] = { a, c }, again = jobid_make(0, 8, 2);
 	uint64_t want2[] = { a, c, again };
 	struct journal *j = jopen(1);
 	struct seen s;
@@ -328,7 +328,7 @@ START_TEST(end_hides_job)
 	ck_assert_int_eq(journal_append_end(j, b, JOURNAL_DONE), 0);
 	/* unknown ids and a second END are no-ops */
 	ck_assert_int_eq(journal_append_end(j, b, JOURNAL_FAILED), 0);
-	ck_assert_int_eq(journal_append_end(j, jobid_make(9, 9), JOURNAL_DONE), 0);
+	ck_assert_int_eq(journal_append_end(j, jobid_make(0, 9, 9), JOURNAL_DONE), 0);
 	ck_assert_int_eq(journal_commit(j), 0);
 	replay(j, &s);
 	expect_ids(&s, want, 2);
@@ -357,7 +357,7 @@ END_TEST
 /* A new JOB in a slot whose job has no END (it was lost) replaces it. */
 START_TEST(slot_reuse_supersedes)
 {
-	uint64_t a = jobid_make(5, 4), b = jobid_make(9, 4), want[] = { b };
+	uint64_t a = jobid_make(0, 5, 4), b = jobid_make(0, 9, 4), want[] = { b };
 	struct journal *j = jopen(0);
 	struct seen s;
 
@@ -381,9 +381,9 @@ three_records(uint64_t ids[3], size_t *len, uint64_t *off2, uint64_t *off3)
 	struct journal *j = jopen(1);
 	char path[512];
 
-	ids[0] = jobid_make(11, 0);
-	ids[1] = jobid_make(12, 1);
-	ids[2] = jobid_make(13, 2);
+	ids[0] = jobid_make(0, 11, 0);
+	ids[1] = jobid_make(0, 12, 1);
+	ids[2] = jobid_make(0, 13, 2);
 	for (int i = 0; i < 3; i++)
 		append(j, ids[i]);
 	ck_assert_int_eq(journal_commit(j), 0);
@@ -425,7 +425,7 @@ START_TEST(torn_tail_every_offset)
 			}
 		}
 		/* the journal goes on after the tail */
-		append(j, jobid_make(20, 9));
+		append(j, jobid_make(0, 20, 9));
 		ck_assert_int_eq(journal_commit(j), 0);
 		journal_close(j);
 		j = jopen_at(dir, CAP, 1, NULL);
@@ -481,7 +481,7 @@ START_TEST(bounded_size_and_reclaim)
 	struct seen s;
 
 	for (unsigned i = 0; i < 4; i++) {
-		keep[i] = jobid_make(seq++, i);
+		keep[i] = jobid_make(0, seq++, i);
 		append(j, keep[i]);
 	}
 	ck_assert_int_eq(journal_commit(j), 0);
@@ -495,7 +495,7 @@ START_TEST(bounded_size_and_reclaim)
 		unsigned files;
 
 		for (unsigned k = 0; k < 8; k++) {
-			ids[k] = jobid_make(seq++, 4 + (round * 8 + k) % (CAP - 4));
+			ids[k] = jobid_make(0, seq++, 4 + (round * 8 + k) % (CAP - 4));
 			append(j, ids[k]);
 		}
 		ck_assert_int_eq(journal_commit(j), 0);
@@ -525,8 +525,8 @@ END_TEST
 
 START_TEST(write_failure_not_durable)
 {
-	uint64_t a = jobid_make(1, 1), b = jobid_make(2, 2), c = jobid_make(3, 3);
-	uint64_t d = jobid_make(4, 4), e = jobid_make(5, 5), f = jobid_make(6, 6);
+	uint64_t a = jobid_make(0, 1, 1), b = jobid_make(0, 2, 2), c = jobid_make(0, 3, 3);
+	uint64_t d = jobid_make(0, 4, 4), e = jobid_make(0, 5, 5), f = jobid_make(0, 6, 6);
 	uint64_t want[] = { a, b, c, f };
 	unsigned char buf[MAXP];
 	struct journal_stats st;
@@ -589,7 +589,7 @@ END_TEST
  */
 START_TEST(reclaim_failure_keeps_jobs)
 {
-	uint64_t keep = jobid_make(1, 0), seq = 2, want[] = { keep };
+	uint64_t keep = jobid_make(0, 1, 0), seq = 2, want[] = { keep };
 	struct journal_stats st;
 	struct journal *j = jopen_at(jdir, 4, 1, NULL);
 	unsigned char buf[MAXP];
@@ -599,7 +599,7 @@ START_TEST(reclaim_failure_keeps_jobs)
 	append(j, keep);
 	ck_assert_int_eq(journal_commit(j), 0);
 	for (unsigned i = 0; i < 40; i++) {
-		uint64_t id = jobid_make(seq++, 1 + i % 3);
+		uint64_t id = jobid_make(0, seq++, 1 + i % 3);
 		int r;
 
 		sync_errno = failed ? 0 : EIO;	/* fail the first reclaim */
@@ -652,7 +652,7 @@ START_TEST(disk_full_tmpfs)
 	j = jopen_at(dir, 4 * CAP, 1, NULL);
 	while (n < 4 * CAP) {
 		unsigned char buf[MAXP];
-		uint64_t id = jobid_make(seq++, n);
+		uint64_t id = jobid_make(0, seq++, n);
 
 		r = journal_append_job(j, id, (int64_t)id * 3, buf,
 		    payload_of(id, buf));
@@ -669,7 +669,7 @@ START_TEST(disk_full_tmpfs)
 	ck_assert_int_eq(journal_commit(j), 0);
 
 	ck_assert_int_eq(mount(NULL, fs, NULL, MS_REMOUNT, "size=1m"), 0);
-	append(j, ids[n] = jobid_make(seq++, n));
+	append(j, ids[n] = jobid_make(0, seq++, n));
 	n++;
 	ck_assert_int_eq(journal_commit(j), 0);
 	journal_close(j);
@@ -704,7 +704,7 @@ START_TEST(geometry_too_small)
 	struct journal *j = jopen(0);
 	char err[256] = "";
 
-	append(j, jobid_make(3, 40));
+	append(j, jobid_make(0, 3, 40));
 	ck_assert_int_eq(journal_commit(j), 0);
 	journal_close(j);
 	ck_assert_int_eq(journal_open(&c, &j, err, sizeof(err)), -1);
