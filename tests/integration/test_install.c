@@ -184,7 +184,7 @@ START_TEST(test_layout)
 
 	/* The installed configuration: safe settings, and valid (with this
 	 * machine's user for jobqd, which the test does not create). */
-	want_text(root, "/etc/jobqd.conf", "\nlisten = 127.0.0.1:8099\n", 1);
+	want_text(root, "/etc/jobqd.conf", "\nallow = 127.0.0.0/8 ::1\n", 1);
 	want_text(root, "/etc/jobqd.conf", "\nuser = jobqd\n", 1);
 	want_text(root, "/etc/jobqd.conf", "\nhandler = spool /var/lib/jobqd/spool\n", 1);
 	ck_assert_ptr_nonnull(pw);
