@@ -19,19 +19,29 @@
  * output buffer holds OUT_CAP bytes or more, nothing more is parsed and
  * EPOLLIN is off: that bounds the memory a client can make us hold.
  *
- * Slots: a slot is reserved after the head of a POST /payload (none free:
- * 503, counted in header->rejected) and owned by the connection until the
- * body is complete (segment_enqueue, then the doorbell).  A body that never
- * completes leaves its slot FILLING on a local stash, reused before the
- * free ring: only this process pops the free ring, and nobody pushes a
- * slot that was not enqueued.
+ * Slots: after the head of a POST /payload the queue must have room (none:
+ * 503 before the body is read, counted in header->rejected), but the slot
+ * is reserved only when the first body byte arrives (none left by then:
+ * the same 503), so a client that sends a head and nothing more holds no
+ * slot.  The connection owns it until the body is complete
+ * (segment_enqueue, then the doorbell).  A body that never completes
+ * leaves its slot FILLING on a local stash, reused before the free ring:
+ * only this process pops the free ring, and nobody pushes a slot that was
+ * not enqueued.
  *
- * Connection cap: at max_connections the listener leaves the epoll set
- * (the kernel's backlog holds newcomers) and returns when one closes.  The
- * same pause, for ACCEPT_PAUSE_MS, follows EMFILE and friends.
+ * Connection cap: at max_connections a newcomer takes the place of an
+ * idle keep-alive connection (idle longest first), else of the one whose
+ * request (a head, or a body that holds no slot) has been arriving
+ * longest; a connection with an answer to write, a slot, or lingering is
+ * never taken.  With none to take, the listener leaves the epoll set (the
+ * kernel's backlog holds newcomers) for ACCEPT_PAUSE_MS or until one
+ * closes.  The same pause follows EMFILE and friends.
  *
  * Timers: every connection has one deadline; a tick every TICK_MS scans
- * them all (bounded work, no timer syscalls).
+ * them all (bounded work, no timer syscalls).  While answers wait for the
+ * client to read them (the output cap is reached), the idle timer runs
+ * and every send that makes progress re-arms it; the header timer starts
+ * afresh when the next head can be served.
  *
  * Closed connections are freed at the end of httpd_poll(), so an event
  * later in the same batch never touches freed memory.
@@ -97,8 +107,11 @@ struct conn {
 	int keep_alive;		/* of the request being served */
 	int http10;		/* ... and whether it was HTTP/1.0 */
 	int more;		/* stopped at the output cap with input left */
+	int reused;		/* a request was served: idle means keep-alive */
+	int64_t since;		/* when the current timer's phase began */
 	/* the body being read */
 	long slot;		/* reserved slot, or -1 (discarding) */
+	int want_slot;		/* POST /payload: reserve at the first body byte */
 	int chunked;
 	uint64_t body_left;	/* Content-Length bytes still to come */
 	uint64_t body_got;
@@ -147,11 +160,10 @@ static void conn_close(struct httpd *h, struct conn *c);
 
 /* --- listener ------------------------------------------------------------ */
 
-/* Put the listener in or out of the epoll set as the cap and pauses say. */
+/* Put the listener in or out of the epoll set as the pauses say. */
 static void listener_update(struct httpd *h)
 {
-	int want = h->listen_fd != -1 && h->nconns < h->max_connections &&
-	    h->accept_paused_until == 0;
+	int want = h->listen_fd != -1 && h->accept_paused_until == 0;
 	struct epoll_event e = { .events = EPOLLIN, .data.ptr = &h->listener_ev };
 
 	if (want == h->listen_in_set)
@@ -186,11 +198,13 @@ void httpd_close_listener(struct httpd *h)
 
 /* --- connections --------------------------------------------------------- */
 
-/* Arm the connection's one timer. */
+/* Arm the connection's one timer (a new kind starts a new phase). */
 static void conn_timer(struct httpd *h, struct conn *c, enum conn_timer t)
 {
 	int64_t now = clock_mono_ns();
 
+	if (t != c->timer)
+		c->since = now;
 	c->timer = t;
 	switch (t) {
 	case T_IDLE:	c->deadline = now + h->keepalive_ns; break;
@@ -229,6 +243,13 @@ static void conn_update_events(struct httpd *h, struct conn *c)
 		return;
 	}
 	c->events = want;
+}
+
+/* Is a slot free for a new body?  Only this process takes slots, so the
+ * answer holds until it takes one. */
+static int slot_available(struct httpd *h)
+{
+	return h->nstash > 0 || ring_count(segment_free(h->seg)) > 0;
 }
 
 /* A reusable slot: the stash first, then the free ring; -1 when full. */
@@ -275,17 +296,53 @@ static void conn_close(struct httpd *h, struct conn *c)
 	c->next = h->graveyard;
 	h->graveyard = c;
 	h->nconns--;
+	h->accept_paused_until = 0;	/* a place and an fd are free again */
+	listener_update(h);
+}
+
+/* The connection a newcomer replaces when the table is full (see the top
+ * of this file), or NULL. */
+static struct conn *reclaim_victim(struct httpd *h)
+{
+	struct conn *c, *best = NULL;
+	int best_idle = 0;
+
+	for (c = h->conns; c != NULL; c = c->next) {
+		int idle;
+
+		if (c->state == CS_LINGER || c->close_after || c->slot >= 0 ||
+		    obuf_pending(&c->out) > 0)
+			continue;
+		idle = c->reused && c->state == CS_HEAD && c->in_len == 0;
+		if (best == NULL || idle > best_idle ||
+		    (idle == best_idle && c->since < best->since)) {
+			best = c;
+			best_idle = idle;
+		}
+	}
+	return best;
+}
+
+/* Stop accepting for ACCEPT_PAUSE_MS (or until a connection closes). */
+static void accept_pause(struct httpd *h, int64_t now)
+{
+	h->accept_paused_until = now + ACCEPT_PAUSE_MS * NS_PER_MS;
 	listener_update(h);
 }
 
 /* Accept what is pending on the listener. */
 static void do_accept(struct httpd *h)
 {
-	for (int n = 0; n < ACCEPT_BATCH && h->nconns < h->max_connections; n++) {
+	for (int n = 0; n < ACCEPT_BATCH; n++) {
 		struct epoll_event e;
-		struct conn *c;
+		struct conn *c, *victim = NULL;
 		int fd, on = 1;
 
+		if (h->nconns >= h->max_connections &&
+		    (victim = reclaim_victim(h)) == NULL) {
+			accept_pause(h, clock_mono_ns());
+			return;
+		}
 		fd = accept4(h->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
 			switch (errno) {
@@ -315,14 +372,20 @@ static void do_accept(struct httpd *h)
 					    ACCEPT_PAUSE_MS);
 					h->emfile_warned = now;
 				}
-				h->accept_paused_until = now + ACCEPT_PAUSE_MS * NS_PER_MS;
-				listener_update(h);
+				accept_pause(h, now);
 				return;
 			}
 			default:
 				log_warn("httpd: accept");
 				return;
 			}
+		}
+		if (victim != NULL) {
+			log_debug("httpd: connection table full: closing the %s",
+			    victim->reused && victim->in_len == 0 ?
+			    "longest idle keep-alive connection" :
+			    "longest incomplete request");
+			conn_close(h, victim);
 		}
 		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) == -1)
 			log_debug("httpd: TCP_NODELAY: %s", strerror(errno));
@@ -351,7 +414,6 @@ static void do_accept(struct httpd *h)
 		h->conns = c;
 		h->nconns++;
 	}
-	listener_update(h);
 }
 
 /* --- responses ----------------------------------------------------------- */
@@ -488,7 +550,34 @@ static void request_done(struct httpd *h, struct conn *c)
 {
 	c->state = CS_HEAD;
 	c->slot = -1;
+	c->want_slot = 0;
+	c->reused = 1;
+	c->timer = T_NONE;	/* the next request is a new phase */
 	conn_timer(h, c, c->in_len > 0 ? T_HEAD : T_IDLE);
+}
+
+/* Answer 503 for a full queue (closing when a body may follow). */
+static void queue_full(struct httpd *h, struct conn *c, int close)
+{
+	struct reply rep = { .body = &h->body };
+
+	atomic_fetch_add_explicit(&h->hdr->rejected, 1, memory_order_relaxed);
+	routes_error(&rep, 503, "queue full");
+	snprintf(rep.extra, sizeof rep.extra, "Retry-After: 1\r\n");
+	rep.close = close;
+	send_reply(h, c, &rep, 0);
+}
+
+/* The body's first byte is here, or the body is empty: reserve its slot.
+ * 0, or -1 when the queue filled up meanwhile (answered 503, closing). */
+static int payload_claim(struct httpd *h, struct conn *c)
+{
+	c->want_slot = 0;
+	if ((c->slot = slot_reserve(h)) >= 0)
+		return 0;
+	queue_full(h, c, 1);
+	request_done(h, c);
+	return -1;
 }
 
 /* The whole body is here: enqueue the job (or finish skipping). */
@@ -514,7 +603,6 @@ static void payload_start(struct httpd *h, struct conn *c,
 	int expect = req->expect_continue && req->version_minor == 1;
 	int has_body = req->chunked || req->content_length > 0;
 	struct reply rep = { .body = &h->body };
-	long slot;
 
 	if (h->draining) {
 		routes_error(&rep, 503, "draining");
@@ -531,15 +619,14 @@ static void payload_start(struct httpd *h, struct conn *c,
 		rep.close = 1;
 		goto answer;
 	}
-	if ((slot = slot_reserve(h)) < 0) {
-		atomic_fetch_add_explicit(&h->hdr->rejected, 1, memory_order_relaxed);
-		routes_error(&rep, 503, "queue full");
-		snprintf(rep.extra, sizeof rep.extra, "Retry-After: 1\r\n");
-		rep.close = has_body;
-		goto answer;
-	}
 	conn_consume(c, head_len);
-	c->slot = slot;
+	if (!slot_available(h)) {
+		queue_full(h, c, has_body);
+		request_done(h, c);
+		return;
+	}
+	c->slot = -1;
+	c->want_slot = 1;
 	c->chunked = req->chunked;
 	c->body_left = req->chunked ? 0 : req->content_length;
 	c->body_got = 0;
@@ -547,7 +634,8 @@ static void payload_start(struct httpd *h, struct conn *c,
 	c->state = CS_BODY;
 	conn_timer(h, c, T_BODY);
 	if (!has_body) {
-		body_complete(h, c, 0);
+		if (payload_claim(h, c) == 0)
+			body_complete(h, c, 0);
 		return;
 	}
 	if (expect)
@@ -606,7 +694,11 @@ static void handle_head(struct httpd *h, struct conn *c,
 /* Take body bytes from the input buffer. */
 static void body_feed(struct httpd *h, struct conn *c)
 {
-	char *payload = c->slot >= 0 ?
+	char *payload;
+
+	if (c->want_slot && payload_claim(h, c) == -1)
+		return;
+	payload = c->slot >= 0 ?
 	    (char *)segment_slot(h->seg, (uint32_t)c->slot)->payload : NULL;
 
 	if (!c->chunked) {
@@ -691,6 +783,11 @@ static void conn_process(struct httpd *h, struct conn *c)
 		handle_head(h, c, &req, (size_t)rc);
 	}
 	c->more = !c->dead && c->in_len > 0 && obuf_pending(&c->out) >= OUT_CAP;
+	/* waiting for the client to read: the idle timer, which each send
+	 * that makes progress re-arms (not the header timer: the next head
+	 * is ours to take) */
+	if (c->more && c->timer != T_IDLE)
+		conn_timer(h, c, T_IDLE);
 }
 
 /* Read what the socket has: into the slot, the input buffer, or nowhere. */
