@@ -6,7 +6,8 @@
  * A connection is in one of three states:
  *   HEAD    reading a request head into the fixed input buffer (idle when
  *           the buffer is empty: the keep-alive timer runs; the header
- *           timer is armed once, at the first byte of a request)
+ *           timer is armed once, at the first byte of a request); each
+ *           read resumes the parser's scan where the last one stopped
  *   BODY    reading a request body: POST /payload's body goes straight
  *           into the reserved slot (Content-Length bodies are read into it
  *           with read(2) when no bytes are buffered; chunked ones are
@@ -116,6 +117,7 @@ struct conn {
 	uint64_t body_left;	/* Content-Length bytes still to come */
 	uint64_t body_got;
 	struct http_chunked ch;
+	struct http_head_scan scan;	/* the head in the input buffer so far */
 	struct conn *prev, *next;
 	struct obuf out;
 	size_t in_len;
@@ -398,6 +400,7 @@ static void do_accept(struct httpd *h)
 		c->ev.kind = EV_CONN;
 		c->fd = fd;
 		c->slot = -1;
+		http_head_init(&c->scan);
 		c->events = EPOLLIN;
 		e.events = EPOLLIN;
 		e.data.ptr = &c->ev;
@@ -767,7 +770,11 @@ static void conn_process(struct httpd *h, struct conn *c)
 		}
 		if (c->timer != T_HEAD)
 			conn_timer(h, c, T_HEAD);
-		rc = http_parse_head(c->in, c->in_len, &req);
+		/* resumes where the last read's scan stopped: the input
+		 * only grows until the head is taken */
+		rc = http_parse_head_more(&c->scan, c->in, c->in_len, &req);
+		if (rc != 0)
+			http_head_init(&c->scan);
 		if (rc == 0) {
 			if (c->in_len == IN_CAP)	/* the parser's limits fire first */
 				send_error(h, c, 431, "request header fields too large", NULL);
