@@ -302,6 +302,12 @@ static void conn_close(struct httpd *h, struct conn *c)
 	listener_update(h);
 }
 
+/* Is c an idle keep-alive connection? */
+static int conn_idle(const struct conn *c)
+{
+	return c->reused && c->state == CS_HEAD && c->in_len == 0;
+}
+
 /* The connection a newcomer replaces when the table is full (see the top
  * of this file), or NULL. */
 static struct conn *reclaim_victim(struct httpd *h)
@@ -315,7 +321,7 @@ static struct conn *reclaim_victim(struct httpd *h)
 		if (c->state == CS_LINGER || c->close_after || c->slot >= 0 ||
 		    obuf_pending(&c->out) > 0)
 			continue;
-		idle = c->reused && c->state == CS_HEAD && c->in_len == 0;
+		idle = conn_idle(c);
 		if (best == NULL || idle > best_idle ||
 		    (idle == best_idle && c->since < best->since)) {
 			best = c;
@@ -384,7 +390,7 @@ static void do_accept(struct httpd *h)
 		}
 		if (victim != NULL) {
 			log_debug("httpd: connection table full: closing the %s",
-			    victim->reused && victim->in_len == 0 ?
+			    conn_idle(victim) ?
 			    "longest idle keep-alive connection" :
 			    "longest incomplete request");
 			conn_close(h, victim);
