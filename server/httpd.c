@@ -24,8 +24,11 @@
  * 503 before the body is read, counted in header->rejected), but the slot
  * is reserved only when the first body byte arrives (none left by then:
  * the same 503), so a client that sends a head and nothing more holds no
- * slot.  The connection owns it until the body is complete
- * (segment_enqueue, then the doorbell).  A body that never completes
+ * slot.  When the queue is full, a body holding a slot that has gone
+ * STALL_MS without a byte gives it up to a new one (answered 408, as at
+ * its body timeout), so slow bodies cannot pin the queue either.  The
+ * connection owns its slot until the body is complete (segment_enqueue,
+ * then the doorbell).  A body that never completes
  * leaves its slot FILLING on a local stash, reused before the free ring:
  * only this process pops the free ring, and nobody pushes a slot that was
  * not enqueued.
@@ -72,6 +75,7 @@
 #define LINGER_MS	2000
 #define ACCEPT_PAUSE_MS	250	/* ends at a tick */
 #define ACCEPT_BATCH	64
+#define STALL_MS	1000	/* a body this long without a byte may lose its slot */
 #define EMFILE_WARN_S	10
 #define MAX_EVENTS	64
 #define NS_PER_MS	1000000LL
@@ -110,6 +114,7 @@ struct conn {
 	int more;		/* stopped at the output cap with input left */
 	int reused;		/* a request was served: idle means keep-alive */
 	int64_t since;		/* when the current timer's phase began */
+	int64_t read_at;	/* when bytes last arrived */
 	/* the body being read */
 	long slot;		/* reserved slot, or -1 (discarding) */
 	int want_slot;		/* POST /payload: reserve at the first body byte */
@@ -148,6 +153,7 @@ struct httpd {
 	unsigned nconns;
 	struct watch *watches;
 	int64_t next_tick;
+	int64_t now;		/* when this round's events came */
 
 	uint32_t *stash;	/* FILLING slots whose body never completed */
 	uint32_t nstash, stash_cap;
@@ -159,6 +165,7 @@ struct httpd {
 };
 
 static void conn_close(struct httpd *h, struct conn *c);
+static void conn_expire(struct httpd *h, struct conn *c);
 
 /* --- listener ------------------------------------------------------------ */
 
@@ -252,6 +259,20 @@ static void conn_update_events(struct httpd *h, struct conn *c)
 static int slot_available(struct httpd *h)
 {
 	return h->nstash > 0 || ring_count(segment_free(h->seg)) > 0;
+}
+
+/* The body holding a slot that has gone longest without a byte, if that
+ * is over STALL_MS, or NULL.  Looked for only when the queue is full. */
+static struct conn *stalled_body(struct httpd *h)
+{
+	int64_t limit = h->now - STALL_MS * NS_PER_MS;
+	struct conn *c, *best = NULL;
+
+	for (c = h->conns; c != NULL; c = c->next)
+		if (c->slot >= 0 && c->state == CS_BODY && c->read_at < limit &&
+		    (best == NULL || c->read_at < best->read_at))
+			best = c;
+	return best;
 }
 
 /* A reusable slot: the stash first, then the free ring; -1 when full. */
@@ -581,9 +602,17 @@ static void queue_full(struct httpd *h, struct conn *c, int close)
  * 0, or -1 when the queue filled up meanwhile (answered 503, closing). */
 static int payload_claim(struct httpd *h, struct conn *c)
 {
+	struct conn *stalled;
+
 	c->want_slot = 0;
 	if ((c->slot = slot_reserve(h)) >= 0)
 		return 0;
+	if ((stalled = stalled_body(h)) != NULL) {
+		log_debug("httpd: queue full: a stalled body gives its slot up");
+		conn_expire(h, stalled);	/* 408; the slot goes to the stash */
+		c->slot = slot_reserve(h);
+		return 0;
+	}
 	queue_full(h, c, 1);
 	request_done(h, c);
 	return -1;
@@ -629,7 +658,7 @@ static void payload_start(struct httpd *h, struct conn *c,
 		goto answer;
 	}
 	conn_consume(c, head_len);
-	if (!slot_available(h)) {
+	if (!slot_available(h) && stalled_body(h) == NULL) {
 		queue_full(h, c, has_body);
 		request_done(h, c);
 		return;
@@ -843,6 +872,7 @@ static void conn_read(struct httpd *h, struct conn *c)
 	}
 	if (c->state == CS_LINGER)
 		return;
+	c->read_at = h->now;
 	if (direct) {
 		c->body_got += (uint64_t)n;
 		c->body_left -= (uint64_t)n;
@@ -1052,6 +1082,7 @@ int httpd_poll(struct httpd *h, int timeout_ms)
 			return -1;
 		n = 0;
 	}
+	h->now = clock_mono_ns();
 	for (int i = 0; i < n; i++) {
 		struct ev *ev = evs[i].data.ptr;
 

@@ -265,20 +265,22 @@ START_TEST(pipelining)
 }
 END_TEST
 
-/* Start the server with the kernel's buffering of its answers small (a
- * few KiB), so answers larger than that reach the server's output cap
- * whatever the pace of the reader. */
+#define KBUF	(64 * 1024)	/* the kernel buffers of tests that need them known */
+
+/* Start the server with the kernel's buffering of its answers fixed at
+ * KBUF (no autotuning), so that answers of a few MiB reach the server's
+ * output cap whatever the pace of the reader. */
 static void small_buffers_start(const struct config *c)
 {
-	struct harness_opts o = { .sndbuf = 4096 };
+	struct harness_opts o = { .sndbuf = KBUF };
 
 	ck_assert_int_eq(harness_start_opts(&hs, c, &o), 0);
 }
 
-/* A client whose socket receive buffer is small. */
+/* A client whose socket receive buffer is fixed at KBUF. */
 static struct hc *small_rcvbuf(struct hc *c)
 {
-	int small = 4096;
+	int small = KBUF;
 
 	ck_assert_ptr_nonnull(c);
 	ck_assert_int_eq(setsockopt(hc_fd(c), SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
@@ -288,8 +290,8 @@ static struct hc *small_rcvbuf(struct hc *c)
 START_TEST(pipelining_bounded_output)
 {
 	/* 300 pipelined /metrics (several KiB each, ~1 MiB in all, through
-	 * kernel buffers of a few KiB): the server stops at its output cap
-	 * and resumes, answering all in order. */
+	 * kernel buffers of KBUF): the server stops at its output cap and
+	 * resumes, answering all in order. */
 	static char req[300 * 40];
 	struct hc *c;
 	struct hc_resp r;
@@ -954,6 +956,55 @@ START_TEST(idle_post_heads_hold_no_slot)
 }
 END_TEST
 
+/* Bodies that send a byte and stall cannot pin the queue either: with
+ * queue=4 held by 4 such bodies, a normal POST is accepted once they
+ * have stalled for a second (retried on 503 until then, bounded); the
+ * body stalled longest is answered 408 and closed. */
+START_TEST(stalled_bodies_give_slots_up)
+{
+	struct hc *stalled[4], *c;
+	struct hc_resp r;
+	long long deadline;
+	int st, timed_out = 0;
+
+	START(cfg.body_timeout = 60);	/* queue 4 */
+	for (int i = 0; i < 4; i++) {
+		stalled[i] = hc_open(hs.port);
+		ck_assert_ptr_nonnull(stalled[i]);
+		ck_assert_int_eq(hc_sends(stalled[i], "POST /payload HTTP/1.1\r\nHost: t\r\n"
+		    "Content-Length: 10\r\n\r\nx"), 0);
+	}
+	ck_assert(wait_state(SLOT_FILLING, 4));
+	deadline = now_ms() + T;
+	do {
+		c = hc_open(hs.port);
+		ck_assert_ptr_nonnull(c);
+		st = post(c, "normal", NULL);
+		hc_close(c);
+		if (st != 202) {
+			ck_assert_int_eq(st, 503);
+			usleep(20000);	/* the pace of the retries */
+		}
+	} while (st != 202 && now_ms() < deadline);
+	ck_assert_int_eq(st, 202);
+	deadline = now_ms() + T;
+	while (timed_out == 0 && now_ms() < deadline)
+		for (int i = 0; i < 4; i++)
+			if (stalled[i] != NULL && hc_read(stalled[i], &r, 0, 1) == 0) {
+				ck_assert_int_eq(r.status, 408);
+				ck_assert(hc_eof(stalled[i], T));
+				hc_resp_free(&r);
+				hc_close(stalled[i]);
+				stalled[i] = NULL;
+				timed_out++;
+			}
+	ck_assert_int_eq(timed_out, 1);
+	ck_assert_uint_eq(count_state(SLOT_QUEUED), 1);
+	for (int i = 0; i < 4; i++)
+		hc_close(stalled[i]);
+}
+END_TEST
+
 /* Slowloris: 40 connections sending a partial head against
  * max_connections=16 (and timeouts that would hold them a minute): every
  * normal client is served at once, taking the place of the oldest. */
@@ -1002,7 +1053,7 @@ END_TEST
  * re-arms it. */
 START_TEST(slow_pipelined_reader_not_cut)
 {
-	enum { N = 100 };
+	enum { N = 300 };
 	static char req[N * 40];
 	struct hc *c;
 	struct hc_resp r;
@@ -1017,7 +1068,8 @@ START_TEST(slow_pipelined_reader_not_cut)
 		n += (size_t)sprintf(req + n, "GET /metrics?%03d HTTP/1.1\r\nHost: t\r\n\r\n", i);
 	c = small_rcvbuf(hc_open(hs.port));
 	ck_assert_int_eq(hc_send(c, req, n), 0);
-	/* 256 bytes every 250 ms for 4 s: far below what the answers hold */
+	/* 256 bytes every 250 ms for 4 s: far below what the answers (~1 MiB)
+	 * and the buffers hold, so the server waits at its output cap */
 	t0 = now_ms();
 	while (now_ms() - t0 < 4000) {
 		ck_assert_int_eq(hc_fill(c, 256, T), 1);
@@ -1285,6 +1337,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, accept_emfile_pause);
 	tcase_add_test(tc, queue_full_and_recovery);
 	tcase_add_test(tc, idle_post_heads_hold_no_slot);
+	tcase_add_test(tc, stalled_bodies_give_slots_up);
 	tcase_add_test(tc, slowloris_over_max_connections);
 	tcase_add_test(tc, slow_pipelined_reader_not_cut);
 	tcase_add_test(tc, job_json);
