@@ -33,13 +33,14 @@
  * only this process pops the free ring, and nobody pushes a slot that was
  * not enqueued.
  *
- * Connection cap: at max_connections a newcomer takes the place of an
- * idle keep-alive connection (idle longest first), else of the one whose
- * request (a head, or a body that holds no slot) has been arriving
- * longest; a connection with an answer to write, a slot, or lingering is
- * never taken.  With none to take, the listener leaves the epoll set (the
- * kernel's backlog holds newcomers) for ACCEPT_PAUSE_MS or until one
- * closes.  The same pause follows EMFILE and friends.
+ * Connection cap: at max_connections a newcomer takes the place of the
+ * connection idle longest (after a served request: waiting for the next
+ * one or for the client to read its answers; or lingering), else of the
+ * one whose current request has been arriving longest; one sending a
+ * body into a slot is never taken.  With none to take, the listener
+ * leaves the epoll set (the kernel's backlog holds newcomers) for
+ * ACCEPT_PAUSE_MS or until one closes.  The same pause follows EMFILE and
+ * friends.
  *
  * Timers: every connection has one deadline; a tick every TICK_MS scans
  * them all (bounded work, no timer syscalls).  While answers wait for the
@@ -323,10 +324,16 @@ static void conn_close(struct httpd *h, struct conn *c)
 	listener_update(h);
 }
 
-/* Is c an idle keep-alive connection? */
-static int conn_idle(const struct conn *c)
+/* When c was last active, if it waits on its client after a served
+ * request (for the next one, or to read the answers) or is lingering;
+ * else 0. */
+static int64_t conn_idle_since(const struct httpd *h, const struct conn *c)
 {
-	return c->reused && c->state == CS_HEAD && c->in_len == 0;
+	if (c->state == CS_LINGER)
+		return c->deadline - LINGER_MS * NS_PER_MS;
+	if (c->timer == T_IDLE && c->reused)
+		return c->deadline - h->keepalive_ns;
+	return 0;
 }
 
 /* The connection a newcomer replaces when the table is full (see the top
@@ -334,18 +341,21 @@ static int conn_idle(const struct conn *c)
 static struct conn *reclaim_victim(struct httpd *h)
 {
 	struct conn *c, *best = NULL;
+	int64_t best_at = 0;
 	int best_idle = 0;
 
 	for (c = h->conns; c != NULL; c = c->next) {
-		int idle;
+		int64_t at = conn_idle_since(h, c);
+		int idle = at != 0;
 
-		if (c->state == CS_LINGER || c->close_after || c->slot >= 0 ||
-		    obuf_pending(&c->out) > 0)
+		if (c->slot >= 0)
 			continue;
-		idle = conn_idle(c);
+		if (!idle)
+			at = c->since;
 		if (best == NULL || idle > best_idle ||
-		    (idle == best_idle && c->since < best->since)) {
+		    (idle == best_idle && at < best_at)) {
 			best = c;
+			best_at = at;
 			best_idle = idle;
 		}
 	}
@@ -411,8 +421,7 @@ static void do_accept(struct httpd *h)
 		}
 		if (victim != NULL) {
 			log_debug("httpd: connection table full: closing the %s",
-			    conn_idle(victim) ?
-			    "longest idle keep-alive connection" :
+			    conn_idle_since(h, victim) ? "longest idle connection" :
 			    "longest incomplete request");
 			conn_close(h, victim);
 		}

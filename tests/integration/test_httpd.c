@@ -810,16 +810,20 @@ static void third_waits_for_a_close(const char *hold, int hold_status)
 /* At the cap a newcomer takes the place of the connection idle longest;
  * with none idle, of the one whose head has been arriving longest; a
  * connection uploading into a slot is never taken: then the newcomer
- * waits for a close. */
+ * waits for a close; one that never reads its answers is taken. */
 START_TEST(connection_cap)
 {
 	static const char partial[] = "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
 	    "GET /healthz HTTP/1.1\r\nHost: t\r\n";
+	static char req[300 * 40];
 	struct hc *a, *b, *x;
 	struct hc_resp r;
+	size_t n = 0;
 
-	START(cfg.max_connections = 2; cfg.keepalive_timeout = 60;
-	    cfg.header_timeout = 60; cfg.body_timeout = 60);
+	harness_config(&cfg);
+	cfg.max_connections = 2;
+	cfg.keepalive_timeout = cfg.header_timeout = cfg.body_timeout = 60;
+	small_buffers_start(&cfg);
 	/* a then b served and idle: x is served, a (idle longest) closed */
 	a = hc_open(hs.port);
 	b = hc_open(hs.port);
@@ -867,6 +871,30 @@ START_TEST(connection_cap)
 	/* two uploads into slots: nothing to take, the newcomer waits */
 	third_waits_for_a_close("POST /payload HTTP/1.1\r\nHost: t\r\n"
 	    "Content-Length: 10\r\n\r\nab", 0);
+	ck_assert(wait_connections(0));
+	/* an upload into a slot, and a client that pipelines ~1 MiB of
+	 * answers and reads none: the newcomer takes the non-reader's place */
+	b = hc_open(hs.port);
+	ck_assert_int_eq(hc_sends(b, "POST /payload HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Length: 10\r\n\r\ncd"), 0);
+	ck_assert(wait_filling("cd", 2));
+	for (int i = 0; i < 300; i++)
+		n += (size_t)sprintf(req + n, "GET /metrics?%03d HTTP/1.1\r\nHost: t\r\n\r\n", i);
+	a = small_rcvbuf(hc_open(hs.port));
+	ck_assert_int_eq(hc_send(a, req, n), 0);
+	{	/* the server is answering it */
+		struct pollfd p = { .fd = hc_fd(a), .events = POLLIN };
+
+		ck_assert_int_eq(poll(&p, 1, T), 1);
+	}
+	x = hc_open(hs.port);
+	ck_assert_int_eq(hc_sends(x, GET_HEALTHZ), 0);
+	expect_status(x, &r, 0, 200);
+	hc_resp_free(&r);
+	ck_assert(hc_eof(a, T));
+	hc_close(a);
+	hc_close(b);
+	hc_close(x);
 }
 END_TEST
 
