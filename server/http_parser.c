@@ -1,9 +1,9 @@
 /*
  * http_parser — strict HTTP/1.1 request head parser and chunked decoder.
  *
- * http_parse_head() scans the whole buffer from the start on every call,
- * strictly left to right, and every check fires at the first byte that
- * decides it.  A verdict therefore depends only on the bytes before the
+ * http_parse_head_more() scans the head strictly left to right, resuming
+ * where its previous call stopped, and every check fires at the first
+ * byte that decides it.  A verdict therefore depends only on the bytes before the
  * point where it is given: every prefix of an input gives 0 or the same
  * verdict, and the limits (414, 431) fire while the head is incomplete.
  * The checks that need the whole head (Host present, chunked last, an
@@ -251,17 +251,6 @@ valid_authority(const unsigned char *p, size_t n)
 
 /* --- request head --------------------------------------------------------- */
 
-/* What the field section has seen so far, beyond struct http_request. */
-struct head_ctx {
-	const unsigned char *authority;	/* absolute-form target, or NULL */
-	size_t authority_len;
-	int hosts;			/* Host fields seen */
-	int te;				/* a Transfer-Encoding field was seen */
-	int te_other;			/* a coding other than chunked was seen */
-	int conn_close;
-	int conn_keep_alive;
-};
-
 /* Record a rejection reason and return the verdict. */
 static int
 reject(struct http_request *req, int status, const char *why)
@@ -307,7 +296,7 @@ split_path(struct http_request *req, const char *p, size_t n)
 
 /* Check the form of the request-target t[0..n) and set path and query. */
 static int
-parse_target(struct http_request *req, struct head_ctx *ctx,
+parse_target(struct http_request *req, struct http_head_ctx *ctx,
     const unsigned char *t, size_t n)
 {
 	const char *ct = (const char *)t;
@@ -354,87 +343,9 @@ parse_target(struct http_request *req, struct head_ctx *ctx,
 	return reject(req, 400, "unsupported request-target form");
 }
 
-/*
- * Parse the request line at b[*pos..len); on success set *pos past its
- * CRLF and return 1.  0 means incomplete.
- */
-static int
-parse_request_line(const unsigned char *b, size_t len, size_t *pos,
-    struct http_request *req, struct head_ctx *ctx)
-{
-	static const char version[] = "HTTP/";
-	size_t start = *pos, i = start, ts, vs;
-	int rc;
-
-	for (;; i++) {
-		if (i == len)
-			return 0;
-		if (i - start >= HTTP_MAX_REQUEST_LINE)
-			return reject(req, 414, "request line too long");
-		if (b[i] == ' ')
-			break;
-		if (!is_tchar(b[i]))
-			return reject(req, 400, "invalid method");
-	}
-	if (i == start)
-		return reject(req, 400, "empty method");
-	req->method = method_lookup(b + start, i - start);
-	if (req->method == 0)
-		return reject(req, 501, "unknown method");
-
-	ts = ++i;
-	for (;; i++) {
-		if (i == len)
-			return 0;
-		if (i - start >= HTTP_MAX_REQUEST_LINE)
-			return reject(req, 414, "request line too long");
-		if (b[i] == ' ')
-			break;
-		if (!is_target_char(b[i]))
-			return reject(req, 400, "invalid byte in target");
-	}
-	if (i == ts)
-		return reject(req, 400, "empty target");
-	if ((rc = parse_target(req, ctx, b + ts, i - ts)) < 0)
-		return rc;
-
-	vs = ++i;
-	for (;; i++) {
-		size_t k = i - vs;
-		int ok;
-
-		if (i == len)
-			return 0;
-		if (k < 8 && i - start >= HTTP_MAX_REQUEST_LINE)
-			return reject(req, 414, "request line too long");
-		if (k < 5)
-			ok = b[i] == (unsigned char)version[k];
-		else if (k == 5 || k == 7)
-			ok = b[i] >= '0' && b[i] <= '9';
-		else if (k == 6)
-			ok = b[i] == '.';
-		else if (k == 8)
-			ok = b[i] == '\r';
-		else if (b[i] == '\n')
-			break;
-		else
-			return reject(req, 400, "bare CR in request line");
-		if (!ok)
-			return reject(req, 400, b[i] == '\n' ?
-			    "bare LF in request line" : "invalid HTTP version");
-		/* known at the major digit: reject without waiting */
-		if (k == 5 && b[i] != '1')
-			return reject(req, 505, "HTTP major version not 1");
-	}
-	/* 1.2 and later minors are served as 1.1 (RFC 9110 §2.5) */
-	req->version_minor = b[vs + 7] == '0' ? 0 : 1;
-	*pos = i + 1;
-	return 1;
-}
-
 /* Parse a Content-Length value. */
 static int
-field_content_length(struct http_request *req, struct head_ctx *ctx,
+field_content_length(struct http_request *req, struct http_head_ctx *ctx,
     const unsigned char *v, size_t n)
 {
 	uint64_t x = 0;
@@ -488,7 +399,7 @@ list_next(const unsigned char *v, size_t n, size_t *i, size_t *s, size_t *e)
  * chunked is seen, nothing may follow it in this or a later field.
  */
 static int
-field_transfer_encoding(struct http_request *req, struct head_ctx *ctx,
+field_transfer_encoding(struct http_request *req, struct http_head_ctx *ctx,
     const unsigned char *v, size_t n)
 {
 	size_t i = 0, s = 0, e = 0, elems = 0;
@@ -517,7 +428,7 @@ field_transfer_encoding(struct http_request *req, struct head_ctx *ctx,
 
 /* Parse a Connection value: a comma list of tokens. */
 static int
-field_connection(struct http_request *req, struct head_ctx *ctx,
+field_connection(struct http_request *req, struct http_head_ctx *ctx,
     const unsigned char *v, size_t n)
 {
 	size_t i = 0, s = 0, e = 0;
@@ -536,7 +447,7 @@ field_connection(struct http_request *req, struct head_ctx *ctx,
 
 /* Apply the rules for one complete field line (value without OWS). */
 static int
-field_line(struct http_request *req, struct head_ctx *ctx,
+field_line(struct http_request *req, struct http_head_ctx *ctx,
     const unsigned char *name, size_t nlen, const unsigned char *v, size_t n)
 {
 	if (eq_nocase(name, nlen, "content-length"))
@@ -572,7 +483,7 @@ field_line(struct http_request *req, struct head_ctx *ctx,
 
 /* The checks that need the whole field section. */
 static int
-head_done(struct http_request *req, struct head_ctx *ctx)
+head_done(struct http_request *req, struct http_head_ctx *ctx)
 {
 	if (ctx->te && !req->chunked)
 		return reject(req, 400, "chunked is not the last coding");
@@ -592,108 +503,252 @@ head_done(struct http_request *req, struct head_ctx *ctx)
 	return 0;
 }
 
+/* Where a head scan stands (struct http_head_scan's phase). */
+enum {
+	P_EMPTY = 0,	/* empty lines before the request line */
+	P_EMPTY_LF,	/* CR of an empty line seen */
+	P_METHOD,
+	P_TARGET,	/* mark: the target's start */
+	P_VERSION,	/* mark: the version's start */
+	P_FIELD,	/* the start of a field line or of the final CRLF */
+	P_NAME,		/* mark: the name's start */
+	P_VALUE,	/* mark2: the value's start */
+	P_VALUE_LF,	/* CR after a value seen */
+	P_END_LF,	/* CR of the final CRLF seen */
+	P_DONE,		/* verdict given */
+};
+
+void
+http_head_init(struct http_head_scan *s)
+{
+	memset(s, 0, sizeof(*s));
+}
+
 /* Parse a request head at the start of buf (see http_parser.h). */
 int
 http_parse_head(const char *buf, size_t len, struct http_request *req)
 {
+	struct http_head_scan s;
+
+	http_head_init(&s);
+	return http_parse_head_more(&s, buf, len, req);
+}
+
+/*
+ * Resume the scan of a request head at s->next.  Each phase examines each
+ * byte once; a line's slices are looked at again only when the line is
+ * complete (the method, the target, a field), so a head costs linear time
+ * however it is split.
+ */
+int
+http_parse_head_more(struct http_head_scan *s, const char *buf, size_t len,
+    struct http_request *req)
+{
 	const unsigned char *b = (const unsigned char *)buf;
-	struct head_ctx ctx;
-	size_t pos = 0, fs, i;
-	int empty = 0, rc;
+	struct http_request *r = &s->req;
+	struct http_head_ctx *ctx = &s->ctx;
+	size_t i = s->next;
+	int rc;
 
-	memset(req, 0, sizeof(*req));
-	memset(&ctx, 0, sizeof(ctx));
-
-	/* RFC 9112 §2.2: skip a few empty lines before the request line */
-	for (;;) {
-		if (pos == len)
-			return 0;
-		if (b[pos] == '\n')
-			return reject(req, 400, "bare LF");
-		if (b[pos] != '\r')
-			break;
-		if (empty == HTTP_MAX_EMPTY_LINES)
-			return reject(req, 400, "too many empty lines");
-		if (pos + 1 == len)
-			return 0;
-		if (b[pos + 1] != '\n')
-			return reject(req, 400, "bare CR");
-		pos += 2;
-		empty++;
-	}
-
-	if ((rc = parse_request_line(b, len, &pos, req, &ctx)) <= 0)
-		return rc;
-
+#define VERDICT(x)	do { rc = (x); goto verdict; } while (0)
 /* Every byte of the field section is counted before it is looked at. */
 #define FIELD_BYTE(at) do {						\
 	if ((at) == len)						\
-		return 0;						\
-	if ((at) - fs >= HTTP_MAX_HEAD)					\
-		return reject(req, 431, "header section too large");	\
+		goto more;						\
+	if ((at) - s->fs >= HTTP_MAX_HEAD)				\
+		VERDICT(reject(r, 431, "header section too large"));	\
+} while (0)
+/* ... and every byte of the request line. */
+#define LINE_BYTE(at) do {						\
+	if ((at) == len)						\
+		goto more;						\
+	if ((at) - s->line >= HTTP_MAX_REQUEST_LINE)			\
+		VERDICT(reject(r, 414, "request line too long"));	\
 } while (0)
 
-	fs = pos;
 	for (;;) {
-		size_t ns, ne, vs, ve;
+		switch (s->phase) {
+		case P_EMPTY:
+			/* RFC 9112 §2.2: skip a few empty lines */
+			if (i == len)
+				goto more;
+			if (b[i] == '\n')
+				VERDICT(reject(r, 400, "bare LF"));
+			if (b[i] != '\r') {
+				s->line = i;
+				s->phase = P_METHOD;
+				break;
+			}
+			if (s->empty == HTTP_MAX_EMPTY_LINES)
+				VERDICT(reject(r, 400, "too many empty lines"));
+			i++;
+			s->phase = P_EMPTY_LF;
+			break;
+		case P_EMPTY_LF:
+			if (i == len)
+				goto more;
+			if (b[i] != '\n')
+				VERDICT(reject(r, 400, "bare CR"));
+			s->line = ++i;
+			s->empty++;
+			s->phase = P_EMPTY;
+			break;
+		case P_METHOD:
+			for (;; i++) {
+				LINE_BYTE(i);
+				if (b[i] == ' ')
+					break;
+				if (!is_tchar(b[i]))
+					VERDICT(reject(r, 400, "invalid method"));
+			}
+			if (i == s->line)
+				VERDICT(reject(r, 400, "empty method"));
+			r->method = method_lookup(b + s->line, i - s->line);
+			if (r->method == 0)
+				VERDICT(reject(r, 501, "unknown method"));
+			s->mark = ++i;
+			s->phase = P_TARGET;
+			break;
+		case P_TARGET:
+			for (;; i++) {
+				LINE_BYTE(i);
+				if (b[i] == ' ')
+					break;
+				if (!is_target_char(b[i]))
+					VERDICT(reject(r, 400, "invalid byte in target"));
+			}
+			if (i == s->mark)
+				VERDICT(reject(r, 400, "empty target"));
+			if ((rc = parse_target(r, ctx, b + s->mark, i - s->mark)) < 0)
+				VERDICT(rc);
+			s->mark = ++i;
+			s->phase = P_VERSION;
+			break;
+		case P_VERSION: {
+			static const char version[] = "HTTP/";
+			const size_t vs = s->mark;
 
-		i = pos;
-		FIELD_BYTE(i);
-		if (b[i] == '\r') {
-			FIELD_BYTE(i + 1);
-			if (b[i + 1] != '\n')
-				return reject(req, 400, "bare CR");
-			pos = i + 2;
+			for (;; i++) {
+				size_t k = i - vs;
+				int ok;
+
+				if (i == len)
+					goto more;
+				if (k < 8 && i - s->line >= HTTP_MAX_REQUEST_LINE)
+					VERDICT(reject(r, 414, "request line too long"));
+				if (k < 5)
+					ok = b[i] == (unsigned char)version[k];
+				else if (k == 5 || k == 7)
+					ok = b[i] >= '0' && b[i] <= '9';
+				else if (k == 6)
+					ok = b[i] == '.';
+				else if (k == 8)
+					ok = b[i] == '\r';
+				else if (b[i] == '\n')
+					break;
+				else
+					VERDICT(reject(r, 400, "bare CR in request line"));
+				if (!ok)
+					VERDICT(reject(r, 400, b[i] == '\n' ?
+					    "bare LF in request line" :
+					    "invalid HTTP version"));
+				/* known at the major digit: reject without waiting */
+				if (k == 5 && b[i] != '1')
+					VERDICT(reject(r, 505, "HTTP major version not 1"));
+			}
+			/* 1.2 and later minors are served as 1.1 (RFC 9110 §2.5) */
+			r->version_minor = b[vs + 7] == '0' ? 0 : 1;
+			s->line = s->fs = ++i;
+			s->phase = P_FIELD;
 			break;
 		}
-		if (b[i] == '\n')
-			return reject(req, 400, "bare LF");
-		if (is_ows(b[i]))
-			return reject(req, 400, "obs-fold or leading whitespace");
-		if (req->fields == HTTP_MAX_FIELDS)
-			return reject(req, 431, "too many header fields");
-
-		for (ns = i;; i++) {
+		case P_FIELD:
 			FIELD_BYTE(i);
-			if (b[i] == ':')
+			if (b[i] == '\r') {
+				i++;
+				s->phase = P_END_LF;
 				break;
-			if (!is_tchar(b[i]))
-				return reject(req, 400, is_ows(b[i]) ?
-				    "whitespace before colon" :
-				    "invalid field name");
-		}
-		if (i == ns)
-			return reject(req, 400, "empty field name");
-		ne = i++;
+			}
+			if (b[i] == '\n')
+				VERDICT(reject(r, 400, "bare LF"));
+			if (is_ows(b[i]))
+				VERDICT(reject(r, 400, "obs-fold or leading whitespace"));
+			if (r->fields == HTTP_MAX_FIELDS)
+				VERDICT(reject(r, 431, "too many header fields"));
+			s->phase = P_NAME;
+			break;
+		case P_NAME:
+			for (;; i++) {
+				FIELD_BYTE(i);
+				if (b[i] == ':')
+					break;
+				if (!is_tchar(b[i]))
+					VERDICT(reject(r, 400, is_ows(b[i]) ?
+					    "whitespace before colon" :
+					    "invalid field name"));
+			}
+			if (i == s->line)
+				VERDICT(reject(r, 400, "empty field name"));
+			s->mark = i++;	/* the name's end */
+			s->mark2 = i;
+			s->phase = P_VALUE;
+			break;
+		case P_VALUE:
+			for (;; i++) {
+				FIELD_BYTE(i);
+				if (b[i] == '\r')
+					break;
+				if (!is_value_char(b[i]))
+					VERDICT(reject(r, 400, b[i] == '\n' ? "bare LF" :
+					    b[i] == '\0' ? "NUL in field value" :
+					    "control character in field value"));
+			}
+			i++;
+			s->phase = P_VALUE_LF;
+			break;
+		case P_VALUE_LF: {
+			size_t vs = s->mark2, ve = i - 1;
 
-		for (vs = i;; i++) {
 			FIELD_BYTE(i);
-			if (b[i] == '\r')
-				break;
-			if (!is_value_char(b[i]))
-				return reject(req, 400, b[i] == '\n' ? "bare LF" :
-				    b[i] == '\0' ? "NUL in field value" :
-				    "control character in field value");
+			if (b[i] != '\n')
+				VERDICT(reject(r, 400, "bare CR"));
+			for (; vs < ve && is_ows(b[vs]); vs++)
+				continue;
+			while (ve > vs && is_ows(b[ve - 1]))
+				ve--;
+			r->fields++;
+			if ((rc = field_line(r, ctx, b + s->line, s->mark - s->line,
+			    b + vs, ve - vs)) < 0)
+				VERDICT(rc);
+			s->line = ++i;
+			s->phase = P_FIELD;
+			break;
 		}
-		FIELD_BYTE(i + 1);
-		if (b[i + 1] != '\n')
-			return reject(req, 400, "bare CR");
-		pos = i + 2;
-
-		for (ve = i; vs < ve && is_ows(b[vs]); vs++)
-			continue;
-		while (ve > vs && is_ows(b[ve - 1]))
-			ve--;
-		req->fields++;
-		if ((rc = field_line(req, &ctx, b + ns, ne - ns, b + vs,
-		    ve - vs)) < 0)
-			return rc;
+		case P_END_LF:
+			FIELD_BYTE(i);
+			if (b[i] != '\n')
+				VERDICT(reject(r, 400, "bare CR"));
+			if ((rc = head_done(r, ctx)) < 0)
+				VERDICT(rc);
+			VERDICT((int)(i + 1));
+		case P_DONE:
+			*req = *r;
+			return s->verdict;
+		}
 	}
+#undef LINE_BYTE
 #undef FIELD_BYTE
-
-	if ((rc = head_done(req, &ctx)) < 0)
-		return rc;
-	return (int)pos;
+#undef VERDICT
+more:
+	s->next = i;
+	*req = *r;
+	return 0;
+verdict:
+	s->next = i;
+	s->phase = P_DONE;
+	s->verdict = rc;
+	*req = *r;
+	return rc;
 }
 
 /* --- chunked body --------------------------------------------------------- */

@@ -3,16 +3,27 @@
  *
  * Pure functions over caller-owned bytes: no I/O, no allocation, no hidden
  * state, no logging.  Like picohttpparser, the head parser is called again
- * with the whole buffer as more bytes arrive and returns slices into it.
- * The chunked body decoder keeps its state in a small caller-owned struct,
- * so it can be fed any split of the body.
+ * with the whole buffer as more bytes arrive and returns slices into it;
+ * its state between calls lives in a small caller-owned struct, so it
+ * resumes where the previous call stopped and a head dribbled byte by
+ * byte costs linear time.  The chunked body decoder keeps its state the
+ * same way, so it can be fed any split of the body.
  *
- *   http_parse_head(buf, len, req)
+ *   http_head_init(s)
+ *   http_parse_head_more(s, buf, len, req)
  *       > 0   a complete request head; the value is its length in bytes
  *             (leading empty lines, request line, fields, final CRLF)
  *       0     incomplete: call again with more bytes
  *       < 0   -STATUS: reject with that HTTP status and close
  *             (400, 414, 417, 431, 501, 505); req->error says why
+ *       buf must be the same buffer on every call of one scan, its first
+ *       len bytes unchanged since the last call (more may follow); bytes
+ *       before s->line are never read again, and s->next is where the next
+ *       call starts examining (every byte before it was examined once).
+ *       After a verdict the scan keeps returning it; init s for the next
+ *       head.  req is set on every call (slices valid on a verdict > 0).
+ *   http_parse_head(buf, len, req)
+ *       the same in one call, from a fresh scan
  *   http_chunked_init(ch)
  *   http_chunked_decode(ch, in, len, &used, out, cap, &made)
  *       1 the body and its trailers are complete, 0 more bytes needed,
@@ -123,7 +134,36 @@ struct http_request {
 	const char *error;	/* static reason when rejected, else NULL */
 };
 
-/* Parse a request head at the start of buf (see above). */
+/* What the field section has seen so far, beyond struct http_request. */
+struct http_head_ctx {
+	const unsigned char *authority;	/* absolute-form target, or NULL */
+	size_t authority_len;
+	int hosts;			/* Host fields seen */
+	int te;				/* a Transfer-Encoding field was seen */
+	int te_other;			/* a coding other than chunked was seen */
+	int conn_close;
+	int conn_keep_alive;
+};
+
+/* A head scan between calls: next and line are for callers to read (tests,
+ * benchmarks); the rest is the parser's. */
+struct http_head_scan {
+	size_t next;		/* the next byte to examine */
+	size_t line;		/* the start of the current line */
+	int phase;
+	int empty;		/* empty lines skipped */
+	int verdict;
+	size_t fs;		/* the start of the field section */
+	size_t mark, mark2;	/* offsets within the current line */
+	struct http_head_ctx ctx;
+	struct http_request req;
+};
+
+void http_head_init(struct http_head_scan *s);
+/* Resume parsing a request head at the start of buf (see above). */
+int http_parse_head_more(struct http_head_scan *s, const char *buf,
+    size_t len, struct http_request *req);
+/* Parse a request head at the start of buf from scratch (see above). */
 int http_parse_head(const char *buf, size_t len, struct http_request *req);
 
 struct http_chunked {

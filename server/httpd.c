@@ -6,7 +6,8 @@
  * A connection is in one of three states:
  *   HEAD    reading a request head into the fixed input buffer (idle when
  *           the buffer is empty: the keep-alive timer runs; the header
- *           timer is armed once, at the first byte of a request)
+ *           timer is armed once, at the first byte of a request); each
+ *           read resumes the parser's scan where the last one stopped
  *   BODY    reading a request body: POST /payload's body goes straight
  *           into the reserved slot (Content-Length bodies are read into it
  *           with read(2) when no bytes are buffered; chunked ones are
@@ -19,19 +20,33 @@
  * output buffer holds OUT_CAP bytes or more, nothing more is parsed and
  * EPOLLIN is off: that bounds the memory a client can make us hold.
  *
- * Slots: a slot is reserved after the head of a POST /payload (none free:
- * 503, counted in header->rejected) and owned by the connection until the
- * body is complete (segment_enqueue, then the doorbell).  A body that never
- * completes leaves its slot FILLING on a local stash, reused before the
- * free ring: only this process pops the free ring, and nobody pushes a
- * slot that was not enqueued.
+ * Slots: after the head of a POST /payload the queue must have room (none:
+ * 503 before the body is read, counted in header->rejected), but the slot
+ * is reserved only when the first body byte arrives (none left by then:
+ * the same 503), so a client that sends a head and nothing more holds no
+ * slot.  When the queue is full, a body holding a slot that has gone
+ * STALL_MS without a byte gives it up to a new one (answered 408, as at
+ * its body timeout), so slow bodies cannot pin the queue either.  The
+ * connection owns its slot until the body is complete (segment_enqueue,
+ * then the doorbell).  A body that never completes
+ * leaves its slot FILLING on a local stash, reused before the free ring:
+ * only this process pops the free ring, and nobody pushes a slot that was
+ * not enqueued.
  *
- * Connection cap: at max_connections the listener leaves the epoll set
- * (the kernel's backlog holds newcomers) and returns when one closes.  The
- * same pause, for ACCEPT_PAUSE_MS, follows EMFILE and friends.
+ * Connection cap: at max_connections a newcomer takes the place of the
+ * connection idle longest (after a served request: waiting for the next
+ * one or for the client to read its answers; or lingering), else of the
+ * one whose current request has been arriving longest; one sending a
+ * body into a slot is never taken.  With none to take, the listener
+ * leaves the epoll set (the kernel's backlog holds newcomers) for
+ * ACCEPT_PAUSE_MS or until one closes.  The same pause follows EMFILE and
+ * friends.
  *
  * Timers: every connection has one deadline; a tick every TICK_MS scans
- * them all (bounded work, no timer syscalls).
+ * them all (bounded work, no timer syscalls).  While answers wait for the
+ * client to read them (the output cap is reached), the idle timer runs
+ * and every send that makes progress re-arms it; the header timer starts
+ * afresh when the next head can be served.
  *
  * Closed connections are freed at the end of httpd_poll(), so an event
  * later in the same batch never touches freed memory.
@@ -61,6 +76,7 @@
 #define LINGER_MS	2000
 #define ACCEPT_PAUSE_MS	250	/* ends at a tick */
 #define ACCEPT_BATCH	64
+#define STALL_MS	1000	/* a body this long without a byte may lose its slot */
 #define EMFILE_WARN_S	10
 #define MAX_EVENTS	64
 #define NS_PER_MS	1000000LL
@@ -97,12 +113,17 @@ struct conn {
 	int keep_alive;		/* of the request being served */
 	int http10;		/* ... and whether it was HTTP/1.0 */
 	int more;		/* stopped at the output cap with input left */
+	int reused;		/* a request was served: idle means keep-alive */
+	int64_t since;		/* when the current timer's phase began */
+	int64_t read_at;	/* when bytes last arrived */
 	/* the body being read */
 	long slot;		/* reserved slot, or -1 (discarding) */
+	int want_slot;		/* POST /payload: reserve at the first body byte */
 	int chunked;
 	uint64_t body_left;	/* Content-Length bytes still to come */
 	uint64_t body_got;
 	struct http_chunked ch;
+	struct http_head_scan scan;	/* the head in the input buffer so far */
 	struct conn *prev, *next;
 	struct obuf out;
 	size_t in_len;
@@ -134,6 +155,7 @@ struct httpd {
 	unsigned nconns;
 	struct watch *watches;
 	int64_t next_tick;
+	int64_t now;		/* when this round's events came */
 
 	uint32_t *stash;	/* FILLING slots whose body never completed */
 	uint32_t nstash, stash_cap;
@@ -148,14 +170,14 @@ static void conn_close(struct httpd *h, struct conn *c);
 static void send_error(struct httpd *h, struct conn *c, int status,
     const char *msg, const char *extra);
 static void conn_flush(struct httpd *h, struct conn *c);
+static void conn_expire(struct httpd *h, struct conn *c);
 
 /* --- listener ------------------------------------------------------------ */
 
-/* Put the listener in or out of the epoll set as the cap and pauses say. */
+/* Put the listener in or out of the epoll set as the pauses say. */
 static void listener_update(struct httpd *h)
 {
-	int want = h->listen_fd != -1 && h->nconns < h->max_connections &&
-	    h->accept_paused_until == 0;
+	int want = h->listen_fd != -1 && h->accept_paused_until == 0;
 	struct epoll_event e = { .events = EPOLLIN, .data.ptr = &h->listener_ev };
 
 	if (want == h->listen_in_set)
@@ -190,11 +212,13 @@ void httpd_close_listener(struct httpd *h)
 
 /* --- connections --------------------------------------------------------- */
 
-/* Arm the connection's one timer. */
+/* Arm the connection's one timer (a new kind starts a new phase). */
 static void conn_timer(struct httpd *h, struct conn *c, enum conn_timer t)
 {
 	int64_t now = clock_mono_ns();
 
+	if (t != c->timer)
+		c->since = now;
 	c->timer = t;
 	switch (t) {
 	case T_IDLE:	c->deadline = now + h->keepalive_ns; break;
@@ -244,6 +268,27 @@ static void note_bad(struct httpd *h)
 		log_warnx("shared memory: %s: dropped (later bad values are dropped silently)", bad);
 }
 
+/* Is a slot free for a new body?  Only this process takes slots, so the
+ * answer holds until it takes one. */
+static int slot_available(struct httpd *h)
+{
+	return h->nstash > 0 || ring_count(segment_free(h->seg)) > 0;
+}
+
+/* The body holding a slot that has gone longest without a byte, if that
+ * is over STALL_MS, or NULL.  Looked for only when the queue is full. */
+static struct conn *stalled_body(struct httpd *h)
+{
+	int64_t limit = h->now - STALL_MS * NS_PER_MS;
+	struct conn *c, *best = NULL;
+
+	for (c = h->conns; c != NULL; c = c->next)
+		if (c->slot >= 0 && c->state == CS_BODY && c->read_at < limit &&
+		    (best == NULL || c->read_at < best->read_at))
+			best = c;
+	return best;
+}
+
 /* A reusable slot: the stash first, then the free ring; -1 when full. */
 static long slot_reserve(struct httpd *h)
 {
@@ -291,19 +336,70 @@ static void conn_close(struct httpd *h, struct conn *c)
 	c->next = h->graveyard;
 	h->graveyard = c;
 	h->nconns--;
+	h->accept_paused_until = 0;	/* a place and an fd are free again */
+	listener_update(h);
+}
+
+/* When c was last active, if it waits on its client after a served
+ * request (for the next one, or to read the answers) or is lingering;
+ * else 0. */
+static int64_t conn_idle_since(const struct httpd *h, const struct conn *c)
+{
+	if (c->state == CS_LINGER)
+		return c->deadline - LINGER_MS * NS_PER_MS;
+	if (c->timer == T_IDLE && c->reused)
+		return c->deadline - h->keepalive_ns;
+	return 0;
+}
+
+/* The connection a newcomer replaces when the table is full (see the top
+ * of this file), or NULL. */
+static struct conn *reclaim_victim(struct httpd *h)
+{
+	struct conn *c, *best = NULL;
+	int64_t best_at = 0;
+	int best_idle = 0;
+
+	for (c = h->conns; c != NULL; c = c->next) {
+		int64_t at = conn_idle_since(h, c);
+		int idle = at != 0;
+
+		if (c->slot >= 0)
+			continue;
+		if (!idle)
+			at = c->since;
+		if (best == NULL || idle > best_idle ||
+		    (idle == best_idle && at < best_at)) {
+			best = c;
+			best_at = at;
+			best_idle = idle;
+		}
+	}
+	return best;
+}
+
+/* Stop accepting for ACCEPT_PAUSE_MS (or until a connection closes). */
+static void accept_pause(struct httpd *h, int64_t now)
+{
+	h->accept_paused_until = now + ACCEPT_PAUSE_MS * NS_PER_MS;
 	listener_update(h);
 }
 
 /* Accept what is pending on the listener. */
 static void do_accept(struct httpd *h)
 {
-	for (int n = 0; n < ACCEPT_BATCH && h->nconns < h->max_connections; n++) {
+	for (int n = 0; n < ACCEPT_BATCH; n++) {
 		struct epoll_event e;
-		struct conn *c;
+		struct conn *c, *victim = NULL;
 		struct sockaddr_storage peer;
 		socklen_t plen = sizeof peer;
 		int fd, on = 1;
 
+		if (h->nconns >= h->max_connections &&
+		    (victim = reclaim_victim(h)) == NULL) {
+			accept_pause(h, clock_mono_ns());
+			return;
+		}
 		fd = accept4(h->listen_fd, (struct sockaddr *)&peer, &plen,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
@@ -334,14 +430,19 @@ static void do_accept(struct httpd *h)
 					    ACCEPT_PAUSE_MS);
 					h->emfile_warned = now;
 				}
-				h->accept_paused_until = now + ACCEPT_PAUSE_MS * NS_PER_MS;
-				listener_update(h);
+				accept_pause(h, now);
 				return;
 			}
 			default:
 				log_warn("httpd: accept");
 				return;
 			}
+		}
+		if (victim != NULL) {
+			log_debug("httpd: connection table full: closing the %s",
+			    conn_idle_since(h, victim) ? "longest idle connection" :
+			    "longest incomplete request");
+			conn_close(h, victim);
 		}
 		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) == -1)
 			log_debug("httpd: TCP_NODELAY: %s", strerror(errno));
@@ -354,6 +455,7 @@ static void do_accept(struct httpd *h)
 		c->ev.kind = EV_CONN;
 		c->fd = fd;
 		c->slot = -1;
+		http_head_init(&c->scan);
 		c->events = EPOLLIN;
 		e.events = EPOLLIN;
 		e.data.ptr = &c->ev;
@@ -377,7 +479,6 @@ static void do_accept(struct httpd *h)
 			conn_update_events(h, c);
 		}
 	}
-	listener_update(h);
 }
 
 /* --- responses ----------------------------------------------------------- */
@@ -514,7 +615,42 @@ static void request_done(struct httpd *h, struct conn *c)
 {
 	c->state = CS_HEAD;
 	c->slot = -1;
+	c->want_slot = 0;
+	c->reused = 1;
+	c->timer = T_NONE;	/* the next request is a new phase */
 	conn_timer(h, c, c->in_len > 0 ? T_HEAD : T_IDLE);
+}
+
+/* Answer 503 for a full queue (closing when a body may follow). */
+static void queue_full(struct httpd *h, struct conn *c, int close)
+{
+	struct reply rep = { .body = &h->body };
+
+	atomic_fetch_add_explicit(&h->hdr->rejected, 1, memory_order_relaxed);
+	routes_error(&rep, 503, "queue full");
+	snprintf(rep.extra, sizeof rep.extra, "Retry-After: 1\r\n");
+	rep.close = close;
+	send_reply(h, c, &rep, 0);
+}
+
+/* The body's first byte is here, or the body is empty: reserve its slot.
+ * 0, or -1 when the queue filled up meanwhile (answered 503, closing). */
+static int payload_claim(struct httpd *h, struct conn *c)
+{
+	struct conn *stalled;
+
+	c->want_slot = 0;
+	if ((c->slot = slot_reserve(h)) >= 0)
+		return 0;
+	if ((stalled = stalled_body(h)) != NULL) {
+		log_debug("httpd: queue full: a stalled body gives its slot up");
+		conn_expire(h, stalled);	/* 408; the slot goes to the stash */
+		c->slot = slot_reserve(h);
+		return 0;
+	}
+	queue_full(h, c, 1);
+	request_done(h, c);
+	return -1;
 }
 
 /* The whole body is here: enqueue the job (or finish skipping). */
@@ -546,7 +682,6 @@ static void payload_start(struct httpd *h, struct conn *c,
 	int expect = req->expect_continue && req->version_minor == 1;
 	int has_body = req->chunked || req->content_length > 0;
 	struct reply rep = { .body = &h->body };
-	long slot;
 
 	if (h->draining) {
 		routes_error(&rep, 503, "draining");
@@ -563,15 +698,14 @@ static void payload_start(struct httpd *h, struct conn *c,
 		rep.close = 1;
 		goto answer;
 	}
-	if ((slot = slot_reserve(h)) < 0) {
-		atomic_fetch_add_explicit(&h->hdr->rejected, 1, memory_order_relaxed);
-		routes_error(&rep, 503, "queue full");
-		snprintf(rep.extra, sizeof rep.extra, "Retry-After: 1\r\n");
-		rep.close = has_body;
-		goto answer;
-	}
 	conn_consume(c, head_len);
-	c->slot = slot;
+	if (!slot_available(h) && stalled_body(h) == NULL) {
+		queue_full(h, c, has_body);
+		request_done(h, c);
+		return;
+	}
+	c->slot = -1;
+	c->want_slot = 1;
 	c->chunked = req->chunked;
 	c->body_left = req->chunked ? 0 : req->content_length;
 	c->body_got = 0;
@@ -579,7 +713,8 @@ static void payload_start(struct httpd *h, struct conn *c,
 	c->state = CS_BODY;
 	conn_timer(h, c, T_BODY);
 	if (!has_body) {
-		body_complete(h, c, 0);
+		if (payload_claim(h, c) == 0)
+			body_complete(h, c, 0);
 		return;
 	}
 	if (expect)
@@ -640,7 +775,11 @@ static void handle_head(struct httpd *h, struct conn *c,
 /* Take body bytes from the input buffer. */
 static void body_feed(struct httpd *h, struct conn *c)
 {
-	char *payload = c->slot >= 0 ?
+	char *payload;
+
+	if (c->want_slot && payload_claim(h, c) == -1)
+		return;
+	payload = c->slot >= 0 ?
 	    (char *)segment_slot(h->seg, (uint32_t)c->slot)->payload : NULL;
 
 	if (!c->chunked) {
@@ -709,7 +848,11 @@ static void conn_process(struct httpd *h, struct conn *c)
 		}
 		if (c->timer != T_HEAD)
 			conn_timer(h, c, T_HEAD);
-		rc = http_parse_head(c->in, c->in_len, &req);
+		/* resumes where the last read's scan stopped: the input
+		 * only grows until the head is taken */
+		rc = http_parse_head_more(&c->scan, c->in, c->in_len, &req);
+		if (rc != 0)
+			http_head_init(&c->scan);
 		if (rc == 0) {
 			if (c->in_len == IN_CAP)	/* the parser's limits fire first */
 				send_error(h, c, 431, "request header fields too large", NULL);
@@ -725,6 +868,11 @@ static void conn_process(struct httpd *h, struct conn *c)
 		handle_head(h, c, &req, (size_t)rc);
 	}
 	c->more = !c->dead && c->in_len > 0 && obuf_pending(&c->out) >= OUT_CAP;
+	/* waiting for the client to read: the idle timer, which each send
+	 * that makes progress re-arms (not the header timer: the next head
+	 * is ours to take) */
+	if (c->more && c->timer != T_IDLE)
+		conn_timer(h, c, T_IDLE);
 }
 
 /* Read what the socket has: into the slot, the input buffer, or nowhere. */
@@ -767,6 +915,7 @@ static void conn_read(struct httpd *h, struct conn *c)
 	}
 	if (c->state == CS_LINGER)
 		return;
+	c->read_at = h->now;
 	if (direct) {
 		c->body_got += (uint64_t)n;
 		c->body_left -= (uint64_t)n;
@@ -977,6 +1126,7 @@ int httpd_poll(struct httpd *h, int timeout_ms)
 			return -1;
 		n = 0;
 	}
+	h->now = clock_mono_ns();
 	for (int i = 0; i < n; i++) {
 		struct ev *ev = evs[i].data.ptr;
 

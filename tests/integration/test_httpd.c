@@ -23,7 +23,7 @@
 #include "tests/lib/harness.h"
 #include "tests/lib/http_client.h"
 
-#define T	3000	/* ms to wait for an answer */
+#define T	HARNESS_WAIT_MS	/* the bound of every wait for an answer */
 
 static struct harness hs;
 static struct config cfg;
@@ -57,6 +57,59 @@ static unsigned count_state(uint32_t st)
 	for (uint32_t i = 0; i < segment_capacity(hs.seg); i++)
 		n += atomic_load(&segment_slot(hs.seg, i)->state) == st;
 	return n;
+}
+
+/* Wait (bounded) until a FILLING slot's payload starts with p[0..n):
+ * the server has read that much of a body. */
+static int wait_filling(const char *p, size_t n)
+{
+	long long deadline = now_ms() + T;
+
+	do {
+		for (uint32_t i = 0; i < segment_capacity(hs.seg); i++) {
+			struct slot *sl = segment_slot(hs.seg, i);
+
+			if (atomic_load(&sl->state) == SLOT_FILLING &&
+			    memcmp(sl->payload, p, n) == 0)
+				return 1;
+		}
+		usleep(1000);
+	} while (now_ms() < deadline);
+	return 0;
+}
+
+/* Wait (bounded) until n slots are in state st. */
+static int wait_state(uint32_t st, unsigned n)
+{
+	long long deadline = now_ms() + T;
+
+	while (count_state(st) != n) {
+		if (now_ms() >= deadline)
+			return 0;
+		usleep(1000);
+	}
+	return 1;
+}
+
+/* Wait (bounded) until the server has n client connections besides the
+ * one asking /status. */
+static int wait_connections(unsigned n)
+{
+	long long deadline = now_ms() + T;
+	char want[64];
+
+	snprintf(want, sizeof want, "\"connections\":%u,", n + 1);
+	do {
+		struct hc_resp r;
+		int found = hc_once(hs.port, "GET /status HTTP/1.1\r\nHost: t\r\n\r\n", &r) == 200 &&
+		    strstr(r.body, want) != NULL;
+
+		hc_resp_free(&r);
+		if (found)
+			return 1;
+		usleep(1000);
+	} while (now_ms() < deadline);
+	return 0;
 }
 
 /* Read one response and check its status. */
@@ -212,21 +265,44 @@ START_TEST(pipelining)
 }
 END_TEST
 
+#define KBUF	(64 * 1024)	/* the kernel buffers of tests that need them known */
+
+/* Start the server with the kernel's buffering of its answers fixed at
+ * KBUF (no autotuning), so that answers of a few MiB reach the server's
+ * output cap whatever the pace of the reader. */
+static void small_buffers_start(const struct config *c)
+{
+	struct harness_opts o = { .sndbuf = KBUF };
+
+	ck_assert_int_eq(harness_start_opts(&hs, c, &o), 0);
+}
+
+/* A client whose socket receive buffer is fixed at KBUF. */
+static struct hc *small_rcvbuf(struct hc *c)
+{
+	int small = KBUF;
+
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(setsockopt(hc_fd(c), SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
+	return c;
+}
+
 START_TEST(pipelining_bounded_output)
 {
-	/* 300 pipelined /metrics (several KiB each) without reading: the server
-	 * must stop at its output cap and resume, answering all in order. */
+	/* 300 pipelined /metrics (several KiB each, ~1 MiB in all, through
+	 * kernel buffers of KBUF): the server stops at its output cap and
+	 * resumes, answering all in order. */
 	static char req[300 * 40];
 	struct hc *c;
 	struct hc_resp r;
 	size_t n = 0;
 
-	START((void)0);
+	harness_config(&cfg);
+	small_buffers_start(&cfg);
 	for (int i = 0; i < 300; i++)
 		n += (size_t)sprintf(req + n, "GET /metrics?%03d HTTP/1.1\r\nHost: t\r\n\r\n", i);
-	c = hc_open(hs.port);
+	c = small_rcvbuf(hc_open(hs.port));
 	ck_assert_int_eq(hc_send(c, req, n), 0);
-	usleep(200000);
 	for (int i = 0; i < 300; i++) {
 		expect_status(c, &r, 0, 200);
 		ck_assert_ptr_nonnull(strstr(r.body, "jobqd_queue_depth"));
@@ -321,7 +397,7 @@ START_TEST(post_payload)
 	c = hc_open(hs.port);
 	ck_assert_int_eq(hc_sends(c, "POST /payload HTTP/1.1\r\nHost: t\r\n"
 	    "Content-Type: application/octet-stream\r\nContent-Length: 11\r\n\r\nhello"), 0);
-	usleep(50000);
+	ck_assert(wait_filling("hello", 5));
 	ck_assert_uint_eq(count_state(SLOT_QUEUED), 0);	/* not yet complete */
 	ck_assert_int_eq(hc_sends(c, " world"), 0);
 	expect_status(c, &r, 0, 202);
@@ -338,11 +414,16 @@ START_TEST(post_payload)
 	hc_resp_free(&r);
 	ck_assert_uint_eq(atomic_load(&segment_header(hs.seg)->accepted), 1);
 	ck_assert_uint_eq(ring_count(segment_ready(hs.seg)), 1);
-	/* the dispatcher said it sleeps: one doorbell byte, the flag cleared */
-	ck_assert_uint_eq(harness_doorbell(&hs), 1);
+	/* the dispatcher said it sleeps: one doorbell byte, the flag cleared
+	 * (rung at the end of the server's round, after the 202 went out) */
+	ck_assert_uint_eq(harness_doorbell_wait(&hs, 1), 1);
 	ck_assert_uint_eq(atomic_load(&segment_header(hs.seg)->dispatcher_sleeping), 0);
-	/* awake dispatcher: no doorbell */
+	/* awake dispatcher: no doorbell; the answer to a later request means
+	 * the round that enqueued is over */
 	ck_assert_int_eq(post(c, "again", NULL), 202);
+	ck_assert_int_eq(hc_sends(c, GET_HEALTHZ), 0);
+	expect_status(c, &r, 0, 200);
+	hc_resp_free(&r);
 	ck_assert_uint_eq(harness_doorbell(&hs), 1);
 	/* an empty body is a job too */
 	ck_assert_int_eq(hc_sends(c, "POST /payload HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n"), 0);
@@ -371,9 +452,9 @@ START_TEST(large_bodies)
 	snprintf(head, sizeof head, "POST /payload HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n", N);
 	ck_assert_int_eq(hc_sends(c, head), 0);
 	ck_assert_int_eq(hc_send(c, body, 1000), 0);
-	usleep(10000);
+	ck_assert(wait_filling(body, 1000));
 	ck_assert_int_eq(hc_send(c, body + 1000, 70000), 0);
-	usleep(10000);
+	ck_assert(wait_filling(body, 71000));
 	ck_assert_int_eq(hc_send(c, body + 71000, N - 71000), 0);
 	ck_assert_int_eq(hc_sends(c, GET_HEALTHZ), 0);
 	expect_status(c, &r, 0, 202);
@@ -451,10 +532,15 @@ END_TEST
 
 START_TEST(chunked_upload)
 {
-	static const char *const parts[] = {
-		"POST /payload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n",
-		"5;name=val", "ue;x\r\nhel", "lo\r\n", "1", "\r\n \r\n",
-		"6\r\nworld!\r\n0;last\r\nX-Trailer: yes\r\n", "X-Other: 1\r\n", "\r\n",
+	/* each part, and the data the server holds once it has read it
+	 * (NULL: a part that adds no data; it may reach the server with the
+	 * next one) */
+	static const char *const parts[][2] = {
+		{ "POST /payload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n", NULL },
+		{ "5;name=val", NULL }, { "ue;x\r\nhel", "hel" }, { "lo\r\n", "hello" },
+		{ "1", NULL }, { "\r\n \r\n", "hello " },
+		{ "6\r\nworld!\r\n0;last\r\nX-Trailer: yes\r\n", "hello world!" },
+		{ "X-Other: 1\r\n", NULL }, { "\r\n", NULL },
 	};
 	struct hc *c;
 	struct hc_resp r;
@@ -464,8 +550,9 @@ START_TEST(chunked_upload)
 	START((void)0);
 	c = hc_open(hs.port);
 	for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
-		ck_assert_int_eq(hc_sends(c, parts[i]), 0);
-		usleep(20000);
+		ck_assert_int_eq(hc_sends(c, parts[i][0]), 0);
+		if (parts[i][1])
+			ck_assert(wait_filling(parts[i][1], strlen(parts[i][1])));
 	}
 	expect_status(c, &r, 0, 202);
 	ck_assert_int_eq(jobid_parse(strstr(r.body, "\"id\":\"") + 6, 16, &id), 0);
@@ -607,17 +694,19 @@ START_TEST(header_timeout)
 	START((void)0);	/* header_timeout 1 s */
 	c = hc_open(hs.port);
 	t0 = now_ms();
-	/* a byte every 200 ms: the deadline is not reset per read */
-	for (const char *p = "GET /healthz HTTP/1.1\r\n"; *p && now_ms() - t0 < 2500; p++) {
-		if (hc_send(c, p, 1) == -1)
-			break;
-		usleep(200000);
-		if (now_ms() - t0 > 1600)
+	ck_assert_int_eq(hc_sends(c, "GET /healthz HTTP/1.1\r\nX-Slow: "), 0);
+	/* a byte every 100 ms until the answer comes: the deadline is not
+	 * reset per read, so it comes while we are still sending */
+	for (;;) {
+		struct pollfd p = { .fd = hc_fd(c), .events = POLLIN };
+
+		ck_assert_msg(now_ms() - t0 < T, "no 408 while a head dribbled for %d ms", T);
+		if (poll(&p, 1, 100) == 1 || hc_sends(c, "a") == -1)
 			break;
 	}
 	ck_assert_int_eq(hc_read(c, &r, 0, T), 0);
 	ck_assert_int_eq(r.status, 408);
-	ck_assert_msg(now_ms() - t0 >= 900 && now_ms() - t0 < 2500, "408 after %lld ms", now_ms() - t0);
+	ck_assert_msg(now_ms() - t0 >= 900, "408 after %lld ms", now_ms() - t0);
 	ck_assert_str_eq(hc_header(&r, "Connection"), "close");
 	ck_assert(hc_eof(c, T));
 	hc_resp_free(&r);
@@ -640,13 +729,13 @@ START_TEST(body_timeout_partial_never_enqueued)
 	/* closed mid-body: never enqueued either */
 	c = hc_open(hs.port);
 	ck_assert_int_eq(hc_sends(c, "POST /payload HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n0123456789"), 0);
-	usleep(100000);
+	ck_assert(wait_filling("0123456789", 10));
 	hc_close(c);
 	c = hc_open(hs.port);
 	ck_assert_int_eq(hc_sends(c, "POST /payload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab"), 0);
-	usleep(100000);
+	ck_assert(wait_filling("ab", 2));
 	hc_close(c);
-	usleep(100000);
+	ck_assert(wait_connections(0));	/* both seen closed */
 	ck_assert_uint_eq(count_state(SLOT_QUEUED), 0);
 	ck_assert_uint_eq(ring_count(segment_ready(hs.seg)), 0);
 	ck_assert_uint_eq(atomic_load(&segment_header(hs.seg)->accepted), 0);
@@ -667,28 +756,75 @@ START_TEST(keepalive_timeout)
 
 	START(cfg.keepalive_timeout = 1);
 	c = hc_open(hs.port);
+	t0 = now_ms();	/* before the server arms its timer, however late we read */
 	ck_assert_int_eq(hc_sends(c, GET_HEALTHZ), 0);
 	expect_status(c, &r, 0, 200);
 	hc_resp_free(&r);
-	t0 = now_ms();
-	ck_assert(hc_eof(c, 3000));	/* closed silently */
+	ck_assert(hc_eof(c, T));	/* closed silently */
 	ck_assert_msg(now_ms() - t0 >= 700, "closed after %lld ms", now_ms() - t0);
 	hc_close(c);
 	/* a connection that never sends a byte goes the same way */
 	c = hc_open(hs.port);
-	ck_assert(hc_eof(c, 3000));
+	ck_assert(hc_eof(c, T));
 	hc_close(c);
 }
 END_TEST
 
-/* Two connections are served; a third waits in the backlog, unanswered,
+/* Two connections are served and stay busy with what hold sends (answer
+ * hold_status, 0 for none); a third waits in the backlog, unanswered,
  * until one of the two closes, then it is served and the other still
  * works.  The shape of every "no more connections for now" limit. */
-static void third_waits_for_a_close(void)
+static void third_waits_for_a_close(const char *hold, int hold_status)
 {
 	struct hc *a, *b, *x;
 	struct hc_resp r;
 
+	a = hc_open(hs.port);
+	b = hc_open(hs.port);
+	ck_assert_int_eq(hc_sends(a, hold), 0);
+	ck_assert_int_eq(hc_sends(b, hold), 0);
+	if (hold_status) {
+		expect_status(a, &r, 0, hold_status);
+		hc_resp_free(&r);
+		expect_status(b, &r, 0, hold_status);
+		hc_resp_free(&r);
+	} else {
+		ck_assert(wait_state(SLOT_FILLING, 2));
+	}
+	x = hc_open(hs.port);
+	ck_assert_ptr_nonnull(x);
+	ck_assert_int_eq(hc_sends(x, GET_HEALTHZ), 0);
+	ck_assert_int_eq(hc_read(x, &r, 0, 400), -1);
+	hc_close(a);
+	expect_status(x, &r, 0, 200);
+	hc_resp_free(&r);
+	if (hold_status) {
+		ck_assert_int_eq(hc_sends(b, GET_HEALTHZ), 0);
+		expect_status(b, &r, 0, 200);
+		hc_resp_free(&r);
+	}
+	hc_close(b);
+	hc_close(x);
+}
+
+/* At the cap a newcomer takes the place of the connection idle longest;
+ * with none idle, of the one whose head has been arriving longest; a
+ * connection uploading into a slot is never taken: then the newcomer
+ * waits for a close; one that never reads its answers is taken. */
+START_TEST(connection_cap)
+{
+	static const char partial[] = "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+	    "GET /healthz HTTP/1.1\r\nHost: t\r\n";
+	static char req[300 * 40];
+	struct hc *a, *b, *x;
+	struct hc_resp r;
+	size_t n = 0;
+
+	harness_config(&cfg);
+	cfg.max_connections = 2;
+	cfg.keepalive_timeout = cfg.header_timeout = cfg.body_timeout = 60;
+	small_buffers_start(&cfg);
+	/* a then b served and idle: x is served, a (idle longest) closed */
 	a = hc_open(hs.port);
 	b = hc_open(hs.port);
 	ck_assert_int_eq(hc_sends(a, GET_HEALTHZ), 0);
@@ -698,23 +834,67 @@ static void third_waits_for_a_close(void)
 	expect_status(b, &r, 0, 200);
 	hc_resp_free(&r);
 	x = hc_open(hs.port);
-	ck_assert_ptr_nonnull(x);
 	ck_assert_int_eq(hc_sends(x, GET_HEALTHZ), 0);
-	ck_assert_int_eq(hc_read(x, &r, 0, 400), -1);
-	hc_close(a);
 	expect_status(x, &r, 0, 200);
 	hc_resp_free(&r);
-	ck_assert_int_eq(hc_sends(b, GET_HEALTHZ), 0);
+	ck_assert(hc_eof(a, T));
+	hc_close(a);
+	ck_assert_int_eq(hc_sends(b, GET_HEALTHZ), 0);	/* b and x now */
 	expect_status(b, &r, 0, 200);
 	hc_resp_free(&r);
 	hc_close(b);
 	hc_close(x);
-}
+	ck_assert(wait_connections(0));
+	/* two partial heads, a's the older: a newcomer replaces a.  Each
+	 * follows a request in the same write, so its answer means the server
+	 * has taken the partial head too. */
+	a = hc_open(hs.port);
+	ck_assert_int_eq(hc_sends(a, partial), 0);
+	expect_status(a, &r, 0, 200);
+	hc_resp_free(&r);
+	b = hc_open(hs.port);
+	ck_assert_int_eq(hc_sends(b, partial), 0);
+	expect_status(b, &r, 0, 200);
+	hc_resp_free(&r);
+	x = hc_open(hs.port);
+	ck_assert_int_eq(hc_sends(x, GET_HEALTHZ), 0);
+	expect_status(x, &r, 0, 200);
+	hc_resp_free(&r);
+	ck_assert(hc_eof(a, T));
+	hc_close(a);
+	ck_assert_int_eq(hc_sends(b, "\r\n"), 0);
+	expect_status(b, &r, 0, 200);
+	hc_resp_free(&r);
+	hc_close(b);
+	hc_close(x);
+	ck_assert(wait_connections(0));
+	/* two uploads into slots: nothing to take, the newcomer waits */
+	third_waits_for_a_close("POST /payload HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Length: 10\r\n\r\nab", 0);
+	ck_assert(wait_connections(0));
+	/* an upload into a slot, and a client that pipelines ~1 MiB of
+	 * answers and reads none: the newcomer takes the non-reader's place */
+	b = hc_open(hs.port);
+	ck_assert_int_eq(hc_sends(b, "POST /payload HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Length: 10\r\n\r\ncd"), 0);
+	ck_assert(wait_filling("cd", 2));
+	for (int i = 0; i < 300; i++)
+		n += (size_t)sprintf(req + n, "GET /metrics?%03d HTTP/1.1\r\nHost: t\r\n\r\n", i);
+	a = small_rcvbuf(hc_open(hs.port));
+	ck_assert_int_eq(hc_send(a, req, n), 0);
+	{	/* the server is answering it */
+		struct pollfd p = { .fd = hc_fd(a), .events = POLLIN };
 
-START_TEST(connection_cap)
-{
-	START(cfg.max_connections = 2);
-	third_waits_for_a_close();
+		ck_assert_int_eq(poll(&p, 1, T), 1);
+	}
+	x = hc_open(hs.port);
+	ck_assert_int_eq(hc_sends(x, GET_HEALTHZ), 0);
+	expect_status(x, &r, 0, 200);
+	hc_resp_free(&r);
+	ck_assert(hc_eof(a, T));
+	hc_close(a);
+	hc_close(b);
+	hc_close(x);
 }
 END_TEST
 
@@ -722,9 +902,11 @@ END_TEST
  * newcomer waits in the backlog rather than being dropped. */
 START_TEST(accept_emfile_pause)
 {
+	struct harness_opts o = { .nfds = 2 };
+
 	harness_config(&cfg);
-	ck_assert_int_eq(harness_start_fds(&hs, &cfg, 2), 0);
-	third_waits_for_a_close();
+	ck_assert_int_eq(harness_start_opts(&hs, &cfg, &o), 0);
+	third_waits_for_a_close(GET_HEALTHZ, 200);
 }
 END_TEST
 
@@ -759,6 +941,173 @@ START_TEST(queue_full_and_recovery)
 	hc_resp_free(&r);
 	hc_close(c);
 	ck_assert_uint_eq(atomic_load(&segment_header(hs.seg)->rejected), 2);
+}
+END_TEST
+
+/* Heads of POST /payload whose bodies never come hold no queue slot: with
+ * queue=4 and 8 such heads, a normal POST is still accepted; the slot is
+ * taken at the first body byte (503 then if none is left). */
+START_TEST(idle_post_heads_hold_no_slot)
+{
+	struct hc *idle[8], *c;
+	struct hc_resp r;
+	int accepted = 0, refused = 0;
+
+	START(cfg.body_timeout = 60);	/* queue 4 */
+	for (int i = 0; i < 8; i++) {
+		/* behind a request in the same write: its answer means the
+		 * server has taken the POST head too */
+		idle[i] = hc_open(hs.port);
+		ck_assert_ptr_nonnull(idle[i]);
+		ck_assert_int_eq(hc_sends(idle[i], "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+		    "POST /payload HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n"), 0);
+		expect_status(idle[i], &r, 0, 200);
+		hc_resp_free(&r);
+	}
+	ck_assert_uint_eq(count_state(SLOT_FILLING), 0);
+	c = hc_open(hs.port);
+	ck_assert_int_eq(post(c, "normal", NULL), 202);
+	hc_close(c);
+	/* the bodies come: 3 slots are left, the others are told 503 */
+	for (int i = 0; i < 8; i++) {
+		ck_assert_int_eq(hc_sends(idle[i], "0123456789"), 0);
+		ck_assert_int_eq(hc_read(idle[i], &r, 0, T), 0);
+		accepted += r.status == 202;
+		refused += r.status == 503;
+		hc_resp_free(&r);
+		hc_close(idle[i]);
+	}
+	ck_assert_int_eq(accepted, 3);
+	ck_assert_int_eq(refused, 5);
+	ck_assert_uint_eq(count_state(SLOT_QUEUED), 4);
+	ck_assert_uint_eq(atomic_load(&segment_header(hs.seg)->rejected), 5);
+}
+END_TEST
+
+/* Bodies that send a byte and stall cannot pin the queue either: with
+ * queue=4 held by 4 such bodies, a normal POST is accepted once they
+ * have stalled for a second (retried on 503 until then, bounded); the
+ * body stalled longest is answered 408 and closed. */
+START_TEST(stalled_bodies_give_slots_up)
+{
+	struct hc *stalled[4], *c;
+	struct hc_resp r;
+	long long deadline;
+	int st, timed_out = 0;
+
+	START(cfg.body_timeout = 60);	/* queue 4 */
+	for (int i = 0; i < 4; i++) {
+		stalled[i] = hc_open(hs.port);
+		ck_assert_ptr_nonnull(stalled[i]);
+		ck_assert_int_eq(hc_sends(stalled[i], "POST /payload HTTP/1.1\r\nHost: t\r\n"
+		    "Content-Length: 10\r\n\r\nx"), 0);
+	}
+	ck_assert(wait_state(SLOT_FILLING, 4));
+	deadline = now_ms() + T;
+	do {
+		c = hc_open(hs.port);
+		ck_assert_ptr_nonnull(c);
+		st = post(c, "normal", NULL);
+		hc_close(c);
+		if (st != 202) {
+			ck_assert_int_eq(st, 503);
+			usleep(20000);	/* the pace of the retries */
+		}
+	} while (st != 202 && now_ms() < deadline);
+	ck_assert_int_eq(st, 202);
+	deadline = now_ms() + T;
+	while (timed_out == 0 && now_ms() < deadline)
+		for (int i = 0; i < 4; i++)
+			if (stalled[i] != NULL && hc_read(stalled[i], &r, 0, 1) == 0) {
+				ck_assert_int_eq(r.status, 408);
+				ck_assert(hc_eof(stalled[i], T));
+				hc_resp_free(&r);
+				hc_close(stalled[i]);
+				stalled[i] = NULL;
+				timed_out++;
+			}
+	ck_assert_int_eq(timed_out, 1);
+	ck_assert_uint_eq(count_state(SLOT_QUEUED), 1);
+	for (int i = 0; i < 4; i++)
+		hc_close(stalled[i]);
+}
+END_TEST
+
+/* Slowloris: 40 connections sending a partial head against
+ * max_connections=16 (and timeouts that would hold them a minute): every
+ * normal client is served at once, taking the place of the oldest. */
+START_TEST(slowloris_over_max_connections)
+{
+	enum { SLOW = 40, NORMAL = 10 };
+	struct hc *slow[SLOW];
+	struct hc_resp r;
+	int closed = 0;
+	long long deadline;
+
+	START(cfg.max_connections = 16; cfg.header_timeout = 60;
+	    cfg.keepalive_timeout = 60);
+	for (int i = 0; i < SLOW; i++) {
+		slow[i] = hc_open(hs.port);
+		ck_assert_ptr_nonnull(slow[i]);
+		ck_assert_int_eq(hc_sends(slow[i], "GET /healthz HTTP/1.1\r\nHost: t\r\nX-a: b"), 0);
+	}
+	for (int i = 0; i < NORMAL; i++) {
+		struct hc *c = hc_open(hs.port);
+
+		ck_assert_ptr_nonnull(c);
+		ck_assert_int_eq(hc_sends(c, GET_HEALTHZ), 0);
+		expect_status(c, &r, 0, 200);
+		hc_resp_free(&r);
+		hc_close(c);
+	}
+	/* at most 16 were ever open: the others were closed to make room */
+	deadline = now_ms() + T;
+	while (closed < SLOW - 16 && now_ms() < deadline)
+		for (int i = 0; i < SLOW; i++)
+			if (slow[i] != NULL && hc_eof(slow[i], 1)) {
+				hc_close(slow[i]);
+				slow[i] = NULL;
+				closed++;
+			}
+	ck_assert_int_ge(closed, SLOW - 16);
+	for (int i = 0; i < SLOW; i++)
+		hc_close(slow[i]);
+}
+END_TEST
+
+/* A client that pipelines requests and reads their answers slowly but
+ * steadily, for longer than header_timeout, is not cut: while answers wait
+ * to be read, the idle timer runs and each send that makes progress
+ * re-arms it. */
+START_TEST(slow_pipelined_reader_not_cut)
+{
+	enum { N = 300 };
+	static char req[N * 40];
+	struct hc *c;
+	struct hc_resp r;
+	size_t n = 0;
+	long long t0;
+
+	harness_config(&cfg);
+	cfg.header_timeout = 1;
+	cfg.keepalive_timeout = 60;
+	small_buffers_start(&cfg);
+	for (int i = 0; i < N; i++)
+		n += (size_t)sprintf(req + n, "GET /metrics?%03d HTTP/1.1\r\nHost: t\r\n\r\n", i);
+	c = small_rcvbuf(hc_open(hs.port));
+	ck_assert_int_eq(hc_send(c, req, n), 0);
+	/* 256 bytes every 250 ms for 4 s: far below what the answers (~1 MiB)
+	 * and the buffers hold, so the server waits at its output cap */
+	t0 = now_ms();
+	while (now_ms() - t0 < 4000) {
+		ck_assert_int_eq(hc_fill(c, 256, T), 1);
+		usleep(250000);	/* the pace of the reader, not a wait for the server */
+	}
+	for (int i = 0; i < N; i++) {
+		expect_status(c, &r, 0, 200);
+		hc_resp_free(&r);
+	}
+	hc_close(c);
 }
 END_TEST
 
@@ -905,7 +1254,7 @@ START_TEST(draining)
 	ck_assert_int_eq(hc_sends(idle, GET_HEALTHZ), 0);
 	expect_status(idle, &r, 0, 200);
 	hc_resp_free(&r);
-	harness_draining(&hs, 1);
+	ck_assert_int_eq(harness_draining(&hs, 1), 0);
 	ck_assert(hc_eof(idle, T));	/* idle connections are closed */
 	hc_close(idle);
 	hc_close(c);
@@ -921,7 +1270,7 @@ START_TEST(draining)
 	ck_assert_int_eq(hc_once(hs.port, "GET /status HTTP/1.1\r\nHost: t\r\n\r\n", &r), 200);
 	ck_assert_ptr_nonnull(strstr(r.body, "\"draining\":true"));
 	hc_resp_free(&r);
-	harness_draining(&hs, 0);
+	ck_assert_int_eq(harness_draining(&hs, 0), 0);
 	ck_assert_int_eq(hc_once(hs.port, GET_HEALTHZ, &r), 200);
 	hc_resp_free(&r);
 }
@@ -995,7 +1344,7 @@ static Suite *suite(void)
 	TCase *tc = tcase_create("socket");
 
 	tcase_add_checked_fixture(tc, NULL, teardown);
-	tcase_set_timeout(tc, 15);
+	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, healthz_headers);
 	tcase_add_test(tc, keepalive_and_head);
 	tcase_add_test(tc, http10);
@@ -1015,6 +1364,10 @@ static Suite *suite(void)
 	tcase_add_test(tc, connection_cap);
 	tcase_add_test(tc, accept_emfile_pause);
 	tcase_add_test(tc, queue_full_and_recovery);
+	tcase_add_test(tc, idle_post_heads_hold_no_slot);
+	tcase_add_test(tc, stalled_bodies_give_slots_up);
+	tcase_add_test(tc, slowloris_over_max_connections);
+	tcase_add_test(tc, slow_pipelined_reader_not_cut);
 	tcase_add_test(tc, job_json);
 	tcase_add_test(tc, status_json);
 	tcase_add_test(tc, metrics_names);

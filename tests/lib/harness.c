@@ -3,8 +3,9 @@
  *
  * The parent creates the segment before forking, so both sides share the
  * mapping and the locked file description.  The child watches a control
- * pipe with httpd_watch: 'd'/'u' switch draining on/off, 'q' (or EOF)
- * frees the httpd and exits, so sanitizers see a clean shutdown.
+ * pipe with httpd_watch: 'd'/'u' switch draining on/off (acknowledged
+ * with a byte on the ack pipe once done), 'q' (or EOF) frees the httpd and
+ * exits, so sanitizers see a clean shutdown.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,6 +29,7 @@
 
 static volatile int child_quit;
 static struct httpd *child_httpd;
+static int child_ack = -1;
 
 void harness_config(struct config *c)
 {
@@ -52,10 +55,11 @@ static void on_control(void *arg)
 		return;
 	if (n <= 0 || b == 'q')
 		child_quit = 1;
-	else if (b == 'd')
-		httpd_set_draining(child_httpd, 1);
-	else if (b == 'u')
-		httpd_set_draining(child_httpd, 0);
+	else if (b == 'd' || b == 'u') {
+		httpd_set_draining(child_httpd, b == 'd');
+		if (write(child_ack, "k", 1) != 1)
+			perror("harness: ack");
+	}
 }
 
 /* Child: serve until told to quit. */
@@ -115,16 +119,19 @@ static _Noreturn void child_main(const struct config *c, struct segment *seg,
 
 int harness_start(struct harness *hs, const struct config *c)
 {
-	return harness_start_fds(hs, c, 0);
+	static const struct harness_opts none;
+
+	return harness_start_opts(hs, c, &none);
 }
 
-int harness_start_fds(struct harness *hs, const struct config *c, unsigned nfds)
+int harness_start_opts(struct harness *hs, const struct config *c,
+    const struct harness_opts *o)
 {
 	static int n;
 	struct sockaddr_in sin = { .sin_family = AF_INET };
 	socklen_t slen = sizeof sin;
 	char err[256];
-	int lfd, ctl[2], bell[2];
+	int lfd, ctl[2], bell[2], ack[2];
 
 	memset(hs, 0, sizeof *hs);
 	snprintf(hs->shm, sizeof hs->shm, "/jobqd-test-%d-%d", (int)getpid(), n++);
@@ -136,14 +143,18 @@ int harness_start_fds(struct harness *hs, const struct config *c, unsigned nfds)
 	segment_unlink(hs->shm);	/* the mapping stays; nothing leaks if we crash */
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (lfd == -1 || bind(lfd, (struct sockaddr *)&sin, sizeof sin) == -1 ||
+	/* accepted sockets inherit the listener's SO_SNDBUF */
+	if (lfd == -1 || (o->sndbuf > 0 && setsockopt(lfd, SOL_SOCKET, SO_SNDBUF,
+	    &o->sndbuf, sizeof o->sndbuf) == -1) ||
+	    bind(lfd, (struct sockaddr *)&sin, sizeof sin) == -1 ||
 	    listen(lfd, 128) == -1 ||
 	    getsockname(lfd, (struct sockaddr *)&sin, &slen) == -1) {
 		perror("harness: listener");
 		return -1;
 	}
 	hs->port = ntohs(sin.sin_port);
-	if (pipe2(ctl, O_CLOEXEC) == -1 || pipe2(bell, O_CLOEXEC | O_NONBLOCK) == -1) {
+	if (pipe2(ctl, O_CLOEXEC) == -1 || pipe2(bell, O_CLOEXEC | O_NONBLOCK) == -1 ||
+	    pipe2(ack, O_CLOEXEC) == -1) {
 		perror("harness: pipe");
 		return -1;
 	}
@@ -155,13 +166,17 @@ int harness_start_fds(struct harness *hs, const struct config *c, unsigned nfds)
 	if (hs->pid == 0) {
 		close(ctl[1]);
 		close(bell[0]);
-		child_main(c, hs->seg, lfd, ctl[0], bell[1], nfds);
+		close(ack[0]);
+		child_ack = ack[1];
+		child_main(c, hs->seg, lfd, ctl[0], bell[1], o->nfds);
 	}
 	close(lfd);
 	close(ctl[0]);
 	close(bell[1]);
+	close(ack[1]);
 	hs->ctl = ctl[1];
 	hs->bell = bell[0];
+	hs->ack = ack[0];
 	return 0;
 }
 
@@ -181,6 +196,7 @@ int harness_stop(struct harness *hs)
 		rc = -1;
 	}
 	close(hs->bell);
+	close(hs->ack);
 	segment_close(hs->seg);
 	hs->pid = 0;
 	return rc;
@@ -209,11 +225,15 @@ unsigned harness_drain(struct harness *hs, unsigned n)
 	return done;
 }
 
-void harness_draining(struct harness *hs, int on)
+int harness_draining(struct harness *hs, int on)
 {
-	if (write(hs->ctl, on ? "d" : "u", 1) != 1)
-		perror("harness: control");
-	usleep(50000);
+	struct pollfd p = { .fd = hs->ack, .events = POLLIN };
+	char b;
+
+	if (write(hs->ctl, on ? "d" : "u", 1) != 1 ||
+	    poll(&p, 1, HARNESS_WAIT_MS) != 1 || read(hs->ack, &b, 1) != 1)
+		return -1;
+	return 0;
 }
 
 unsigned harness_doorbell(struct harness *hs)
@@ -223,5 +243,20 @@ unsigned harness_doorbell(struct harness *hs)
 
 	while ((n = read(hs->bell, b, sizeof b)) > 0)
 		hs->rung += (unsigned)n;
+	return hs->rung;
+}
+
+unsigned harness_doorbell_wait(struct harness *hs, unsigned n)
+{
+	long long deadline = clock_mono_ns() + HARNESS_WAIT_MS * 1000000LL;
+
+	while (harness_doorbell(hs) < n) {
+		struct pollfd p = { .fd = hs->bell, .events = POLLIN };
+		long long left = (deadline - clock_mono_ns()) / 1000000;
+
+		if (left <= 0)
+			break;
+		poll(&p, 1, (int)left);
+	}
 	return hs->rung;
 }

@@ -90,9 +90,9 @@ int hc_sends(struct hc *c, const char *s)
 	return hc_send(c, s, strlen(s));
 }
 
-/* Read more into the buffer before the deadline: 1 got bytes, 0 EOF or
- * reset, -1 timeout. */
-static int fill(struct hc *c, long long deadline)
+/* Read up to max more bytes into the buffer before the deadline: 1 got
+ * bytes, 0 EOF or reset, -1 timeout. */
+static int fill_max(struct hc *c, size_t max, long long deadline)
 {
 	for (;;) {
 		struct pollfd p = { .fd = c->fd, .events = POLLIN };
@@ -107,7 +107,8 @@ static int fill(struct hc *c, long long deadline)
 			continue;
 		if (c->len == HC_BUF)
 			return -1;
-		n = recv(c->fd, c->buf + c->len, HC_BUF - c->len, 0);
+		n = recv(c->fd, c->buf + c->len, HC_BUF - c->len < max ?
+		    HC_BUF - c->len : max, 0);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0) {
@@ -117,6 +118,16 @@ static int fill(struct hc *c, long long deadline)
 		c->len += (size_t)n;
 		return 1;
 	}
+}
+
+static int fill(struct hc *c, long long deadline)
+{
+	return fill_max(c, HC_BUF, deadline);
+}
+
+int hc_fill(struct hc *c, size_t max, int timeout_ms)
+{
+	return fill_max(c, max, now_ms() + timeout_ms);
 }
 
 /* Find "\r\n\r\n" in the buffer: the head's length with it, or 0. */
@@ -234,7 +245,7 @@ int hc_once(int port, const char *raw, struct hc_resp *r)
 	memset(r, 0, sizeof *r);
 	if (c == NULL)
 		return -1;
-	if (hc_sends(c, raw) == 0 && hc_read(c, r, strncmp(raw, "HEAD ", 5) == 0, 3000) == 0)
+	if (hc_sends(c, raw) == 0 && hc_read(c, r, strncmp(raw, "HEAD ", 5) == 0, HC_WAIT_MS) == 0)
 		rc = r->status;
 	hc_close(c);
 	return rc;

@@ -4,6 +4,9 @@
  * Every head case is parsed whole and then as every prefix (the parser is
  * called again with the whole buffer as bytes arrive): a prefix of a valid
  * head must give 0, a prefix of an invalid one 0 or the same verdict.
+ * Then it is dribbled byte by byte into one scan, which must give the
+ * same answer at every byte while examining each byte once, never
+ * reading the lines it has finished (their pages are made PROT_NONE).
  * Every chunked case is decoded whole, split in two at every point, and
  * one byte at a time, with the same result.  Inputs end exactly at a
  * PROT_NONE page and decoded output is written against one, so any
@@ -69,6 +72,7 @@ guard_free(struct guard *g)
 /* --- generated inputs ----------------------------------------------------- */
 
 static char genbuf[GEN_MAX];
+static int prefix_rc[GEN_MAX + 1];	/* http_parse_head of each prefix */
 
 /* Append n copies of c at p; return the end. */
 static char *
@@ -714,11 +718,71 @@ check_request(const struct head_case *tc, const struct http_request *r,
 	    n, r->fields, tc->fields);
 }
 
-/* One head case, whole and as every prefix. */
+/* Do two parsed requests agree (slices by address)? */
+static int
+same_request(const struct http_request *a, const struct http_request *b)
+{
+	return a->method == b->method && a->target == b->target &&
+	    a->target_len == b->target_len && a->path == b->path &&
+	    a->path_len == b->path_len && a->query == b->query &&
+	    a->query_len == b->query_len &&
+	    a->version_minor == b->version_minor && a->host == b->host &&
+	    a->host_len == b->host_len &&
+	    a->has_content_length == b->has_content_length &&
+	    a->content_length == b->content_length &&
+	    a->chunked == b->chunked &&
+	    a->expect_continue == b->expect_continue &&
+	    a->keep_alive == b->keep_alive && a->fields == b->fields &&
+	    a->error == b->error;
+}
+
+/*
+ * Feed p[0..len) to one scan a byte at a time: at every byte the answer
+ * of the whole-buffer parse of that prefix (prefix_rc), each byte
+ * examined once (next == k after a 0), and the pages before the current
+ * line made PROT_NONE as it moves on, so a rescan crashes.
+ */
+static void
+dribble(const struct head_case *tc, struct guard *g, const char *p,
+    size_t len, const struct http_request *whole)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	struct http_head_scan s;
+	struct http_request req;
+	char *locked = g->base;
+	size_t k;
+	int rc = 0;
+
+	http_head_init(&s);
+	for (k = 0; k <= len; k++) {
+		char *upto = (char *)(((uintptr_t)p + s.line) & ~(page - 1));
+
+		if (upto > locked) {
+			ck_assert_msg(mprotect(locked, (size_t)(upto - locked),
+			    PROT_NONE) == 0, "mprotect failed");
+			locked = upto;
+		}
+		rc = http_parse_head_more(&s, p, k, &req);
+		ck_assert_msg(rc == prefix_rc[k], "%s: byte %zu: got %d (%s), "
+		    "want %d", tc->name, k, rc, req.error ? req.error : "no error",
+		    prefix_rc[k]);
+		if (rc != 0)
+			break;
+		ck_assert_msg(s.next == k, "%s: byte %zu: next %zu", tc->name,
+		    k, s.next);
+	}
+	if (rc > 0)
+		ck_assert_msg(same_request(&req, whole), "%s: the dribbled "
+		    "request differs from the whole one", tc->name);
+	ck_assert_msg(mprotect(g->base, (size_t)(locked - g->base),
+	    PROT_READ | PROT_WRITE) == 0, "mprotect failed");
+}
+
+/* One head case, whole, as every prefix, and dribbled. */
 START_TEST(test_head_case)
 {
 	const struct head_case *tc = &head_cases[_i];
-	struct http_request req;
+	struct http_request req, whole;
 	struct guard g;
 	const char *in;
 	size_t len, k;
@@ -731,6 +795,8 @@ START_TEST(test_head_case)
 
 	p = guard_place(&g, in, len);
 	rc = http_parse_head(p, len, &req);
+	whole = req;
+	prefix_rc[len] = rc;
 	ck_assert_msg(rc == want, "%s: got %d (%s), want %d", tc->name, rc,
 	    req.error ? req.error : "no error", want);
 	if (want > 0)
@@ -742,6 +808,7 @@ START_TEST(test_head_case)
 	for (k = 0; k < len; k++) {
 		p = guard_place(&g, in, k);
 		rc = http_parse_head(p, k, &req);
+		prefix_rc[k] = rc;
 		if (want > 0) {
 			int w = k < (size_t)want ? 0 : want;
 
@@ -756,6 +823,7 @@ START_TEST(test_head_case)
 			    req.error ? req.error : "no error", want);
 		}
 	}
+	dribble(tc, &g, guard_place(&g, in, len), len, &whole);
 	guard_free(&g);
 }
 END_TEST
