@@ -72,6 +72,7 @@ struct key {
 	const char *def;
 	parse_fn parse;
 	int live;
+	size_t off, size;	/* the key's field in struct config */
 };
 
 /* Parse decimal digits only into lo..hi; no sign, no spaces, no overflow. */
@@ -534,7 +535,8 @@ parse_log_level(struct config *c, const char *v, char *why, size_t n)
 	return -1;
 }
 
-#define KEY_ENTRY(name, def, live)	{ #name, def, parse_##name, live },
+#define KEY_ENTRY(name, def, live)	{ #name, def, parse_##name, live,	\
+	offsetof(struct config, name), sizeof(((struct config *)0)->name) },
 #define KEY_NAME(name, def, live)	#name,
 
 static const struct key keys[] = { CONFIG_KEYS(KEY_ENTRY) };
@@ -840,6 +842,21 @@ config_key_live(const char *key)
 	const struct key *k = key_find(key);
 
 	return k != NULL && k->live;
+}
+
+/* Copy key's field from src into dst: 1 if it differed, 0 if not, -1 for
+ * an unknown key. */
+int
+config_key_restore(struct config *dst, const struct config *src, const char *key)
+{
+	const struct key *k = key_find(key);
+
+	if (k == NULL)
+		return -1;
+	if (memcmp((const char *)dst + k->off, (const char *)src + k->off, k->size) == 0)
+		return 0;
+	memcpy((char *)dst + k->off, (const char *)src + k->off, k->size);
+	return 1;
 }
 
 /* c->listen as a socket address. */

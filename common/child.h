@@ -1,0 +1,23 @@
+/*
+ * child — the set-up every forked jobqd process (dispatcher, worker) does
+ * once, first thing at its entry:
+ *
+ *   child_setup(role, keep, n)
+ *
+ * names the process ("dispatcher", "worker 3": the log prefix and the
+ * title ps shows as "jobqd: ROLE"), lets the log drop what it must not
+ * share with the parent (syslog), and closes every fd >= 3 but keep[0..n-1]
+ * and the log's own file.  The master's sockets, pipes and signalfd never
+ * reach a child.  Failure is fatal (logged, exit 1).  Signal state and
+ * process groups stay with each child: they differ.
+ */
+#ifndef JOBQD_CHILD_H
+#define JOBQD_CHILD_H
+
+#include <stddef.h>
+
+#define CHILD_KEEP_MAX	8	/* fds a child may keep, the log's not counted */
+
+void child_setup(const char *role, const int *keep, size_t n);
+
+#endif
