@@ -445,40 +445,33 @@ int pool_next_death(struct pool *p, struct pool_death *d)
 	return 1;
 }
 
-/* SIGKILL the process group of each child of a worker: its exec job runs
- * in a group of its own, with whatever that started. */
-static void kill_job_groups(pid_t pid)
+/* SIGKILL a worker's process group (or the worker alone if it has not made
+ * its group yet), then the group of its exec job, which runs in a group of
+ * its own with whatever it started.  The worker goes first: it must not
+ * live to see its job die and report that as the job's result. */
+static void kill_worker(struct entry *e)
 {
 	char path[64], buf[256], *p, *end;
-	ssize_t n;
+	ssize_t n = 0;
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children", (long)pid, (long)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return;		/* gone, or no CONFIG_PROC_CHILDREN: PDEATHSIG remains */
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return;
-	buf[n] = '\0';
+	e->killed = 1;
+	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children", (long)e->pid, (long)e->pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1) {	/* else PDEATHSIG remains */
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+	}
+	if (killpg(e->pid, SIGKILL) == -1 && kill(e->pid, SIGKILL) == -1 && errno != ESRCH)
+		log_warn("kill %ld", (long)e->pid);
+	buf[n > 0 ? n : 0] = '\0';
 	for (p = buf;; p = end) {
 		long c = strtol(p, &end, 10);
 
 		if (end == p)
 			break;
-		if (c > 0 && killpg((pid_t)c, SIGKILL) == -1)
-			(void)kill((pid_t)c, SIGKILL);	/* not its group yet */
+		if (c > 0)
+			(void)killpg((pid_t)c, SIGKILL);	/* ESRCH: not its group yet, died with ours */
 	}
-}
-
-/* SIGKILL a worker's job (see above), then its process group, or the
- * worker alone if it has not made its group yet. */
-static void kill_worker(struct entry *e)
-{
-	e->killed = 1;
-	kill_job_groups(e->pid);
-	if (killpg(e->pid, SIGKILL) == -1 && kill(e->pid, SIGKILL) == -1 && errno != ESRCH)
-		log_warn("kill %ld", (long)e->pid);
 }
 
 void pool_expire(struct pool *p, int64_t now)
