@@ -13,7 +13,6 @@ void child_setup(const char *role, const int *keep, size_t n)
 	if (n > CHILD_KEEP_MAX)
 		fatalx("%s: %zu fds to keep, at most %d", role, n, CHILD_KEEP_MAX);
 	log_set_role(role);
-	proctitle_set("jobqd: %s", role);
 	for (size_t i = 0; i < n; i++)
 		fds[i] = keep[i];
 	if (log_fd() >= 0)
@@ -21,4 +20,5 @@ void child_setup(const char *role, const int *keep, size_t n)
 	log_after_fork();
 	if (fd_keep_only(fds, n) == -1)
 		fatal("%s: closing inherited fds", role);
+	proctitle_set("jobqd: %s", role);	/* last: named = holds nothing else */
 }
