@@ -9,8 +9,8 @@
  * share with the parent (syslog), and closes every fd >= 3 but keep[0..n-1]
  * and the log's own file.  The master's sockets, pipes and signalfd never
  * reach a child; the name is set last, so a process that bears it holds
- * none of them (tests rely on that).  Failure is fatal (logged, exit 1).  Signal state and
- * process groups stay with each child: they differ.
+ * none of them (tests rely on that).  Failure is fatal (logged, exit 1).
+ * Signal state and process groups stay with each child: they differ.
  */
 #ifndef JOBQD_CHILD_H
 #define JOBQD_CHILD_H

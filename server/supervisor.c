@@ -389,12 +389,11 @@ static void reload(struct master *m)
 static void begin_stop(struct master *m)
 {
 	struct seg_header *h = segment_header(m->a->seg);
+	unsigned n = atomic_load(&h->queued) + atomic_load(&h->running);
 
 	if (m->stop == RUNNING) {
 		m->stop = DRAINING;
 		notify_send("STOPPING=1");
-		unsigned n = atomic_load(&h->queued) + atomic_load(&h->running);
-
 		log_info("shutting down: draining %u queued job%s (at most %u s)",
 		    n, plural(n), m->cfg->drain_timeout);
 		atomic_store(&h->draining, 1);
