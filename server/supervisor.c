@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "common/backoff.h"
+#include "common/child.h"
 #include "common/clock.h"
 #include "common/fd.h"
 #include "common/log.h"
@@ -202,7 +203,8 @@ static pid_t parent_of(pid_t pid)
 /* Kill the workers a dead dispatcher left and remember them until they
  * are reaped.  Only processes that are our children now (reparented to
  * us, the subreaper) are touched: a stale scoreboard pid may belong to
- * anyone.  Strays an exec job left behind are reaped but not waited for. */
+ * anyone.  Each goes with its exec job's process group (child_kill);
+ * strays that left that group are reaped but not waited for. */
 static void kill_orphans(struct master *m)
 {
 	struct segment *seg = m->a->seg;
@@ -213,7 +215,7 @@ static void kill_orphans(struct master *m)
 
 		if (pid <= 0 || parent_of(pid) != getpid())
 			continue;
-		if (killpg(pid, SIGKILL) == -1 && kill(pid, SIGKILL) == -1)
+		if (child_kill(pid) == -1)
 			continue;
 		m->orphan[m->norphans++] = pid;
 	}

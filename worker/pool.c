@@ -20,7 +20,6 @@
  * from the second on, when a throttled respawn died too.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
@@ -31,6 +30,7 @@
 #include <unistd.h>
 
 #include "common/backoff.h"
+#include "common/child.h"
 #include "common/clock.h"
 #include "common/fd.h"
 #include "common/log.h"
@@ -445,33 +445,12 @@ int pool_next_death(struct pool *p, struct pool_death *d)
 	return 1;
 }
 
-/* SIGKILL a worker's process group (or the worker alone if it has not made
- * its group yet), then the group of its exec job, which runs in a group of
- * its own with whatever it started.  The worker goes first: it must not
- * live to see its job die and report that as the job's result. */
+/* SIGKILL a worker and its job (child_kill). */
 static void kill_worker(struct entry *e)
 {
-	char path[64], buf[256], *p, *end;
-	ssize_t n = 0;
-	int fd;
-
 	e->killed = 1;
-	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children", (long)e->pid, (long)e->pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1) {	/* else PDEATHSIG remains */
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-	}
-	if (killpg(e->pid, SIGKILL) == -1 && kill(e->pid, SIGKILL) == -1 && errno != ESRCH)
+	if (child_kill(e->pid) == -1 && errno != ESRCH)
 		log_warn("kill %ld", (long)e->pid);
-	buf[n > 0 ? n : 0] = '\0';
-	for (p = buf;; p = end) {
-		long c = strtol(p, &end, 10);
-
-		if (end == p)
-			break;
-		if (c > 0)
-			(void)killpg((pid_t)c, SIGKILL);	/* ESRCH: not its group yet, died with ours */
-	}
 }
 
 void pool_expire(struct pool *p, int64_t now)
