@@ -6,12 +6,21 @@
 #   make check SANITIZE=1  the same under ASan + UBSan
 #   make bench           benchmarks (tests/bench/)
 #   make fuzz FUZZ_SECONDS=N   libFuzzer run of the HTTP parser (clang)
-#   make install [PREFIX=/usr/local] [DESTDIR=]
+#   make install [PREFIX=/usr/local] [SYSCONFDIR=/etc] [DESTDIR=] [ADDUSER=no]
+#   make uninstall       the same variables; keeps SYSCONFDIR/jobqd.conf
 #   make clean
 
 PREFIX   ?= /usr/local
 DESTDIR  ?=
+SYSCONFDIR ?= /etc
+SBINDIR  ?= $(PREFIX)/sbin
+MANDIR   ?= $(PREFIX)/share/man
+DOCDIR   ?= $(PREFIX)/share/doc/jobqd
 SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+# Create the jobqd user at install time: yes when installing for this
+# machine (no DESTDIR); a package does it in its postinst instead.
+ADDUSER  ?= $(if $(DESTDIR),no,yes)
 CC       ?= cc
 SANITIZE ?= 0
 FUZZ_SECONDS ?= 60
@@ -45,7 +54,7 @@ FUZZ_REPLAY  := $(B)/tests/fuzz/replay_http_parser
 BENCH_SRCS   := $(wildcard tests/bench/bench_*.c)
 BENCH_BINS   := $(BENCH_SRCS:%.c=$(B)/%)
 
-.PHONY: all run check check-deps install clean bench fuzz
+.PHONY: all run check check-deps install uninstall clean bench fuzz
 # Keep intermediate objects (tests/lib/*.o) between runs.
 .SECONDARY:
 all: jobqd
@@ -91,6 +100,14 @@ check-deps:
 	  else \
 	    echo "make check: the integration tests need python3, curl and mandoc: install them (Debian: apt-get install python3 curl mandoc)"; exit 1; \
 	  fi; \
+	fi
+	@command -v haproxy >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && echo "make check: installing haproxy with apt-get (test_cluster skips without it)" && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null; } || true
+
+# test_install rates the unit with systemd-analyze; without it (and not
+# root to install it) that test is skipped with a message.
+	@if ! command -v systemd-analyze >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "make check: installing systemd (for systemd-analyze) with apt-get"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null || exit 1; \
 	fi
 
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
@@ -149,16 +166,57 @@ fuzz:
 	$(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -max_len=20000 build/fuzz/corpus tests/fuzz/corpus
 
 # --- install ----------------------------------------------------------------
-install: jobqd
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8 \
-	  $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/jobqd \
-	  $(DESTDIR)$(SYSTEMDDIR)
-	install -m 0755 jobqd $(DESTDIR)$(PREFIX)/sbin/jobqd
-	install -m 0644 man/jobqd.8 $(DESTDIR)$(PREFIX)/share/man/man8/jobqd.8
-	install -m 0644 man/jobqd.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/jobqd.conf.5
-	sed 's|/usr/local/sbin/|$(PREFIX)/sbin/|g' server/jobqd.service > $(DESTDIR)$(SYSTEMDDIR)/jobqd.service
-	chmod 0644 $(DESTDIR)$(SYSTEMDDIR)/jobqd.service
-	install -m 0644 server/jobqd.conf $(DESTDIR)$(PREFIX)/share/jobqd/jobqd.conf.sample
+# The files that name paths get the install's paths (the sources say
+# /usr/local and /etc).
+INSTALL_SED = sed -e 's|/usr/local/sbin/|$(SBINDIR)/|g' \
+	-e 's|/usr/local/lib/systemd/system|$(SYSTEMDDIR)|g' \
+	-e 's|/usr/local/lib/sysusers.d|$(SYSUSERSDIR)|g' \
+	-e 's|/usr/local/share/doc/jobqd|$(DOCDIR)|g' \
+	-e 's|/etc/|$(SYSCONFDIR)/|g'
+MAN_PAGES := $(wildcard man/*.[0-9])
+# Installed file -> source, for everything but the configuration.
+INSTALL_FILES := \
+	$(SYSTEMDDIR)/jobqd.service:server/jobqd.service \
+	$(SYSUSERSDIR)/jobqd.conf:server/jobqd.sysusers \
+	$(SYSCONFDIR)/logrotate.d/jobqd:server/jobqd.logrotate \
+	$(DOCDIR)/README.md:README.md \
+	$(DOCDIR)/LICENSE:LICENSE \
+	$(DOCDIR)/jobqd.conf.sample:server/jobqd.conf \
+	$(foreach m,$(MAN_PAGES),$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)):$(m))
+
+install: $(BIN)
+	install -d -m 0755 $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/init.d
+	install -m 0755 $(BIN) $(DESTDIR)$(SBINDIR)/jobqd
+	$(INSTALL_SED) server/jobqd.init > $(DESTDIR)$(SYSCONFDIR)/init.d/jobqd.tmp
+	chmod 0755 $(DESTDIR)$(SYSCONFDIR)/init.d/jobqd.tmp
+	mv $(DESTDIR)$(SYSCONFDIR)/init.d/jobqd.tmp $(DESTDIR)$(SYSCONFDIR)/init.d/jobqd
+	@set -e; for f in $(INSTALL_FILES); do \
+	  dst=$(DESTDIR)$${f%%:*}; src=$${f#*:}; \
+	  install -d -m 0755 "$$(dirname "$$dst")"; \
+	  $(INSTALL_SED) "$$src" > "$$dst.tmp"; chmod 0644 "$$dst.tmp"; mv "$$dst.tmp" "$$dst"; \
+	  echo "installed $$dst"; \
+	done
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/jobqd.conf ]; then \
+	  echo "kept $(DESTDIR)$(SYSCONFDIR)/jobqd.conf"; \
+	else \
+	  $(INSTALL_SED) server/jobqd.conf.installed > $(DESTDIR)$(SYSCONFDIR)/jobqd.conf && \
+	  chmod 0644 $(DESTDIR)$(SYSCONFDIR)/jobqd.conf && \
+	  echo "installed $(DESTDIR)$(SYSCONFDIR)/jobqd.conf"; \
+	fi
+	@if [ "$(ADDUSER)" = yes ] && [ "$$(id -u)" = 0 ] && ! getent passwd jobqd >/dev/null; then \
+	  if command -v systemd-sysusers >/dev/null 2>&1; then \
+	    systemd-sysusers $(SYSUSERSDIR)/jobqd.conf; \
+	  else \
+	    adduser --system --group --home /var/lib/jobqd --no-create-home jobqd; \
+	  fi; \
+	fi
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/jobqd $(DESTDIR)$(SYSCONFDIR)/init.d/jobqd \
+	  $(foreach f,$(INSTALL_FILES),$(DESTDIR)$(firstword $(subst :, ,$(f))))
+	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/jobqd.conf ]; then \
+	  echo "kept $(DESTDIR)$(SYSCONFDIR)/jobqd.conf, the jobqd user and /var/lib/jobqd"; fi
 
 clean:
 	rm -rf build jobqd

@@ -57,6 +57,7 @@ parse_##field(struct config *c, const char *v, char *why, size_t n)	\
 	X(max_attempts,		"3",		1)			\
 	X(drain_timeout,	"30",		1)			\
 	X(shm_name,		"",		0)			\
+	X(node,			"0",		0)			\
 	X(pidfile,		"",		0)			\
 	X(user,			"",		0)			\
 	X(group,		"",		0)			\
@@ -102,6 +103,7 @@ UINT_KEY(queue, 1, CONFIG_QUEUE_MAX)
 UINT_KEY(job_timeout, 0, 86400)
 UINT_KEY(max_attempts, 1, 1000)
 UINT_KEY(drain_timeout, 0, 86400)
+UINT_KEY(node, 0, CONFIG_NODE_MAX)
 UINT_KEY(max_connections, 1, 1000000)
 UINT_KEY(keepalive_timeout, 1, 3600)
 UINT_KEY(header_timeout, 1, 3600)

@@ -37,6 +37,7 @@
 #define CONFIG_HANDLER_MAX	1024	/* bytes of handler words */
 #define CONFIG_HANDLER_ARGS	64	/* words in an exec handler */
 #define CONFIG_PATH_MAX		1024
+#define CONFIG_NODE_MAX		255	/* a job id's first two hex digits */
 
 enum handler_kind {
 	HANDLER_SLEEP,		/* sleep MS */
@@ -61,6 +62,7 @@ struct config {
 	unsigned max_attempts;		/* 1 .. 1000 */
 	unsigned drain_timeout;		/* seconds */
 	char shm_name[256];		/* "" until config_finish: "/jobqd-PORT" */
+	unsigned node;			/* 0 .. CONFIG_NODE_MAX, in every job id */
 	char pidfile[CONFIG_PATH_MAX];	/* "" = none */
 	char user[64];			/* "" = none */
 	char group[64];			/* "" = none */

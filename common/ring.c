@@ -2,33 +2,17 @@
  * ring — SPSC ring of uint32 slot indices in shared memory (see ring.h).
  *
  * head and tail are free-running 32-bit counters; the entry for counter n
- * is at n & mask.  Full is tail - head == capacity.  Each side caches the
- * other's counter so the common case touches only its own cache line.
+ * is at n & mask, with the handle's private mask, so whatever the shared
+ * counters hold, every access stays inside the array.  Full is
+ * tail - head >= capacity.  Each side caches the other's counter so the
+ * common case touches only its own cache line.
  */
 #include <stdatomic.h>
 #include <stddef.h>
 
 #include "common/ring.h"
 
-#define CACHE_LINE 64
-
-struct ring {
-	/* written once at init */
-	uint32_t cap;			/* usable entries */
-	uint32_t mask;			/* array size - 1 (power of two) */
-	char pad0[CACHE_LINE - 2 * sizeof(uint32_t)];
-	/* consumer's line */
-	_Atomic uint32_t head;
-	uint32_t tail_cache;		/* consumer's last view of tail */
-	char pad1[CACHE_LINE - 2 * sizeof(uint32_t)];
-	/* producer's line */
-	_Atomic uint32_t tail;
-	uint32_t head_cache;		/* producer's last view of head */
-	char pad2[CACHE_LINE - 2 * sizeof(uint32_t)];
-	uint32_t v[];
-};
-
-_Static_assert(sizeof(struct ring) == 3 * CACHE_LINE, "ring header layout");
+_Static_assert(sizeof(struct ring_shm) == 3 * RING_CACHE_LINE, "ring header layout");
 
 /* The smallest power of two >= cap (cap >= 1). */
 static uint32_t pow2(uint32_t cap)
@@ -42,53 +26,62 @@ static uint32_t pow2(uint32_t cap)
 
 size_t ring_size(uint32_t cap)
 {
-	size_t bytes = sizeof(struct ring) + (size_t)pow2(cap) * sizeof(uint32_t);
+	size_t bytes = sizeof(struct ring_shm) + (size_t)pow2(cap) * sizeof(uint32_t);
 
-	return (bytes + CACHE_LINE - 1) & ~(size_t)(CACHE_LINE - 1);
+	return (bytes + RING_CACHE_LINE - 1) & ~(size_t)(RING_CACHE_LINE - 1);
 }
 
-void ring_init(struct ring *r, uint32_t cap)
+void ring_attach(struct ring *r, void *mem, uint32_t cap)
 {
+	r->m = mem;
 	r->cap = cap;
 	r->mask = pow2(cap) - 1;
-	atomic_init(&r->head, 0);
-	atomic_init(&r->tail, 0);
-	r->tail_cache = 0;
-	r->head_cache = 0;
+}
+
+void ring_reset(struct ring *r)
+{
+	r->m->cap = r->cap;
+	r->m->mask = r->mask;
+	atomic_init(&r->m->head, 0);
+	atomic_init(&r->m->tail, 0);
+	r->m->tail_cache = 0;
+	r->m->head_cache = 0;
 }
 
 int ring_push(struct ring *r, uint32_t v)
 {
-	uint32_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	struct ring_shm *m = r->m;
+	uint32_t tail = atomic_load_explicit(&m->tail, memory_order_relaxed);
 
-	if (tail - r->head_cache >= r->cap) {
-		r->head_cache = atomic_load_explicit(&r->head, memory_order_acquire);
-		if (tail - r->head_cache >= r->cap)
+	if (tail - m->head_cache >= r->cap) {
+		m->head_cache = atomic_load_explicit(&m->head, memory_order_acquire);
+		if (tail - m->head_cache >= r->cap)
 			return -1;
 	}
-	r->v[tail & r->mask] = v;
-	atomic_store_explicit(&r->tail, tail + 1, memory_order_release);
+	m->v[tail & r->mask] = v;
+	atomic_store_explicit(&m->tail, tail + 1, memory_order_release);
 	return 0;
 }
 
 int ring_pop(struct ring *r, uint32_t *v)
 {
-	uint32_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+	struct ring_shm *m = r->m;
+	uint32_t head = atomic_load_explicit(&m->head, memory_order_relaxed);
 
-	if (head == r->tail_cache) {
-		r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
-		if (head == r->tail_cache)
+	if (head == m->tail_cache) {
+		m->tail_cache = atomic_load_explicit(&m->tail, memory_order_acquire);
+		if (head == m->tail_cache)
 			return -1;
 	}
-	*v = r->v[head & r->mask];
-	atomic_store_explicit(&r->head, head + 1, memory_order_release);
+	*v = m->v[head & r->mask];
+	atomic_store_explicit(&m->head, head + 1, memory_order_release);
 	return 0;
 }
 
 uint32_t ring_count(const struct ring *r)
 {
-	uint32_t head = atomic_load_explicit(&r->head, memory_order_acquire);
-	uint32_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+	uint32_t head = atomic_load_explicit(&r->m->head, memory_order_acquire);
+	uint32_t tail = atomic_load_explicit(&r->m->tail, memory_order_acquire);
 
 	return tail - head;
 }
@@ -96,9 +89,4 @@ uint32_t ring_count(const struct ring *r)
 uint32_t ring_capacity(const struct ring *r)
 {
 	return r->cap;
-}
-
-void ring_reset(struct ring *r)
-{
-	ring_init(r, r->cap);
 }

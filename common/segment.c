@@ -19,12 +19,28 @@
 #include "common/segment.h"
 
 #define ALIGN64(n) (((n) + 63) & ~(uint64_t)63)
+#define JOBID_SEQ_MOD	((UINT64_C(1) << JOBID_SEQ_BITS) - 1)	/* sequences 1 .. MOD */
+#define JOBID_NODE_SHIFT (JOBID_SEQ_BITS + JOBID_SLOT_BITS)
+#define OPEN_TRIES 8	/* opens of a name removed under us before giving up */
 
+/*
+ * What a process knows of its segment.  g is the geometry computed from
+ * the capacity and max_payload it asked for (the header was checked to
+ * match at open); every offset, size and index bound comes from g and the
+ * rings' private handles, never again from shared memory, which any
+ * process of the daemon's user can rewrite.
+ */
 struct segment {
 	int fd;
 	void *base;
 	size_t size;
 	struct seg_header *h;
+	unsigned node;		/* put in the job ids this process makes */
+	struct seg_header g;
+	struct ring ready, free;
+	pid_t noted;		/* the process that noted a bad value */
+	int note_new;		/* noted and not yet taken */
+	char note[160];
 };
 
 const uint64_t seg_hist_bounds_us[SEG_HIST_BUCKETS] = {
@@ -62,6 +78,24 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* A bad value read from the segment was dropped: describe the first one
+ * of this process for segment_bad_once. */
+static void note_bad(struct segment *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void note_bad(struct segment *s, const char *fmt, ...)
+{
+	va_list ap;
+	pid_t me = getpid();
+
+	if (s->noted == me)
+		return;
+	s->noted = me;
+	s->note_new = 1;
+	va_start(ap, fmt);
+	vsnprintf(s->note, sizeof(s->note), fmt, ap);
+	va_end(ap);
+}
+
 /* Map the segment's fd read-write. */
 static int map(struct segment *s, size_t size)
 {
@@ -75,6 +109,14 @@ static int map(struct segment *s, size_t size)
 	return 0;
 }
 
+/* Use geometry g for the mapped segment: the private view. */
+static void view(struct segment *s, const struct seg_header *g)
+{
+	s->g = *g;
+	ring_attach(&s->ready, (char *)s->base + g->ready_off, g->capacity);
+	ring_attach(&s->free, (char *)s->base + g->free_off, g->capacity);
+}
+
 /* A random first job sequence, so ids from an earlier segment of the same
  * name (before a clean stop unlinked it) are not handed out again. */
 static uint64_t first_seq(void)
@@ -83,8 +125,8 @@ static uint64_t first_seq(void)
 
 	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != (ssize_t)sizeof(v))
 		v = (uint64_t)clock_wall_ns();
-	/* 44 bits of sequence above the slot bits; leave room to count up */
-	return (v & ((UINT64_C(1) << 40) - 1)) + 1;
+	/* the lower half of the sequences: room to count up before a wrap */
+	return (v & ((UINT64_C(1) << (JOBID_SEQ_BITS - 1)) - 1)) + 1;
 }
 
 /* Size the fd to the geometry, map it and format an empty segment. */
@@ -105,17 +147,18 @@ static int format(struct segment *s, const struct seg_header *g)
 		return -1;
 	if (map(s, g->total_size) == -1)
 		return -1;
+	view(s, g);
 	h = s->h;
 	*h = *g;
 	h->magic = 0;
 	h->version = SEG_VERSION;
 	h->created_at = clock_wall_ns();
 	atomic_init(&h->next_seq, first_seq());
-	ring_init(segment_ready(s), g->capacity);
-	ring_init(segment_free(s), g->capacity);
+	ring_reset(&s->ready);
+	ring_reset(&s->free);
 	for (uint32_t i = 0; i < g->capacity; i++) {
 		atomic_init(&segment_slot(s, i)->state, SLOT_FREE);
-		ring_push(segment_free(s), i);
+		ring_push(&s->free, i);
 	}
 	/* The magic goes last: a crash while formatting leaves magic 0, which
 	 * the next open formats again. */
@@ -124,12 +167,12 @@ static int format(struct segment *s, const struct seg_header *g)
 	return 0;
 }
 
-/* Count QUEUED and RUNNING slots of a segment with a valid header. */
+/* Count QUEUED and RUNNING slots (of the view's geometry). */
 static uint32_t pending(const struct segment *s)
 {
 	uint32_t n = 0;
 
-	for (uint32_t i = 0; i < s->h->capacity; i++) {
+	for (uint32_t i = 0; i < s->g.capacity; i++) {
 		uint32_t st = atomic_load(&segment_slot(s, i)->state);
 
 		n += st == SLOT_QUEUED || st == SLOT_RUNNING;
@@ -137,13 +180,152 @@ static uint32_t pending(const struct segment *s)
 	return n;
 }
 
-int segment_open(const char *name, uint32_t capacity, uint32_t max_payload,
+/* An existing object we must not use: owned by someone else than us or
+ * the user we run as, or open to the group or others.  0 when ours. */
+static int foreign(const char *name, const struct stat *st, uid_t user,
+    char *err, size_t errlen)
+{
+	if ((st->st_uid == geteuid() || st->st_uid == user) && (st->st_mode & 077) == 0)
+		return 0;
+	seterr(err, errlen, "shared memory %s belongs to uid %ld with mode %04o; jobqd "
+	    "uses only a segment of its own user (uid %ld) with mode 0600: remove it "
+	    "or set another shm_name", name, (long)st->st_uid,
+	    (unsigned)(st->st_mode & 07777), (long)user);
+	return -1;
+}
+
+/* Take the lock of the open segment; the object's stat after it in *st.
+ * 0, SEG_BUSY or SEG_ERROR. */
+static int lock(struct segment *s, const char *name, struct stat *st, char *err, size_t errlen)
+{
+	int r;
+
+	while ((r = flock(s->fd, LOCK_EX | LOCK_NB)) == -1 && errno == EINTR)
+		;
+	if (r == -1 && errno == EWOULDBLOCK) {
+		seterr(err, errlen, "shared memory %s is in use by running processes", name);
+		return SEG_BUSY;
+	}
+	if (r == -1 || fstat(s->fd, st) == -1) {
+		seterr(err, errlen, "shared memory %s: %s", name, strerror(errno));
+		return SEG_ERROR;
+	}
+	return 0;
+}
+
+/* Open NAME, creating it with mode 0600 when it does not exist, and take
+ * its lock; the object's stat after the lock in *st.  The owner and mode
+ * of an existing object are checked before the lock, so a squatter's lock
+ * cannot make us wait.  A name removed between our open and our lock (a
+ * predecessor's clean stop) is opened again.  0, or a SEG_ error. */
+static int open_locked(struct segment *s, const char *name, uid_t user, int *created,
+    struct stat *st, char *err, size_t errlen)
+{
+	for (int tries = 0; tries < OPEN_TRIES; tries++) {
+		int r;
+
+		*created = 1;
+		s->fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (s->fd == -1 && errno == EEXIST) {
+			*created = 0;
+			s->fd = shm_open(name, O_RDWR | O_CLOEXEC, 0);
+		}
+		if (s->fd == -1) {
+			seterr(err, errlen, "shm_open %s: %s", name, strerror(errno));
+			return SEG_ERROR;
+		}
+		/* the umask can only have taken bits away: put back rw for us */
+		if (fstat(s->fd, st) == -1 || (*created && fchmod(s->fd, 0600) == -1)) {
+			seterr(err, errlen, "shared memory %s: %s", name, strerror(errno));
+			r = SEG_ERROR;
+		} else if (!*created && foreign(name, st, user, err, errlen) == -1)
+			r = SEG_MISMATCH;
+		else if ((r = lock(s, name, st, err, errlen)) == 0 && st->st_nlink > 0)
+			return 0;
+		if (*created && r != SEG_BUSY && r != 0)
+			shm_unlink(name);	/* what we made and could not use */
+		close(s->fd);
+		s->fd = -1;
+		if (r != 0)
+			return r;
+	}
+	seterr(err, errlen, "shared memory %s was removed each time we opened it", name);
+	return SEG_ERROR;
+}
+
+/* An existing, locked segment: SEG_ATTACHED (mapped, same geometry),
+ * SEG_CREATED (to be formatted: empty, an interrupted format, or resized
+ * without unfinished jobs; err may say why) or SEG_MISMATCH / SEG_ERROR. */
+static int check_existing(struct segment *s, const char *name, const struct stat *st,
+    const struct seg_header *g, char *err, size_t errlen)
+{
+	struct seg_header hd, old;
+	uint32_t n;
+
+	if (st->st_size == 0)
+		return SEG_CREATED;
+	if ((size_t)st->st_size < sizeof(struct seg_header)) {
+		seterr(err, errlen, "shared memory %s (%lld bytes) is not a jobqd segment",
+		    name, (long long)st->st_size);
+		return SEG_MISMATCH;
+	}
+	if (map(s, (size_t)st->st_size) == -1) {
+		seterr(err, errlen, "mmap %s: %s", name, strerror(errno));
+		return SEG_ERROR;
+	}
+	memcpy(&hd, s->h, sizeof(hd));	/* judge one snapshot */
+	if (hd.magic == 0)
+		return SEG_CREATED;	/* an interrupted format */
+	if (hd.magic != SEG_MAGIC) {
+		seterr(err, errlen, "shared memory %s is not a jobqd segment (bad magic)", name);
+		return SEG_MISMATCH;
+	}
+	if (hd.version != SEG_VERSION) {
+		seterr(err, errlen, "shared memory %s has layout version %" PRIu32
+		    ", this jobqd uses %d", name, hd.version, SEG_VERSION);
+		return SEG_MISMATCH;
+	}
+	if (hd.capacity == 0 || hd.capacity > (1u << JOBID_SLOT_BITS)) {
+		seterr(err, errlen, "shared memory %s has an inconsistent layout", name);
+		return SEG_MISMATCH;
+	}
+	geometry(hd.capacity, hd.max_payload, &old);
+	if (old.total_size != (uint64_t)st->st_size ||
+	    memcmp(&old.header_size, &hd.header_size,
+		offsetof(struct seg_header, created_at) -
+		offsetof(struct seg_header, header_size)) != 0) {
+		seterr(err, errlen, "shared memory %s has an inconsistent layout", name);
+		return SEG_MISMATCH;
+	}
+	if (hd.capacity == g->capacity && hd.max_payload == g->max_payload) {
+		if ((errno = posix_fallocate(s->fd, 0, st->st_size)) != 0) {
+			seterr(err, errlen, "cannot reserve %lld bytes of shared memory for %s: %s",
+			    (long long)st->st_size, name, strerror(errno));
+			return SEG_ERROR;
+		}
+		return SEG_ATTACHED;
+	}
+	view(s, &old);
+	if ((n = pending(s)) > 0) {
+		seterr(err, errlen, "shared memory %s holds %" PRIu32 " unfinished jobs "
+		    "for queue = %" PRIu32 " and max_payload = %" PRIu32
+		    "; start with those values to finish them, or remove /dev/shm%s",
+		    name, n, hd.capacity, hd.max_payload, name);
+		return SEG_MISMATCH;
+	}
+	seterr(err, errlen, "shared memory %s resized from queue = %" PRIu32
+	    " and max_payload = %" PRIu32 " (it held no unfinished job)",
+	    name, hd.capacity, hd.max_payload);
+	return SEG_CREATED;
+}
+
+int segment_open(const char *name, uint32_t capacity, uint32_t max_payload, uid_t user,
     struct segment **out, char *err, size_t errlen)
 {
 	struct segment *s;
 	struct seg_header g;
 	struct stat st;
-	int created = 1, r;
+	int created, r;
 
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
@@ -156,119 +338,28 @@ int segment_open(const char *name, uint32_t capacity, uint32_t max_payload,
 		seterr(err, errlen, "out of memory");
 		return SEG_ERROR;
 	}
-	s->fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (s->fd == -1 && errno == EEXIST) {
-		created = 0;
-		s->fd = shm_open(name, O_RDWR | O_CLOEXEC, 0);
-	}
-	if (s->fd == -1) {
-		seterr(err, errlen, "shm_open %s: %s", name, strerror(errno));
+	if ((r = open_locked(s, name, user, &created, &st, err, errlen)) != 0) {
 		free(s);
-		return SEG_ERROR;
+		return r;
 	}
-	while ((r = flock(s->fd, LOCK_EX | LOCK_NB)) == -1 && errno == EINTR)
-		;
-	if (r == -1) {
-		if (errno == EWOULDBLOCK) {
-			seterr(err, errlen, "shared memory %s is in use by running processes", name);
-			r = SEG_BUSY;
-		} else {
-			seterr(err, errlen, "flock %s: %s", name, strerror(errno));
-			r = SEG_ERROR;
-		}
-		goto fail;
-	}
-	if (fstat(s->fd, &st) == -1) {
-		seterr(err, errlen, "fstat %s: %s", name, strerror(errno));
-		r = SEG_ERROR;
-		goto fail;
-	}
-	if (!created && geteuid() != 0 && st.st_uid != geteuid()) {
-		seterr(err, errlen, "shared memory %s belongs to uid %ld, not to us",
-		    name, (long)st.st_uid);
-		r = SEG_MISMATCH;
-		goto fail;
-	}
-	if (created || st.st_size == 0)
-		goto fresh;
-	if ((size_t)st.st_size < sizeof(struct seg_header)) {
-		seterr(err, errlen, "shared memory %s (%lld bytes) is not a jobqd segment",
-		    name, (long long)st.st_size);
-		r = SEG_MISMATCH;
-		goto fail;
-	}
-	if (map(s, (size_t)st.st_size) == -1) {
-		seterr(err, errlen, "mmap %s: %s", name, strerror(errno));
-		r = SEG_ERROR;
-		goto fail;
-	}
-	if (s->h->magic == 0)
-		goto fresh;	/* an interrupted format */
-	if (s->h->magic != SEG_MAGIC) {
-		seterr(err, errlen, "shared memory %s is not a jobqd segment (bad magic)", name);
-		r = SEG_MISMATCH;
-		goto fail;
-	}
-	if (s->h->version != SEG_VERSION) {
-		seterr(err, errlen, "shared memory %s has layout version %" PRIu32
-		    ", this jobqd uses %d", name, s->h->version, SEG_VERSION);
-		r = SEG_MISMATCH;
-		goto fail;
-	}
-	{
-		struct seg_header old;
-
-		geometry(s->h->capacity, s->h->max_payload, &old);
-		if (old.total_size != (uint64_t)st.st_size ||
-		    memcmp(&old.header_size, &s->h->header_size,
-			offsetof(struct seg_header, created_at) -
-			offsetof(struct seg_header, header_size)) != 0) {
-			seterr(err, errlen, "shared memory %s has an inconsistent layout", name);
-			r = SEG_MISMATCH;
-			goto fail;
-		}
-	}
-	if (s->h->capacity != capacity || s->h->max_payload != max_payload) {
-		uint32_t n = pending(s);
-
-		if (n > 0) {
-			seterr(err, errlen, "shared memory %s holds %" PRIu32 " unfinished jobs "
-			    "for queue = %" PRIu32 " and max_payload = %" PRIu32
-			    "; start with those values to finish them, or remove /dev/shm%s",
-			    name, n, s->h->capacity, s->h->max_payload, name);
-			r = SEG_MISMATCH;
-			goto fail;
-		}
-		seterr(err, errlen, "shared memory %s resized from queue = %" PRIu32
-		    " and max_payload = %" PRIu32 " (it held no unfinished job)",
-		    name, s->h->capacity, s->h->max_payload);
-		goto fresh;
-	}
-	if ((errno = posix_fallocate(s->fd, 0, st.st_size)) != 0) {
-		seterr(err, errlen, "cannot reserve %lld bytes of shared memory for %s: %s",
-		    (long long)st.st_size, name, strerror(errno));
-		r = SEG_ERROR;
-		goto fail;
-	}
-	*out = s;
-	return SEG_ATTACHED;
-fresh:
-	if (format(s, &g) == -1) {
+	r = created ? SEG_CREATED : check_existing(s, name, &st, &g, err, errlen);
+	if (r == SEG_CREATED && format(s, &g) == -1) {
 		seterr(err, errlen, "cannot reserve %" PRIu64 " bytes of shared memory for %s "
 		    "(queue x max_payload; is /dev/shm big enough?): %s",
 		    g.total_size, name, strerror(errno));
 		r = SEG_ERROR;
-		goto fail;
 	}
+	if (r < 0) {
+		if (s->base != NULL)
+			munmap(s->base, s->size);
+		if (created)
+			shm_unlink(name);	/* what we made and could not use */
+		close(s->fd);
+		free(s);
+		return r;
+	}
+	view(s, &g);
 	*out = s;
-	return SEG_CREATED;
-fail:
-	if (s->base != NULL)
-		munmap(s->base, s->size);
-	if (created && r != SEG_BUSY)
-		shm_unlink(name);	/* what we made and could not use */
-	close(s->fd);
-	free(s);
 	return r;
 }
 
@@ -298,33 +389,32 @@ struct seg_header *segment_header(const struct segment *s)
 
 uint32_t segment_capacity(const struct segment *s)
 {
-	return s->h->capacity;
+	return s->g.capacity;
 }
 
 uint32_t segment_max_payload(const struct segment *s)
 {
-	return s->h->max_payload;
+	return s->g.max_payload;
 }
 
 struct slot *segment_slot(const struct segment *s, uint32_t i)
 {
-	return (struct slot *)((char *)s->base + s->h->slots_off +
-	    (uint64_t)i * s->h->slot_size);
+	return (struct slot *)((char *)s->base + s->g.slots_off + (uint64_t)i * s->g.slot_size);
 }
 
-struct ring *segment_ready(const struct segment *s)
+struct ring *segment_ready(struct segment *s)
 {
-	return (struct ring *)((char *)s->base + s->h->ready_off);
+	return &s->ready;
 }
 
-struct ring *segment_free(const struct segment *s)
+struct ring *segment_free(struct segment *s)
 {
-	return (struct ring *)((char *)s->base + s->h->free_off);
+	return &s->free;
 }
 
 struct score *segment_score(const struct segment *s, uint32_t i)
 {
-	return (struct score *)((char *)s->base + s->h->score_off) + i;
+	return (struct score *)((char *)s->base + s->g.score_off) + i;
 }
 
 struct slot *segment_lookup(const struct segment *s, uint64_t id)
@@ -332,7 +422,7 @@ struct slot *segment_lookup(const struct segment *s, uint64_t id)
 	uint32_t i = jobid_slot(id);
 	struct slot *sl;
 
-	if (id == 0 || i >= s->h->capacity)
+	if (id == 0 || i >= s->g.capacity)
 		return NULL;
 	sl = segment_slot(s, i);
 	if (sl->id != id || atomic_load_explicit(&sl->state, memory_order_acquire) == SLOT_FILLING)
@@ -340,17 +430,55 @@ struct slot *segment_lookup(const struct segment *s, uint64_t id)
 	return sl;
 }
 
-long segment_reserve(struct segment *s)
+const char *segment_bad_once(struct segment *s)
+{
+	if (!s->note_new)
+		return NULL;
+	s->note_new = 0;
+	return s->note;
+}
+
+/* Pop ring r until an entry names a slot in one of the states in mask
+ * (1 << state); entries that do not are dropped, at most capacity of them
+ * per call.  The index, or -1. */
+static long pop_valid(struct segment *s, struct ring *r, unsigned mask, const char *what)
 {
 	uint32_t i;
+
+	for (uint32_t n = 0; n <= s->g.capacity && ring_pop(r, &i) == 0; n++) {
+		uint32_t st;
+
+		if (i >= s->g.capacity) {
+			note_bad(s, "%s ring entry %" PRIu32 " is not a slot (queue = %" PRIu32 ")",
+			    what, i, s->g.capacity);
+			continue;
+		}
+		st = atomic_load_explicit(&segment_slot(s, i)->state, memory_order_acquire);
+		if (st < 32 && (mask >> st & 1))
+			return i;
+		note_bad(s, "%s ring entry: slot %" PRIu32 " is in state %" PRIu32,
+		    what, i, st);
+	}
+	return -1;
+}
+
+long segment_reserve(struct segment *s)
+{
+	long i = pop_valid(s, &s->free, 1u << SLOT_FREE | 1u << SLOT_DONE | 1u << SLOT_FAILED,
+	    "free");
 	struct slot *sl;
 
-	if (ring_pop(segment_free(s), &i) == -1)
+	if (i < 0)
 		return -1;
-	sl = segment_slot(s, i);
+	sl = segment_slot(s, (uint32_t)i);
 	atomic_store_explicit(&sl->state, SLOT_FILLING, memory_order_relaxed);
 	sl->payload_len = 0;
 	return i;
+}
+
+long segment_next_ready(struct segment *s)
+{
+	return pop_valid(s, &s->ready, 1u << SLOT_QUEUED, "ready");
 }
 
 uint64_t segment_enqueue(struct segment *s, uint32_t i, uint32_t len)
@@ -359,7 +487,7 @@ uint64_t segment_enqueue(struct segment *s, uint32_t i, uint32_t len)
 	struct slot *sl = segment_slot(s, i);
 	uint64_t seq = atomic_fetch_add_explicit(&h->next_seq, 1, memory_order_relaxed);
 
-	sl->id = jobid_make(seq, i);
+	sl->id = jobid_make(s->node, seq, i);
 	sl->payload_len = len;
 	sl->attempts = 0;
 	sl->t_queued = clock_wall_ns();
@@ -370,32 +498,49 @@ uint64_t segment_enqueue(struct segment *s, uint32_t i, uint32_t len)
 	atomic_store_explicit(&sl->state, SLOT_QUEUED, memory_order_release);
 	atomic_fetch_add_explicit(&h->queued, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&h->accepted, 1, memory_order_relaxed);
-	if (ring_push(segment_ready(s), i) == -1)
-		abort();	/* each slot is on a ring at most once: cannot be full */
-	return sl->id;
+	if (ring_push(&s->ready, i) == 0)
+		return sl->id;
+	/* Each slot is on a ring at most once, so only a rewritten ring is
+	 * full: take it all back, the slot stays ours. */
+	note_bad(s, "ready ring full (%" PRIu32 " entries) with slot %" PRIu32 " to push",
+	    ring_count(&s->ready), i);
+	atomic_store_explicit(&sl->state, SLOT_FILLING, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&h->queued, 1, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&h->accepted, 1, memory_order_relaxed);
+	return 0;
 }
 
-/* qsort order of slot indices by job id. */
-static const struct segment *sort_seg;
-static int by_id(const void *a, const void *b)
+long segment_payload_len(struct segment *s, uint32_t i)
 {
-	uint64_t x = segment_slot(sort_seg, *(const uint32_t *)a)->id;
-	uint64_t y = segment_slot(sort_seg, *(const uint32_t *)b)->id;
+	uint32_t len = segment_slot(s, i)->payload_len;
+
+	if (len <= s->g.max_payload)
+		return len;
+	note_bad(s, "slot %" PRIu32 " has payload_len %" PRIu32 " (max_payload = %" PRIu32 ")",
+	    i, len, s->g.max_payload);
+	return -1;
+}
+
+/* qsort_r order of slot indices by job id. */
+static int by_id(const void *a, const void *b, void *arg)
+{
+	const struct segment *s = arg;
+	uint64_t x = segment_slot(s, *(const uint32_t *)a)->id;
+	uint64_t y = segment_slot(s, *(const uint32_t *)b)->id;
 
 	return (x > y) - (x < y);
 }
 
 int segment_recover(struct segment *s, int keep_filling, struct seg_recovery *r)
 {
-	uint32_t cap = s->h->capacity, n = 0;
-	uint32_t *order = malloc(sizeof(*order) * (cap ? cap : 1));
-	struct ring *ready = segment_ready(s), *freer = segment_free(s);
+	uint32_t cap = s->g.capacity, n = 0;
+	uint32_t *order = malloc(sizeof(*order) * cap);
 
 	if (order == NULL)
 		return -1;
 	memset(r, 0, sizeof(*r));
-	ring_reset(ready);
-	ring_reset(freer);
+	ring_reset(&s->ready);
+	ring_reset(&s->free);
 	for (uint32_t i = 0; i < cap; i++) {
 		struct slot *sl = segment_slot(s, i);
 
@@ -421,20 +566,19 @@ int segment_recover(struct segment *s, int keep_filling, struct seg_recovery *r)
 		default:	/* FREE, DONE, FAILED, or garbage: reusable */
 			if (atomic_load(&sl->state) > SLOT_FAILED)
 				atomic_store(&sl->state, SLOT_FREE);
-			ring_push(freer, i);
+			ring_push(&s->free, i);
 			r->freed++;
 			break;
 		}
 	}
-	sort_seg = s;
-	qsort(order, n, sizeof(*order), by_id);
+	qsort_r(order, n, sizeof(*order), by_id, s);
 	for (uint32_t k = 0; k < n; k++)
-		ring_push(ready, order[k]);
+		ring_push(&s->ready, order[k]);
 	free(order);
 	atomic_store(&s->h->queued, n);
 	atomic_store(&s->h->running, 0);
 	atomic_store(&s->h->dispatcher_sleeping, 0);
-	for (uint32_t i = 0; i < s->h->score_count; i++) {
+	for (uint32_t i = 0; i < SEG_SCORE_COUNT; i++) {
 		struct score *sc = segment_score(s, i);
 
 		atomic_store(&sc->pid, 0);
@@ -444,14 +588,30 @@ int segment_recover(struct segment *s, int keep_filling, struct seg_recovery *r)
 	return 0;
 }
 
-uint64_t jobid_make(uint64_t seq, uint32_t slot)
+void segment_set_node(struct segment *s, unsigned node)
 {
-	return seq << JOBID_SLOT_BITS | slot;
+	s->node = node;
+}
+
+unsigned segment_node(const struct segment *s)
+{
+	return s->node;
+}
+
+uint64_t jobid_make(unsigned node, uint64_t seq, uint32_t slot)
+{
+	return (uint64_t)(node & JOBID_NODE_MAX) << JOBID_NODE_SHIFT |
+	    ((seq - 1) % JOBID_SEQ_MOD + 1) << JOBID_SLOT_BITS | slot;
 }
 
 uint32_t jobid_slot(uint64_t id)
 {
 	return (uint32_t)(id & ((1u << JOBID_SLOT_BITS) - 1));
+}
+
+unsigned jobid_node(uint64_t id)
+{
+	return (unsigned)(id >> JOBID_NODE_SHIFT);
 }
 
 void jobid_format(uint64_t id, char buf[JOBID_STRLEN + 1])

@@ -30,6 +30,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "common/ring.h"
 
@@ -38,6 +39,8 @@
 #define SEG_SCORE_COUNT	2048	/* scoreboard entries: two worker generations */
 #define SEG_HIST_BUCKETS 14	/* latency histogram buckets incl. +Inf */
 #define JOBID_SLOT_BITS	20	/* capacity <= 2^20 */
+#define JOBID_SEQ_BITS	36	/* sequence part: ids repeat after 2^36 - 1 jobs */
+#define JOBID_NODE_MAX	255	/* the node, the top 8 bits: two hex digits */
 #define JOBID_STRLEN	16	/* hex digits */
 
 enum slot_state {
@@ -117,12 +120,20 @@ enum seg_open_result {
 	SEG_CREATED = 0,	/* a new, empty segment */
 	SEG_ATTACHED = 1,	/* one left by a previous run: recover it */
 	SEG_BUSY = -1,		/* locked by live processes */
-	SEG_MISMATCH = -2,	/* foreign, other version or other sizes */
+	SEG_MISMATCH = -2,	/* foreign (owner, mode, content), other version or sizes */
 	SEG_ERROR = -3,		/* a system call failed */
 };
 
-/* Create or attach the segment NAME for this geometry and lock it. */
-int segment_open(const char *name, uint32_t capacity, uint32_t max_payload,
+/*
+ * Create or attach the segment NAME for this geometry and lock it.  A new
+ * object is created with mode 0600.  An existing one is used only when it
+ * belongs to the effective user or to USER (the user the daemon runs as
+ * after start-up) and has no group or other permission bits; otherwise
+ * SEG_MISMATCH, and it is left alone.  An object removed between the open
+ * and the lock (a predecessor's clean stop) is never adopted: the name is
+ * opened again.
+ */
+int segment_open(const char *name, uint32_t capacity, uint32_t max_payload, uid_t user,
     struct segment **out, char *err, size_t errlen);
 /* Unmap and close (dropping this process's hold on the lock). */
 void segment_close(struct segment *s);
@@ -130,23 +141,44 @@ void segment_close(struct segment *s);
 int segment_fd(const struct segment *s);
 int segment_unlink(const char *name);
 
+/*
+ * After the open nothing read from shared memory is trusted: any process
+ * of the daemon's user can rewrite it.  Sizes, offsets and bounds below
+ * are this process's own copies; ring entries and payload lengths are
+ * checked where they are read, and a bad one is dropped.
+ */
 struct seg_header *segment_header(const struct segment *s);
 uint32_t segment_capacity(const struct segment *s);
 uint32_t segment_max_payload(const struct segment *s);
+/* i < segment_capacity(s) */
 struct slot *segment_slot(const struct segment *s, uint32_t i);
-struct ring *segment_ready(const struct segment *s);
-struct ring *segment_free(const struct segment *s);
+/* This process's handles on the rings (see ring.h); a value popped from
+ * them directly is unchecked: use segment_reserve / segment_next_ready. */
+struct ring *segment_ready(struct segment *s);
+struct ring *segment_free(struct segment *s);
+/* i < SEG_SCORE_COUNT */
 struct score *segment_score(const struct segment *s, uint32_t i);
 
 /* The slot holding job id now, or NULL (bad slot bits or reused). */
 struct slot *segment_lookup(const struct segment *s, uint64_t id);
 
 /* Master: take a reusable slot from the free ring and mark it FILLING;
- * returns its index, or -1 when the queue is full. */
+ * returns its index, or -1 when the queue is full.  Entries that name no
+ * slot, or a slot that is not FREE, DONE or FAILED, are dropped. */
 long segment_reserve(struct segment *s);
 /* Master: publish a FILLING slot whose payload_len bytes are written:
- * give it a job id, QUEUED, push it on the ready ring.  Returns the id. */
+ * give it a job id, QUEUED, push it on the ready ring.  Returns the id, or
+ * 0 when the ready ring is full (only a rewritten ring can be): then
+ * nothing changed and the slot is still the caller's, FILLING. */
 uint64_t segment_enqueue(struct segment *s, uint32_t i, uint32_t len);
+/* Dispatcher: the next QUEUED slot from the ready ring, or -1 when none;
+ * entries that name no slot or a slot not QUEUED are dropped. */
+long segment_next_ready(struct segment *s);
+/* Worker: slot i's payload_len, or -1 when it exceeds max_payload. */
+long segment_payload_len(struct segment *s, uint32_t i);
+/* Once per process: a line describing the first bad value these functions
+ * dropped, for the caller to log; NULL before that and ever after. */
+const char *segment_bad_once(struct segment *s);
 
 struct seg_recovery {
 	uint32_t requeued;	/* QUEUED jobs put back on the ready ring */
@@ -162,9 +194,18 @@ struct seg_recovery {
  * freed (start-up: a body that never completed).  0, or -1 with errno. */
 int segment_recover(struct segment *s, int keep_filling, struct seg_recovery *r);
 
-/* Job ids: (sequence << JOBID_SLOT_BITS) | slot, printed as 16 hex digits. */
-uint64_t jobid_make(uint64_t seq, uint32_t slot);
+/* The node number (0..JOBID_NODE_MAX) this master puts in its job ids;
+ * 0 until set.  Process-local: not stored in the segment. */
+void segment_set_node(struct segment *s, unsigned node);
+unsigned segment_node(const struct segment *s);
+
+/* Job ids: node << 56 | sequence << JOBID_SLOT_BITS | slot, printed as 16
+ * hex digits (the first two are the node).  The sequence part is seq
+ * folded into 1 .. 2^36 - 1, so it is never 0 and repeats after
+ * 2^36 - 1 jobs. */
+uint64_t jobid_make(unsigned node, uint64_t seq, uint32_t slot);
 uint32_t jobid_slot(uint64_t id);
+unsigned jobid_node(uint64_t id);
 void jobid_format(uint64_t id, char buf[JOBID_STRLEN + 1]);
 /* 0 and *id, or -1 if s is not exactly 16 hex digits. */
 int jobid_parse(const char *s, size_t len, uint64_t *id);

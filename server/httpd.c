@@ -231,16 +231,28 @@ static void conn_update_events(struct httpd *h, struct conn *c)
 	c->events = want;
 }
 
+/* Log the first bad value the segment calls dropped (once per process). */
+static void note_bad(struct httpd *h)
+{
+	const char *bad = segment_bad_once(h->seg);
+
+	if (bad != NULL)
+		log_warnx("shared memory: %s: dropped (later bad values are dropped silently)", bad);
+}
+
 /* A reusable slot: the stash first, then the free ring; -1 when full. */
 static long slot_reserve(struct httpd *h)
 {
-	if (h->nstash > 0) {
-		uint32_t i = h->stash[--h->nstash];
+	long i;
 
-		segment_slot(h->seg, i)->payload_len = 0;
+	if (h->nstash > 0) {
+		i = h->stash[--h->nstash];
+		segment_slot(h->seg, (uint32_t)i)->payload_len = 0;
 		return i;
 	}
-	return segment_reserve(h->seg);
+	i = segment_reserve(h->seg);
+	note_bad(h);
+	return i;
 }
 
 /* Give up the connection's slot (its body will never complete). */
@@ -499,9 +511,15 @@ static void body_complete(struct httpd *h, struct conn *c, uint64_t len)
 
 	if (c->slot >= 0) {
 		id = segment_enqueue(h->seg, (uint32_t)c->slot, (uint32_t)len);
-		c->slot = -1;
-		h->bell_pending = 1;
-		routes_accepted(&rep, id);
+		if (id == 0) {	/* a rewritten ready ring: the slot is still ours */
+			note_bad(h);
+			conn_drop_slot(h, c);
+			routes_error(&rep, 503, "queue full");
+		} else {
+			c->slot = -1;
+			h->bell_pending = 1;
+			routes_accepted(&rep, id);
+		}
 		send_reply(h, c, &rep, 0);
 	}
 	request_done(h, c);

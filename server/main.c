@@ -6,6 +6,10 @@
  *   listening socket -> shared-memory segment (wait for a previous run's
  *   processes, recover its jobs) -> -d daemonize -> pidfile ->
  *   drop privileges -> supervisor_run() (the master's loop)
+ *
+ * With -d, errors and warnings also go to the terminal until the start-up
+ * steps have succeeded (the command then exits 0, or 1 after printing why),
+ * as nginx does; only then is stderr closed.
  */
 #include <errno.h>
 #include <grp.h>
@@ -43,15 +47,18 @@ static _Noreturn void usage(FILE *fp, int status)
 }
 
 /* Open the segment, waiting while a previous run's processes still hold
- * it; recover what they left.  Exits on failure. */
+ * it; recover what they left.  Exits on failure.  A segment left by a
+ * crash belongs to the user we ran as (drop_privileges). */
 static struct segment *open_segment(const struct config *c)
 {
 	struct segment *seg = NULL;
+	struct passwd *pw = c->user[0] != '\0' ? getpwnam(c->user) : NULL;
 	char err[512];
 	int64_t until = clock_mono_ns() + SEG_WAIT_NS;
 	int r, waited = 0;
 
-	while ((r = segment_open(c->shm_name, c->queue, c->max_payload, &seg,
+	while ((r = segment_open(c->shm_name, c->queue, c->max_payload,
+	    pw != NULL ? pw->pw_uid : geteuid(), &seg,
 	    err, sizeof(err))) == SEG_BUSY) {
 		if (clock_mono_ns() >= until)
 			fatalx("%s: another jobqd uses it, or the processes of a "
@@ -64,6 +71,7 @@ static struct segment *open_segment(const struct config *c)
 		fatalx("%s", err);
 	if (err[0] != '\0')
 		log_warnx("%s", err);
+	segment_set_node(seg, c->node);
 	if (r == SEG_ATTACHED) {
 		struct seg_recovery rec;
 
@@ -76,8 +84,9 @@ static struct segment *open_segment(const struct config *c)
 	return seg;
 }
 
-/* Become a background daemon; returns the fd to write a byte to once
- * serving (the first parent waits for it and exits 0, or 1 without it). */
+/* Become a background daemon, keeping stderr for start-up errors; returns
+ * the fd to write a byte to once serving (the first parent waits for it
+ * and exits 0, or 1 without it). */
 static int daemonize(void)
 {
 	int p[2];
@@ -111,7 +120,7 @@ static int daemonize(void)
 	}
 	if (chdir("/") == -1)
 		fatal("chdir /");
-	if (fd_devnull_stdio(0) == -1)
+	if (fd_devnull_stdio(1) == -1)
 		fatal("/dev/null");
 	return p[1];
 }
@@ -148,6 +157,9 @@ static void drop_privileges(const struct config *c, struct segment *seg)
 			fatalx("group %s: no such group", c->group);
 		gid = gr->gr_gid;
 	}
+	/* Started as that user already (systemd's User=): nothing to drop. */
+	if (getuid() == uid && geteuid() == uid && getgid() == gid && getegid() == gid)
+		return;
 	/* The segment and a log file stay usable after a restart as the user. */
 	if (fchown(segment_fd(seg), uid, gid) == -1)
 		log_warn("chown shared memory %s", c->shm_name);
@@ -209,7 +221,7 @@ int main(int argc, char **argv)
 		overrides[nov++] = kv;
 	}
 	if (config_build(&a.cfg, a.config_path, overrides, nov, err, sizeof(err)) == -1) {
-		fprintf(stderr, "jobqd: %s\n", err);
+		log_early(LOG_LEVEL_ERROR, "%s", err);
 		free(overrides);
 		return EX_CONFIG;
 	}
@@ -229,18 +241,25 @@ int main(int argc, char **argv)
 	a.overrides = overrides;
 	a.noverrides = nov;
 	if (notify_init() == -1)
-		fprintf(stderr, "jobqd: NOTIFY_SOCKET is unusable; not notifying systemd\n");
+		log_early(LOG_LEVEL_WARN, "NOTIFY_SOCKET is unusable; not notifying systemd");
 	proctitle_init(argc, argv);
 	if (daemon_mode && strcmp(a.cfg.log, "stderr") == 0)
 		memcpy(a.cfg.log, "syslog", sizeof("syslog"));
 	if (log_open(a.cfg.log, a.cfg.log_level) == -1) {
-		fprintf(stderr, "jobqd: log %s: %s\n", a.cfg.log, strerror(errno));
+		log_early(LOG_LEVEL_ERROR, "log %s: %s", a.cfg.log, strerror(errno));
 		exit(1);
 	}
+	log_tee_stderr(daemon_mode);
+	log_info("jobqd %s starting with %s", JOBQD_VERSION,
+	    a.config_path != NULL ? a.config_path : "built-in defaults");
 	umask(027);
 	raise_fd_limit();
 	if (a.cfg.pidfile[0] != '\0' && pidfile_check(a.cfg.pidfile, err, sizeof(err)) == -1)
 		fatalx("%s", err);
+	/* A client may connect, and an operator signal us, as soon as the
+	 * socket listens. */
+	if (supervisor_block_signals() == -1)
+		fatal("sigprocmask");
 	if ((a.listen_fd = listener_open(&a.cfg, err, sizeof(err))) == -1)
 		fatalx("%s", err);
 	a.seg = open_segment(&a.cfg);
@@ -251,6 +270,11 @@ int main(int argc, char **argv)
 	if (a.cfg.pidfile[0] != '\0' && pidfile_write(a.cfg.pidfile, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	drop_privileges(&a.cfg, a.seg);
+	if (daemon_mode) {
+		log_tee_stderr(0);
+		if (fd_devnull_stdio(0) == -1)
+			fatal("/dev/null");
+	}
 	status = supervisor_run(&a);
 	if (a.cfg.pidfile[0] != '\0' && pidfile_remove(a.cfg.pidfile) == -1 && errno != ENOENT)
 		log_warn("removing pidfile %s", a.cfg.pidfile);

@@ -128,8 +128,15 @@ static void answer_job(const struct routes_ctx *ctx, const char *path,
 	char hex[JOBID_STRLEN + 1];
 	struct obuf *b = rep->body;
 
-	if (jobid_parse(path + plen, len - plen, &id) == -1 ||
-	    (sl = segment_lookup(ctx->seg, id)) == NULL)
+	if (jobid_parse(path + plen, len - plen, &id) == -1)
+		goto unknown;
+	if (jobid_node(id) != segment_node(ctx->seg)) {
+		reply_start(rep, 421, "application/json");
+		obuf_printf(b, "{\"error\":\"wrong node\",\"node\":%u}\n",
+		    segment_node(ctx->seg));
+		return;
+	}
+	if ((sl = segment_lookup(ctx->seg, id)) == NULL)
 		goto unknown;
 	st = atomic_load_explicit(&sl->state, memory_order_acquire);
 	memcpy(&copy, sl, sizeof copy);	/* header fields only */
@@ -192,8 +199,8 @@ static void answer_status(const struct routes_ctx *ctx, struct reply *rep)
 
 	count_workers(ctx->seg, &w);
 	reply_start(rep, 200, "application/json");
-	obuf_printf(b, "{\"workers\":{\"total\":%u,\"idle\":%u,\"busy\":%u,"
-	    "\"starting\":%u,\"exiting\":%u},",
+	obuf_printf(b, "{\"node\":%u,\"workers\":{\"total\":%u,\"idle\":%u,\"busy\":%u,"
+	    "\"starting\":%u,\"exiting\":%u},", segment_node(ctx->seg),
 	    w.by_state[SCORE_STARTING] + w.by_state[SCORE_IDLE] + w.by_state[SCORE_BUSY],
 	    w.by_state[SCORE_IDLE], w.by_state[SCORE_BUSY],
 	    w.by_state[SCORE_STARTING], w.by_state[SCORE_EXITING]);
@@ -273,6 +280,8 @@ static void answer_metrics(const struct routes_ctx *ctx, struct reply *rep)
 
 	count_workers(ctx->seg, &w);
 	reply_start(rep, 200, "text/plain; version=0.0.4; charset=utf-8");
+	metric(b, "jobqd_node", "gauge", "This node's number, the first byte of its job ids.",
+	    segment_node(ctx->seg));
 	metric_head(b, "jobqd_workers", "gauge", "Worker processes by state.");
 	for (int st = SCORE_STARTING; st <= SCORE_EXITING; st++)
 		obuf_printf(b, "jobqd_workers{state=\"%s\"} %u\n", score_names[st],

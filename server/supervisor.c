@@ -109,7 +109,7 @@ static void send_status(struct master *m)
 	struct seg_header *h = segment_header(m->a->seg);
 	unsigned idle = 0, busy = 0;
 
-	for (uint32_t i = 0; i < h->score_count; i++) {
+	for (uint32_t i = 0; i < SEG_SCORE_COUNT; i++) {
 		uint32_t st = atomic_load_explicit(&segment_score(m->a->seg, i)->state,
 		    memory_order_relaxed);
 
@@ -118,7 +118,7 @@ static void send_status(struct master *m)
 	}
 	notify_send("STATUS=%s: queue %u/%u, workers %u busy, %u idle, %llu accepted",
 	    m->stop != RUNNING ? "draining" : "serving",
-	    atomic_load(&h->queued), h->capacity, busy, idle,
+	    atomic_load(&h->queued), segment_capacity(m->a->seg), busy, idle,
 	    (unsigned long long)atomic_load(&h->accepted));
 }
 
@@ -210,7 +210,7 @@ static void kill_orphans(struct master *m)
 	struct segment *seg = m->a->seg;
 
 	m->norphans = 0;
-	for (uint32_t i = 0; i < segment_header(seg)->score_count; i++) {
+	for (uint32_t i = 0; i < SEG_SCORE_COUNT; i++) {
 		pid_t pid = atomic_load(&segment_score(seg, i)->pid);
 
 		if (pid <= 0 || parent_of(pid) != getpid())
@@ -412,17 +412,32 @@ static void begin_stop(struct master *m)
 	}
 }
 
-/* Set up the signalfd for the signals the master handles. */
+/* The signals the master handles, read from its signalfd. */
+static void master_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGUSR1);
+	sigaddset(set, SIGCHLD);
+}
+
+int supervisor_block_signals(void)
+{
+	sigset_t set;
+
+	master_signals(&set);
+	return sigprocmask(SIG_BLOCK, &set, NULL);
+}
+
+/* Set up the signalfd for the signals the master handles (blocked since
+ * supervisor_block_signals). */
 static int signals_open(void)
 {
 	sigset_t set;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGCHLD);
+	master_signals(&set);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
 		return -1;
 	signal(SIGPIPE, SIG_IGN);
@@ -459,9 +474,9 @@ int supervisor_run(struct supervisor_args *a)
 		fatal("epoll");
 	proctitle_set("jobqd: master");
 	spawn_dispatcher(&m);
-	log_info("serving on %s: %u worker%s, queue %u, handler \"%s\"",
-	    m.cfg->listen, m.cfg->workers, plural(m.cfg->workers), m.cfg->queue,
-	    m.cfg->handler);
+	log_info("serving on %s: node %u, %u worker%s, queue %u, handler \"%s\"",
+	    m.cfg->listen, m.cfg->node, m.cfg->workers, plural(m.cfg->workers),
+	    m.cfg->queue, m.cfg->handler);
 	notify_send("READY=1");
 	send_status(&m);
 	if (a->ready_fd != -1) {

@@ -24,6 +24,10 @@ struct supervisor_args {
 	int daemonized;			/* -d: stderr is /dev/null, log=stderr means syslog */
 };
 
+/* Block the master's signals (SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGCHLD)
+ * so one that arrives before supervisor_run reads them waits instead of
+ * killing the process: call it before the listening socket opens. */
+int supervisor_block_signals(void);
 int supervisor_run(struct supervisor_args *a);
 
 #endif

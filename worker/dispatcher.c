@@ -319,7 +319,8 @@ static void reap(struct dispatcher *d, int block)
 /* Next slot to run: the retry list first, then the ready ring.  -1 none. */
 static int64_t next_job(struct dispatcher *d)
 {
-	uint32_t i;
+	const char *bad;
+	long i;
 
 	if (d->retry_n > 0) {
 		i = d->retry[d->retry_head];
@@ -327,21 +328,10 @@ static int64_t next_job(struct dispatcher *d)
 		d->retry_n--;
 		return i;
 	}
-	while (ring_pop(d->ready, &i) == 0) {
-		uint32_t st;
-
-		if (i >= d->cap) {
-			log_warnx("ready ring: slot %" PRIu32 " out of range: dropped", i);
-			continue;
-		}
-		st = atomic_load_explicit(&segment_slot(d->seg, i)->state, memory_order_acquire);
-		if (st != SLOT_QUEUED) {
-			log_warnx("ready ring: slot %" PRIu32 " in state %" PRIu32 ": dropped", i, st);
-			continue;
-		}
-		return i;
-	}
-	return -1;
+	i = segment_next_ready(d->seg);
+	if ((bad = segment_bad_once(d->seg)) != NULL)
+		log_warnx("shared memory: %s: dropped (later bad values are dropped silently)", bad);
+	return i;
 }
 
 /* The assignment never reached its worker (it had just died): not an

@@ -67,7 +67,7 @@ void worker_run(const struct worker_args *a)
 	struct handler *h;
 	char err[256];
 	uint32_t cap = segment_capacity(a->seg);
-	uint32_t max = segment_max_payload(a->seg);
+	long len;
 
 	setup(a);
 	if ((h = handler_create(a->cfg, err, sizeof(err))) == NULL) {
@@ -103,9 +103,17 @@ void worker_run(const struct worker_args *a)
 		j.id = job.job_id;
 		j.attempt = job.attempt;
 		j.payload = sl->payload;
-		j.len = sl->payload_len <= max ? sl->payload_len : max;
 		m.slot = job.slot;
 		m.job_id = job.job_id;
+		if ((len = segment_payload_len(a->seg, job.slot)) < 0) {
+			const char *bad = segment_bad_once(a->seg);
+
+			if (bad != NULL)
+				log_warnx("shared memory: %s: job failed (later bad values fail jobs silently)", bad);
+			m.status = -1;
+			continue;
+		}
+		j.len = (size_t)len;
 		m.status = handler_run(h, &j);
 	}
 }

@@ -978,7 +978,7 @@ START_TEST(curl_client)
 	snprintf(cmd, sizeof cmd, "curl -s http://127.0.0.1:%d/healthz http://127.0.0.1:%d/status", hs.port, hs.port);
 	out = run(cmd);
 	ck_assert_ptr_nonnull(out);
-	ck_assert_ptr_nonnull(strstr(out, "ok\n{\"workers\""));
+	ck_assert_ptr_nonnull(strstr(out, "ok\n{\"node\":0,\"workers\""));
 	/* too large: 413 */
 	snprintf(cmd, sizeof cmd, "head -c 5000 /dev/zero > %s && curl -s -o /dev/null -w '%%{http_code}' "
 	    "--data-binary @%s http://127.0.0.1:%d/payload", file, file, hs.port);

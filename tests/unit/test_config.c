@@ -84,7 +84,7 @@ show(const struct config *c, const char *key, char *out, size_t n)
 	}
 	U(workers); U(queue); U(max_payload); U(job_timeout); U(max_attempts);
 	U(drain_timeout); U(max_connections); U(keepalive_timeout);
-	U(header_timeout); U(body_timeout);
+	U(header_timeout); U(body_timeout); U(node);
 	S(listen); S(shm_name); S(pidfile); S(user); S(group); S(log);
 	else if (strcmp(key, "log_level") == 0)
 		snprintf(out, n, "%s", levels[c->log_level]);
@@ -106,6 +106,7 @@ static const struct { const char *key, *want; } defaults[] = {
 	{ "max_attempts", "3" },
 	{ "drain_timeout", "30" },
 	{ "shm_name", "" },
+	{ "node", "0" },
 	{ "pidfile", "" },
 	{ "user", "" },
 	{ "group", "" },
@@ -190,6 +191,8 @@ static const struct { const char *key, *value, *want; } valid[] = {
 	{ "log_level", "warn", "warn" },
 	{ "log_level", "info", "info" },
 	{ "log_level", "debug", "debug" },
+	{ "node", "0", "0" },
+	{ "node", "255", "255" },
 	{ "max_connections", "1", "1" },
 	{ "max_connections", "1000000", "1000000" },
 	{ "keepalive_timeout", "1", "1" },
@@ -238,6 +241,8 @@ static const struct { const char *key, *value, *want; } invalid[] = {
 	{ "max_attempts", "0", "max_attempts: must be an integer from 1 to 1000, got \"0\"" },
 	{ "max_attempts", "1001", "max_attempts: must be an integer from 1 to 1000, got \"1001\"" },
 	{ "drain_timeout", "86401", "drain_timeout: must be an integer from 0 to 86400, got \"86401\"" },
+	{ "node", "256", "node: must be an integer from 0 to 255, got \"256\"" },
+	{ "node", "ff", "node: must be an integer from 0 to 255, got \"ff\"" },
 	{ "max_connections", "0", "max_connections: must be an integer from 1 to 1000000, got \"0\"" },
 	{ "keepalive_timeout", "0", "keepalive_timeout: must be an integer from 1 to 3600, got \"0\"" },
 	{ "header_timeout", "3601", "header_timeout: must be an integer from 1 to 3600, got \"3601\"" },
@@ -492,13 +497,13 @@ START_TEST(test_load_every_key)
 {
 	static const char text[] = "listen = [::1]:9000\nworkers = 2\nqueue = 3\n"
 	    "max_payload = 1k\nhandler = noop\njob_timeout = 4\n"
-	    "max_attempts = 5\ndrain_timeout = 6\nshm_name = /q\n"
+	    "max_attempts = 5\ndrain_timeout = 6\nshm_name = /q\nnode = 200\n"
 	    "pidfile = /run/p\nuser = root\ngroup = root\nlog = syslog\n"
 	    "log_level = debug\nmax_connections = 7\nkeepalive_timeout = 8\n"
 	    "header_timeout = 9\nbody_timeout = 10\n";
 	static const char *const want[] = {
 		"[::1]:9000", "2", "3", "1024", "noop ms=0 argc=0", "4", "5",
-		"6", "/q", "/run/p", "root", "root", "syslog", "debug", "7", "8",
+		"6", "/q", "200", "/run/p", "root", "root", "syslog", "debug", "7", "8",
 		"9", "10",
 	};
 	const char *const *k = config_keys();
@@ -754,7 +759,7 @@ END_TEST
 static const struct { const char *key; int live; } keytab[] = {
 	{ "listen", 1 }, { "workers", 1 }, { "queue", 0 }, { "max_payload", 0 },
 	{ "handler", 1 }, { "job_timeout", 1 }, { "max_attempts", 1 },
-	{ "drain_timeout", 1 }, { "shm_name", 0 }, { "pidfile", 0 },
+	{ "drain_timeout", 1 }, { "shm_name", 0 }, { "node", 0 }, { "pidfile", 0 },
 	{ "user", 0 }, { "group", 0 }, { "log", 1 }, { "log_level", 1 },
 	{ "max_connections", 1 }, { "keepalive_timeout", 1 },
 	{ "header_timeout", 1 }, { "body_timeout", 1 },

@@ -95,7 +95,7 @@ static void h_start(struct harness *t, const struct config *c, uint32_t cap, uin
 	ck_assert_ptr_nonnull(mkdtemp(t->dir));
 	snprintf(t->log, sizeof(t->log), "%s/log", t->dir);
 	segment_unlink(t->name);
-	ck_assert_int_eq(segment_open(t->name, cap, maxp, &t->seg, err, sizeof(err)), SEG_CREATED);
+	ck_assert_int_eq(segment_open(t->name, cap, maxp, geteuid(), &t->seg, err, sizeof(err)), SEG_CREATED);
 	t->h = segment_header(t->seg);
 	t->cap = cap;
 	ck_assert_int_eq(fd_pipe(door, O_NONBLOCK), 0);
@@ -384,7 +384,7 @@ START_TEST(noop_100k)
 			reclaimed++;
 		}
 		atomic_store(&sl->state, SLOT_FILLING);
-		expect[i] = jobid_make(atomic_load(&t.h->next_seq), i);
+		expect[i] = jobid_make(0, atomic_load(&t.h->next_seq), i);
 		memcpy(sl->payload, &expect[i], sizeof(uint64_t));
 		ck_assert_uint_eq(segment_enqueue(t.seg, i, sizeof(uint64_t)), expect[i]);
 		submitted++;
@@ -896,7 +896,7 @@ START_TEST(spool_tmp_safe)
 	pid = atomic_load(&segment_score(t.seg, 0)->pid);
 	/* The next job's id and temp name are known before it is queued. */
 	ck_assert_int_ge(i = segment_reserve(t.seg), 0);
-	id = jobid_make(atomic_load(&t.h->next_seq), (uint32_t)i);
+	id = jobid_make(0, atomic_load(&t.h->next_seq), (uint32_t)i);
 	jobid_format(id, idstr);
 	snprintf(path, sizeof(path), "%s/tmp/%s.%ld", spool, idstr, (long)pid);
 	ck_assert_int_eq(symlink(victim, path), 0);

@@ -27,32 +27,19 @@
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
-/*
- * The ring's private header layout (ring.c), mirrored only to start the
- * free-running counters near UINT32_MAX; a _Static_assert in ring.c pins
- * the header at three cache lines.
- */
-struct ring_mirror {
-	uint32_t cap, mask;
-	char pad0[56];
-	_Atomic uint32_t head;
-	uint32_t tail_cache;
-	char pad1[56];
-	_Atomic uint32_t tail;
-	uint32_t head_cache;
-	char pad2[56];
-};
-
-/* A ring of cap entries in 64-byte aligned private memory. */
+/* A ring of cap entries in 64-byte aligned private memory, its handle
+ * right before it: free(r) frees both. */
 static struct ring *
 ring_new(uint32_t cap)
 {
 	size_t size = ring_size(cap);
-	struct ring *r = aligned_alloc(64, size);
+	char *mem = aligned_alloc(64, 64 + size);
+	struct ring *r = (struct ring *)mem;
 
-	ck_assert_ptr_nonnull(r);
-	memset(r, 0xa5, size);	/* ring_init must not rely on zeroed memory */
-	ring_init(r, cap);
+	ck_assert_ptr_nonnull(mem);
+	memset(mem, 0xa5, 64 + size);	/* ring_reset must not rely on zeroed memory */
+	ring_attach(r, mem + 64, cap);
+	ring_reset(r);
 	return r;
 }
 
@@ -60,7 +47,7 @@ ring_new(uint32_t cap)
 static void
 ring_set_counters(struct ring *r, uint32_t n)
 {
-	struct ring_mirror *m = (struct ring_mirror *)r;
+	struct ring_shm *m = r->m;
 
 	ck_assert_uint_eq(ring_count(r), 0);
 	atomic_store(&m->head, n);
@@ -238,7 +225,7 @@ START_TEST(test_cross_process)
 
 	snprintf(name, sizeof(name), "/jobqd-test-%ld-ring", (long)getpid());
 	segment_unlink(name);
-	ck_assert_msg(segment_open(name, STRESS_CAP, 16, &s, err, sizeof(err)) == SEG_CREATED,
+	ck_assert_msg(segment_open(name, STRESS_CAP, 16, geteuid(), &s, err, sizeof(err)) == SEG_CREATED,
 	    "segment_open: %s", err);
 	segment_unlink(name);	/* the mapping outlives the name */
 	r = segment_ready(s);

@@ -29,7 +29,7 @@ static void setup(void)
 
 	snprintf(name, sizeof name, "/jobqd-test-%d-routes", (int)getpid());
 	segment_unlink(name);
-	ck_assert_int_eq(segment_open(name, 4, 64, &seg, err, sizeof err), SEG_CREATED);
+	ck_assert_int_eq(segment_open(name, 4, 64, geteuid(), &seg, err, sizeof err), SEG_CREATED);
 	segment_unlink(name);
 	memset(responses, 0, sizeof responses);
 }
@@ -168,7 +168,7 @@ START_TEST(healthz_and_status)
 	atomic_store(&segment_score(seg, 0)->state, SCORE_STARTING);
 	answer(ROUTE_STATUS, "/status", &rep, 1);
 	ck_assert_int_eq(rep.status, 200);
-	ck_assert_ptr_nonnull(strstr(body.p, "{\"workers\":{\"total\":1,\"idle\":0,\"busy\":0,\"starting\":1,\"exiting\":1}"));
+	ck_assert_ptr_nonnull(strstr(body.p, "{\"node\":0,\"workers\":{\"total\":1,\"idle\":0,\"busy\":0,\"starting\":1,\"exiting\":1}"));
 	ck_assert_ptr_nonnull(strstr(body.p, "\"queue\":{\"capacity\":4,\"depth\":0,"));
 	ck_assert_ptr_nonnull(strstr(body.p, "\"connections\":7,\"draining\":true,\"scoreboard\":[{\"index\":0,"));
 	ck_assert_ptr_nonnull(strstr(body.p, "{\"index\":2047,\"pid\":5,\"state\":\"exiting\""));
@@ -227,6 +227,40 @@ START_TEST(metrics_text)
 		}
 		ck_assert_msg(strstr(body.p, type) != NULL, "no TYPE for %s", name);
 	}
+}
+END_TEST
+
+/* Ids carry their node: this node's answer 200, another node's 421 with
+ * this node's number (never 404); /status and /metrics show the node. */
+START_TEST(node_in_ids)
+{
+	struct reply rep;
+	long i = segment_reserve(seg);
+	uint64_t id;
+	char path[64];
+
+	ck_assert_int_ge(i, 0);
+	segment_set_node(seg, 42);
+	id = segment_enqueue(seg, (uint32_t)i, 0);
+	snprintf(path, sizeof path, "/jobs/%016llx", (unsigned long long)id);
+	ck_assert_msg(strncmp(path, "/jobs/2a", 8) == 0, "%s: want node 2a first", path);
+	answer(ROUTE_JOB, path, &rep, 0);
+	ck_assert_int_eq(rep.status, 200);
+
+	path[7] = 'b';		/* node 0x2b, same sequence and slot */
+	answer(ROUTE_JOB, path, &rep, 0);
+	ck_assert_int_eq(rep.status, 421);
+	ck_assert_str_eq(rep.ctype, "application/json");
+	ck_assert_str_eq(body.p, "{\"error\":\"wrong node\",\"node\":42}\n");
+	answer(ROUTE_JOB, "/jobs/0000000000100000", &rep, 0);
+	ck_assert_int_eq(rep.status, 421);
+	answer(ROUTE_JOB, "/jobs/2a00000000100003", &rep, 0);	/* ours, unknown */
+	ck_assert_int_eq(rep.status, 404);
+
+	answer(ROUTE_STATUS, "/status", &rep, 0);
+	ck_assert_ptr_nonnull(strstr(body.p, "{\"node\":42,\"workers\":"));
+	answer(ROUTE_METRICS, "/metrics", &rep, 0);
+	ck_assert_ptr_nonnull(strstr(body.p, "# TYPE jobqd_node gauge\njobqd_node 42\n"));
 }
 END_TEST
 
@@ -296,6 +330,7 @@ int main(void)
 	tcase_add_test(tc, job_states);
 	tcase_add_test(tc, healthz_and_status);
 	tcase_add_test(tc, metrics_text);
+	tcase_add_test(tc, node_in_ids);
 	tcase_add_test(tc, obuf_grows_and_consumes);
 	tcase_add_test(tc, listener);
 	suite_add_tcase(s, tc);

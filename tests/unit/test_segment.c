@@ -9,6 +9,13 @@
  *   attach    wrong magic, version, size, layout; same geometry re-attached;
  *             resized with and without pending jobs; SEG_BUSY from this
  *             process and from a forked child, free again once it dies
+ *   trust     a segment of another user or open to others is refused and
+ *             left alone, root included; one of the user we run as is
+ *             ours; new ones are 0600 under any umask; one unlinked by an
+ *             exiting predecessor between our open and our lock (a flock
+ *             wrapper runs the predecessor there) is not adopted; bad ring
+ *             entries, ring headers, header sizes and payload_len after
+ *             the open are dropped or ignored; enqueue on a full ring
  *   kill      a child SIGKILLed while enqueueing as fast as it can: every
  *             id it reported is queued after recovery
  *
@@ -26,7 +33,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -84,7 +93,7 @@ seg_create(const char *name, uint32_t cap, uint32_t max_payload)
 {
 	struct segment *s = NULL;
 	char err[256];
-	int r = segment_open(name, cap, max_payload, &s, err, sizeof(err));
+	int r = segment_open(name, cap, max_payload, geteuid(), &s, err, sizeof(err));
 
 	ck_assert_msg(r == SEG_CREATED, "segment_open %s: got %d (%s), want SEG_CREATED",
 	    name, r, err);
@@ -118,26 +127,35 @@ enqueue_job(struct segment *s, const char *payload)
 /* --- ids ------------------------------------------------------------------ */
 
 static const struct {
+	unsigned node;
 	uint64_t seq;
 	uint32_t slot;
 	uint64_t id;
 	const char *str;
 } ids[] = {
-	{ 1, 0, 0x100000, "0000000000100000" },
-	{ 1, 5, 0x100005, "0000000000100005" },
-	{ 2, 0xfffff, 0x2fffff, "00000000002fffff" },
-	{ 0xabc, 0x12, 0xabc00012, "00000000abc00012" },
-	{ (1ULL << 44) - 1, 0x12345, 0xfffffffffff12345ULL, "fffffffffff12345" },
+	{ 0, 1, 0, 0x100000, "0000000000100000" },
+	{ 0, 1, 5, 0x100005, "0000000000100005" },
+	{ 0, 2, 0xfffff, 0x2fffff, "00000000002fffff" },
+	{ 0, 0xabc, 0x12, 0xabc00012, "00000000abc00012" },
+	{ 0, (1ULL << 36) - 1, 0x12345, 0xfffffffff12345ULL, "00fffffffff12345" },
+	/* the sequence wraps to 1, never to 0, and never into the node */
+	{ 0, 1ULL << 36, 0, 0x100000, "0000000000100000" },
+	{ 7, (1ULL << 36) + 4, 3, 0x0700000000500003ULL, "0700000000500003" },
+	{ 0x12, 0xabc, 0x12, 0x12000000abc00012ULL, "12000000abc00012" },
+	{ 255, 1, 0, 0xff00000000100000ULL, "ff00000000100000" },
+	{ 255, (1ULL << 36) - 1, 0xfffff, UINT64_MAX, "ffffffffffffffff" },
 };
 
 START_TEST(test_jobid)
 {
 	char buf[JOBID_STRLEN + 1], upper[JOBID_STRLEN + 1];
-	uint64_t id = jobid_make(ids[_i].seq, ids[_i].slot), parsed = 0;
+	uint64_t id = jobid_make(ids[_i].node, ids[_i].seq, ids[_i].slot), parsed = 0;
 
-	ck_assert_msg(id == ids[_i].id, "jobid_make(%#llx, %#x): got %#llx, want %#llx",
-	    (unsigned long long)ids[_i].seq, ids[_i].slot, (unsigned long long)id,
-	    (unsigned long long)ids[_i].id);
+	ck_assert_msg(id == ids[_i].id, "jobid_make(%u, %#llx, %#x): got %#llx, want %#llx",
+	    ids[_i].node, (unsigned long long)ids[_i].seq, ids[_i].slot,
+	    (unsigned long long)id, (unsigned long long)ids[_i].id);
+	ck_assert_msg(jobid_node(id) == ids[_i].node, "jobid_node(%#llx): got %u, want %u",
+	    (unsigned long long)id, jobid_node(id), ids[_i].node);
 	ck_assert_msg(jobid_slot(id) == ids[_i].slot, "jobid_slot(%#llx): got %#x, want %#x",
 	    (unsigned long long)id, jobid_slot(id), ids[_i].slot);
 	memset(buf, 'X', sizeof(buf));
@@ -241,6 +259,26 @@ START_TEST(test_lookup)
 }
 END_TEST
 
+/* The node set on the segment heads every id it makes; lookups find them. */
+START_TEST(test_node_ids)
+{
+	const char *name = seg_name();
+	struct segment *s = seg_create(name, 2, 16);
+	uint64_t a;
+
+	ck_assert_uint_eq(segment_node(s), 0);
+	ck_assert_uint_eq(jobid_node(enqueue_job(s, "a")), 0);
+	segment_set_node(s, 0xa7);
+	ck_assert_uint_eq(segment_node(s), 0xa7);
+	a = enqueue_job(s, "b");
+	ck_assert_msg(a >> 56 == 0xa7, "id %#llx: want node 0xa7 on top", (unsigned long long)a);
+	ck_assert_msg(segment_lookup(s, a) == segment_slot(s, jobid_slot(a)),
+	    "lookup(%#llx): want its slot", (unsigned long long)a);
+	segment_close(s);
+	ck_assert_int_eq(segment_unlink(name), 0);
+}
+END_TEST
+
 /* --- recover: every state combination ------------------------------------- */
 
 #define RCAP	6
@@ -262,7 +300,7 @@ setup_combo(struct segment *s, unsigned c, unsigned st[RCAP], uint64_t id[RCAP])
 		struct slot *sl = segment_slot(s, i);
 
 		st[i] = x % NSTATES;
-		id[i] = jobid_make(100 + (i * 5 + c) % RCAP, i);
+		id[i] = jobid_make(0, 100 + (i * 5 + c) % RCAP, i);
 		if (st[i] == SLOT_FREE && c % 2)
 			id[i] = 0;		/* never used */
 		atomic_store(&sl->state, st[i]);
@@ -503,7 +541,7 @@ enqueue_upto(struct segment *s, int k, const char *payload, uint32_t *slot, uint
 	memcpy(sl->payload, payload, len);
 	if (k < E_FIELDS)
 		return;
-	*id = sl->id = jobid_make(atomic_fetch_add(&h->next_seq, 1), i);
+	*id = sl->id = jobid_make(0, atomic_fetch_add(&h->next_seq, 1), i);
 	sl->payload_len = len;
 	sl->attempts = 0;
 	sl->t_queued = clock_wall_ns();
@@ -829,7 +867,7 @@ START_TEST(test_attach_corrupt)
 	if ((p = raw_map(name, &size_before)) != NULL)
 		munmap(p, size_before);
 	memset(err, 'X', sizeof(err));
-	r = segment_open(name, 4, 32, &s, err, sizeof(err));
+	r = segment_open(name, 4, 32, geteuid(), &s, err, sizeof(err));
 	ck_assert_msg(r == corrupts[_i].want, "%s: got %d (%s), want %d", corrupts[_i].name,
 	    r, err, corrupts[_i].want);
 	ck_assert_msg(strstr(err, corrupts[_i].err) != NULL, "%s: message \"%s\", want \"%s\" in it",
@@ -861,7 +899,7 @@ START_TEST(test_attach_bad_capacity)
 	char err[256];
 
 	for (size_t k = 0; k < NELEM(caps); k++) {
-		int r = segment_open("/jobqd-test-never-created", caps[k], 32, &s, err, sizeof(err));
+		int r = segment_open("/jobqd-test-never-created", caps[k], 32, geteuid(), &s, err, sizeof(err));
 
 		ck_assert_msg(r == SEG_MISMATCH && strstr(err, "out of range") != NULL,
 		    "capacity %u: got %d (%s), want SEG_MISMATCH, out of range", caps[k], r, err);
@@ -892,7 +930,7 @@ START_TEST(test_attach_same)
 	seq = atomic_load(&segment_header(s)->next_seq);
 	segment_close(s);
 
-	r = segment_open(name, 8, 32, &s, err, sizeof(err));
+	r = segment_open(name, 8, 32, geteuid(), &s, err, sizeof(err));
 	ck_assert_msg(r == SEG_ATTACHED, "got %d (%s), want SEG_ATTACHED", r, err);
 	ck_assert_msg(err[0] == '\0', "message \"%s\", want none", err);
 	ck_assert_msg(atomic_load(&segment_header(s)->next_seq) == seq, "next_seq got %llu, want %llu",
@@ -940,7 +978,7 @@ START_TEST(test_attach_resize_empty)
 	complete_upto(s, C_PUSHED, &slot);
 	segment_reserve(s);			/* a FILLING slot is no job */
 	segment_close(s);
-	r = segment_open(name, resizes[_i].cap, resizes[_i].max_payload, &s, err, sizeof(err));
+	r = segment_open(name, resizes[_i].cap, resizes[_i].max_payload, geteuid(), &s, err, sizeof(err));
 	ck_assert_msg(r == SEG_CREATED, "%s: got %d (%s), want SEG_CREATED", resizes[_i].name, r, err);
 	ck_assert_msg(strstr(err, "resized from queue = 8 and max_payload = 32") != NULL,
 	    "%s: message \"%s\", want the old sizes", resizes[_i].name, err);
@@ -974,12 +1012,12 @@ START_TEST(test_attach_resize_pending)
 	b = enqueue_job(s, "b");
 	complete_upto(s, C_RUNNING, &slot);
 	segment_close(s);
-	r = segment_open(name, resizes[_i].cap, resizes[_i].max_payload, &s, err, sizeof(err));
+	r = segment_open(name, resizes[_i].cap, resizes[_i].max_payload, geteuid(), &s, err, sizeof(err));
 	ck_assert_msg(r == SEG_MISMATCH, "%s: got %d (%s), want SEG_MISMATCH", resizes[_i].name, r, err);
 	ck_assert_msg(strstr(err, "holds 2 unfinished jobs") != NULL &&
 	    strstr(err, "queue = 8 and max_payload = 32") != NULL,
 	    "%s: message \"%s\", want the count and the old sizes", resizes[_i].name, err);
-	r = segment_open(name, 8, 32, &s, err, sizeof(err));
+	r = segment_open(name, 8, 32, geteuid(), &s, err, sizeof(err));
 	ck_assert_msg(r == SEG_ATTACHED, "%s: reopen got %d (%s), want SEG_ATTACHED",
 	    resizes[_i].name, r, err);
 	ck_assert_msg(segment_lookup(s, a) && segment_lookup(s, b), "%s: jobs lost", resizes[_i].name);
@@ -996,14 +1034,14 @@ START_TEST(test_busy_same_process)
 	char err[256];
 	int r;
 
-	r = segment_open(name, 4, 16, &t, err, sizeof(err));
+	r = segment_open(name, 4, 16, geteuid(), &t, err, sizeof(err));
 	ck_assert_msg(r == SEG_BUSY, "second open: got %d (%s), want SEG_BUSY", r, err);
 	ck_assert_msg(strstr(err, "in use") != NULL && strstr(err, name) != NULL,
 	    "message \"%s\", want \"%s ... in use\"", err, name);
-	r = segment_open(name, 8, 16, &t, err, sizeof(err));
+	r = segment_open(name, 8, 16, geteuid(), &t, err, sizeof(err));
 	ck_assert_msg(r == SEG_BUSY, "open with other sizes: got %d (%s), want SEG_BUSY", r, err);
 	segment_close(s);
-	r = segment_open(name, 4, 16, &t, err, sizeof(err));
+	r = segment_open(name, 4, 16, geteuid(), &t, err, sizeof(err));
 	ck_assert_msg(r == SEG_ATTACHED, "after close: got %d (%s), want SEG_ATTACHED", r, err);
 	segment_close(t);
 	ck_assert_int_eq(segment_unlink(name), 0);
@@ -1031,11 +1069,11 @@ START_TEST(test_busy_child)
 	close(ready[1]);
 	ck_assert_int_eq(read(ready[0], &c, 1), 1);
 	segment_close(s);
-	r = segment_open(name, 4, 16, &t, err, sizeof(err));
+	r = segment_open(name, 4, 16, geteuid(), &t, err, sizeof(err));
 	ck_assert_msg(r == SEG_BUSY, "child alive: got %d (%s), want SEG_BUSY", r, err);
 	kill(pid, SIGKILL);
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	r = segment_open(name, 4, 16, &t, err, sizeof(err));
+	r = segment_open(name, 4, 16, geteuid(), &t, err, sizeof(err));
 	ck_assert_msg(r == SEG_ATTACHED, "child dead: got %d (%s), want SEG_ATTACHED", r, err);
 	segment_close(t);
 	close(ready[0]);
@@ -1127,7 +1165,7 @@ START_TEST(test_kill_during_enqueue)
 	ck_assert_msg(have % sizeof(uint64_t) == 0, "torn id in the pipe");
 	nids = (uint32_t)(have / sizeof(uint64_t));
 
-	r = segment_open(name, KCAP, KPAY, &s, err, sizeof(err));
+	r = segment_open(name, KCAP, KPAY, geteuid(), &s, err, sizeof(err));
 	ck_assert_msg(r == SEG_ATTACHED, "reopen after kill: got %d (%s), want SEG_ATTACHED", r, err);
 	ck_assert_int_eq(segment_recover(s, 0, &rec), 0);
 	ck_assert_msg(rec.kept == 0 && rec.orphaned == 0, "kept %u orphaned %u, want 0 0",
@@ -1167,6 +1205,352 @@ START_TEST(test_kill_during_enqueue)
 }
 END_TEST
 
+/* --- trust: the segment as a hostile local user could leave it ----------- */
+
+/* Set in a test: run once by the next flock(2) segment_open makes, between
+ * its open and its lock (the window an exiting predecessor can unlink in). */
+static void (*flock_hook)(void);
+
+/* segment.o's flock resolves here (the test links libjobqd.a statically). */
+int
+flock(int fd, int op)
+{
+	void (*hook)(void) = flock_hook;
+
+	flock_hook = NULL;
+	if (hook != NULL)
+		hook();
+	return (int)syscall(SYS_flock, fd, op);
+}
+
+/* Make the existing object name owned by uid / mode. */
+static void
+set_owner_mode(const char *name, uid_t uid, mode_t mode)
+{
+	int fd = shm_open(name, O_RDWR, 0);
+
+	ck_assert_msg(fd != -1, "shm_open %s: %s", name, strerror(errno));
+	ck_assert_msg(fchown(fd, uid, (gid_t)-1) == 0, "fchown: %s", strerror(errno));
+	ck_assert_msg(fchmod(fd, mode) == 0, "fchmod: %s", strerror(errno));
+	close(fd);
+}
+
+static void
+stat_name(const char *name, struct stat *st)
+{
+	int fd = shm_open(name, O_RDONLY, 0);
+
+	ck_assert_msg(fd != -1, "shm_open %s: %s", name, strerror(errno));
+	ck_assert_int_eq(fstat(fd, st), 0);
+	close(fd);
+}
+
+#define NOBODY 65534
+
+static const struct {
+	const char *name;
+	uid_t uid;	/* NOBODY, or 0 for the test's own euid */
+	mode_t mode;
+	const char *msg;
+} foreigns[] = {
+	{ "other owner", NOBODY, 0600, "belongs to uid 65534 with mode 0600" },
+	{ "mode 0666", 0, 0666, "with mode 0666" },
+	{ "mode 0660", 0, 0660, "with mode 0660" },
+	{ "mode 0604", 0, 0604, "with mode 0604" },
+	{ "other owner, 0666", NOBODY, 0666, "belongs to uid 65534 with mode 0666" },
+};
+
+/* An existing segment of another user, or open to others, is refused with
+ * one line naming it, its owner and mode (root included), and left as it
+ * was. */
+START_TEST(test_foreign)
+{
+	const char *name = seg_name();
+	struct segment *s = seg_create(name, 4, 32);
+	struct stat before, after;
+	uid_t uid = foreigns[_i].uid == NOBODY ? NOBODY : geteuid();
+	char err[512];
+	int r;
+
+	enqueue_job(s, "secret");
+	segment_close(s);
+	set_owner_mode(name, uid, foreigns[_i].mode);
+	stat_name(name, &before);
+	r = segment_open(name, 4, 32, geteuid(), &s, err, sizeof(err));
+	ck_assert_msg(r == SEG_MISMATCH, "%s: got %d (%s), want SEG_MISMATCH",
+	    foreigns[_i].name, r, err);
+	ck_assert_msg(strstr(err, name) != NULL && strstr(err, foreigns[_i].msg) != NULL &&
+	    strchr(err, '\n') == NULL, "%s: message \"%s\", want %s and \"%s\" on one line",
+	    foreigns[_i].name, err, name, foreigns[_i].msg);
+	stat_name(name, &after);
+	ck_assert_msg(after.st_ino == before.st_ino && after.st_uid == uid &&
+	    (after.st_mode & 07777) == foreigns[_i].mode && after.st_size == before.st_size &&
+	    after.st_mtim.tv_nsec == before.st_mtim.tv_nsec, "%s: the object was changed",
+	    foreigns[_i].name);
+	ck_assert_int_eq(segment_unlink(name), 0);
+}
+END_TEST
+
+/* A segment that belongs to the user we run as (left by a crash after the
+ * privileges were dropped) is ours. */
+START_TEST(test_run_as_user)
+{
+	const char *name = seg_name();
+	struct segment *s = seg_create(name, 4, 32);
+	uint64_t id;
+	char err[256];
+	int r;
+
+	id = enqueue_job(s, "kept");
+	segment_close(s);
+	set_owner_mode(name, NOBODY, 0600);
+	r = segment_open(name, 4, 32, NOBODY, &s, err, sizeof(err));
+	ck_assert_msg(r == SEG_ATTACHED, "got %d (%s), want SEG_ATTACHED", r, err);
+	ck_assert_msg(segment_lookup(s, id) != NULL, "job lost");
+	segment_close(s);
+	ck_assert_int_eq(segment_unlink(name), 0);
+}
+END_TEST
+
+/* A new segment is 0600 whatever the umask took away. */
+START_TEST(test_create_mode)
+{
+	const char *name = seg_name();
+	mode_t old = umask(0277);
+	struct segment *s = seg_create(name, 4, 32);
+	struct stat st;
+
+	umask(old);
+	ck_assert_int_eq(fstat(segment_fd(s), &st), 0);
+	ck_assert_msg((st.st_mode & 07777) == 0600 && st.st_uid == geteuid(),
+	    "mode %04o uid %ld, want 0600 and %ld", (unsigned)(st.st_mode & 07777),
+	    (long)st.st_uid, (long)geteuid());
+	segment_close(s);
+	ck_assert_int_eq(segment_unlink(name), 0);
+}
+END_TEST
+
+static int removed_go;
+static pid_t removed_holder;
+
+/* The predecessor's clean stop, between our open and our lock: it unlinks
+ * the name and exits, releasing the lock. */
+static void
+predecessor_exits(void)
+{
+	int st;
+
+	ck_assert_int_eq(write(removed_go, "x", 1), 1);
+	ck_assert_int_eq(waitpid(removed_holder, &st, 0), removed_holder);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "holder status %#x", st);
+}
+
+/* A segment unlinked by an exiting predecessor after we opened it is not
+ * adopted: we get a fresh one under the name. */
+START_TEST(test_removed_before_lock)
+{
+	const char *name = seg_name();
+	struct segment *s = seg_create(name, 4, 32), *t = NULL;
+	struct stat mine, named;
+	int go[2], r;
+	char err[256], c;
+
+	enqueue_job(s, "old");
+	ck_assert_int_eq(pipe(go), 0);
+	if ((removed_holder = test_fork()) == 0) {
+		close(go[1]);
+		if (read(go[0], &c, 1) != 1 || segment_unlink(name) != 0)
+			_exit(1);
+		_exit(0);	/* the inherited fd, and the lock, go with us */
+	}
+	close(go[0]);
+	segment_close(s);
+	removed_go = go[1];
+	flock_hook = predecessor_exits;
+	r = segment_open(name, 4, 32, geteuid(), &t, err, sizeof(err));
+	ck_assert_msg(flock_hook == NULL, "the hook did not run");
+	ck_assert_msg(r == SEG_CREATED, "got %d (%s), want SEG_CREATED (a fresh segment)", r, err);
+	ck_assert_int_eq(fstat(segment_fd(t), &mine), 0);
+	stat_name(name, &named);
+	ck_assert_msg(mine.st_nlink == 1 && mine.st_ino == named.st_ino,
+	    "the segment in use (ino %lu, %lu links) is not the one named %s (ino %lu)",
+	    (unsigned long)mine.st_ino, (unsigned long)mine.st_nlink, name,
+	    (unsigned long)named.st_ino);
+	ck_assert_uint_eq(ring_count(segment_free(t)), 4);
+	close(go[1]);
+	segment_close(t);
+	ck_assert_int_eq(segment_unlink(name), 0);
+}
+END_TEST
+
+/* Free-ring entries out of range or naming a slot in use are dropped, the
+ * first one described once; the good entries are still handed out. */
+START_TEST(test_bad_free_entries)
+{
+	const char *name = seg_name();
+	struct segment *s = seg_create(name, 4, 32);
+	struct ring_shm *m = segment_free(s)->m;
+	const char *bad;
+	long i;
+
+	/* entries 0..3 in order: two out of range, a good one, it again */
+	m->v[0] = 0xfffffff0u;
+	m->v[1] = 4;
+	m->v[2] = 2;
+	m->v[3] = 2;
+	ck_assert_ptr_null(segment_bad_once(s));
+	i = segment_reserve(s);
+	ck_assert_msg(i == 2, "reserve: got %ld, want 2", i);
+	bad = segment_bad_once(s);
+	ck_assert_msg(bad != NULL && strstr(bad, "free ring entry 4294967280") != NULL,
+	    "note \"%s\", want the first bad entry", bad ? bad : "(null)");
+	ck_assert_ptr_null(segment_bad_once(s));
+	i = segment_reserve(s);		/* slot 2 again: FILLING, dropped */
+	ck_assert_msg(i == -1, "reserve: got %ld, want -1 (nothing usable)", i);
+	ck_assert_ptr_null(segment_bad_once(s));
+	ck_assert_uint_eq(atomic_load(&segment_slot(s, 2)->state), SLOT_FILLING);
+	segment_close(s);
+	ck_assert_int_eq(segment_unlink(name), 0);
+}
+END_TEST
+
+/* Ready-ring entries out of range or naming a slot not QUEUED are dropped. */
+START_TEST(test_bad_ready_entries)
+{
+	const char *name = seg_name();
+	struct segment *s = seg_create(name, 4, 32);
+	struct ring_shm *m = segment_ready(s)->m;
+	uint64_t c;
+	const char *bad;
+	long i;
+
+	enqueue_job(s, "a");
+	enqueue_job(s, "b");
+	c = enqueue_job(s, "c");
+	m->v[0] = 1u << 20;			/* out of range */
+	m->v[1] = 3;				/* a FREE slot */
+	ck_assert_uint_eq(atomic_load(&segment_slot(s, 3)->state), SLOT_FREE);
+	i = segment_next_ready(s);
+	ck_assert_msg(i == (long)jobid_slot(c), "next_ready: got %ld, want %u", i, jobid_slot(c));
+	bad = segment_bad_once(s);
+	ck_assert_msg(bad != NULL && strstr(bad, "ready ring entry 1048576") != NULL,
+	    "note \"%s\", want the first bad entry", bad ? bad : "(null)");
+	ck_assert_msg(segment_next_ready(s) == -1, "next_ready on an empty ring: want -1");
+	ck_assert_ptr_null(segment_bad_once(s));
+	segment_close(s);
+	ck_assert_int_eq(segment_unlink(name), 0);
+}
+END_TEST
+
+/* Rewritten ring headers (capacity, mask, counters far away): pushes and
+ * pops stay inside the array and keep the private capacity. */
+START_TEST(test_bad_ring_header)
+{
+	const char *name = seg_name();
+	struct segment *s = seg_create(name, 4, 32);
+	struct ring *rings[2] = { segment_free(s), segment_ready(s) };
+	uint32_t v;
+
+	for (int k = 0; k < 2; k++) {
+		struct ring_shm *m = rings[k]->m;
+
+		m->cap = m->mask = UINT32_MAX;
+		atomic_store(&m->head, 0x40000000u);
+		atomic_store(&m->tail, 0x40000000u);
+		m->head_cache = m->tail_cache = 0x40000000u;
+		for (uint32_t n = 0; n < 4; n++)
+			ck_assert_msg(ring_push(rings[k], n) == 0, "ring %d: push %u failed", k, n);
+		ck_assert_msg(ring_push(rings[k], 9) == -1, "ring %d: a fifth push fit", k);
+		for (uint32_t n = 0; n < 4; n++) {
+			ck_assert_int_eq(ring_pop(rings[k], &v), 0);
+			ck_assert_uint_eq(v, n);
+		}
+		ck_assert_int_eq(ring_pop(rings[k], &v), -1);
+	}
+	segment_close(s);
+	ck_assert_int_eq(segment_unlink(name), 0);
+}
+END_TEST
+
+/* Every size and offset in the header rewritten after the open: the
+ * process goes on with its own copies. */
+START_TEST(test_bad_header_fields)
+{
+	const char *name = seg_name();
+	struct segment *s = seg_create(name, 4, 32);
+	struct seg_header *h = segment_header(s);
+	struct seg_recovery rec;
+	uint64_t a, b;
+
+	a = enqueue_job(s, "a");
+	h->capacity = h->score_count = UINT32_MAX;
+	h->max_payload = h->slot_size = UINT32_MAX;
+	h->ready_off = h->free_off = h->score_off = h->slots_off = UINT64_MAX / 2;
+	ck_assert_uint_eq(segment_capacity(s), 4);
+	ck_assert_uint_eq(segment_max_payload(s), 32);
+	ck_assert_msg(segment_lookup(s, a) != NULL, "lookup: job lost");
+	ck_assert_msg(segment_lookup(s, jobid_make(0, 1, 1000)) == NULL, "lookup: slot 1000 found");
+	ck_assert_int_eq(segment_recover(s, 0, &rec), 0);
+	ck_assert_uint_eq(rec.requeued, 1);
+	ck_assert_uint_eq(rec.freed, 3);
+	b = enqueue_job(s, "b");
+	ck_assert_msg(segment_next_ready(s) == (long)jobid_slot(a), "a not first");
+	ck_assert_msg(segment_next_ready(s) == (long)jobid_slot(b), "b not second");
+	segment_close(s);
+	ck_assert_int_eq(segment_unlink(name), 0);
+}
+END_TEST
+
+/* A full ready ring (only a rewritten one can be): enqueue fails without
+ * a change and the slot stays the caller's. */
+START_TEST(test_enqueue_ring_full)
+{
+	const char *name = seg_name();
+	struct segment *s = seg_create(name, 4, 32);
+	struct ring_shm *m = segment_ready(s)->m;
+	struct seg_header *h = segment_header(s);
+	long i = segment_reserve(s);
+
+	ck_assert(i >= 0);
+	atomic_store(&m->tail, atomic_load(&m->head) + 4);
+	ck_assert_msg(segment_enqueue(s, (uint32_t)i, 1) == 0, "enqueue on a full ring: want 0");
+	ck_assert_uint_eq(atomic_load(&segment_slot(s, (uint32_t)i)->state), SLOT_FILLING);
+	ck_assert_uint_eq(atomic_load(&h->queued), 0);
+	ck_assert_uint_eq(atomic_load(&h->accepted), 0);
+	ck_assert_msg(segment_bad_once(s) != NULL, "no note of the full ring");
+	segment_close(s);
+	ck_assert_int_eq(segment_unlink(name), 0);
+}
+END_TEST
+
+/* payload_len above max_payload is refused, noted once per process (a
+ * forked child notes its own). */
+START_TEST(test_payload_len)
+{
+	const char *name = seg_name();
+	struct segment *s = seg_create(name, 4, 32);
+	uint32_t i = jobid_slot(enqueue_job(s, "12345"));
+	pid_t pid;
+	int st;
+
+	ck_assert_int_eq(segment_payload_len(s, i), 5);
+	segment_slot(s, i)->payload_len = 32;
+	ck_assert_int_eq(segment_payload_len(s, i), 32);
+	segment_slot(s, i)->payload_len = 33;
+	ck_assert_int_eq(segment_payload_len(s, i), -1);
+	ck_assert_msg(segment_bad_once(s) != NULL, "no note");
+	segment_slot(s, i)->payload_len = UINT32_MAX;
+	ck_assert_int_eq(segment_payload_len(s, i), -1);
+	ck_assert_ptr_null(segment_bad_once(s));
+	if ((pid = test_fork()) == 0)
+		_exit(segment_payload_len(s, i) == -1 && segment_bad_once(s) != NULL ? 0 : 1);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child noted nothing");
+	segment_close(s);
+	ck_assert_int_eq(segment_unlink(name), 0);
+}
+END_TEST
+
 static Suite *
 segment_suite(void)
 {
@@ -1177,6 +1561,7 @@ segment_suite(void)
 	tcase_add_loop_test(tc, test_jobid, 0, (int)NELEM(ids));
 	tcase_add_loop_test(tc, test_jobid_parse_bad, 0, (int)NELEM(bad_ids));
 	tcase_add_test(tc, test_lookup);
+	tcase_add_test(tc, test_node_ids);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("recover");
@@ -1196,6 +1581,19 @@ segment_suite(void)
 	tcase_add_loop_test(tc, test_attach_resize_pending, 0, (int)NELEM(resizes));
 	tcase_add_test(tc, test_busy_same_process);
 	tcase_add_test(tc, test_busy_child);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("trust");
+	tcase_add_loop_test(tc, test_foreign, 0, (int)NELEM(foreigns));
+	tcase_add_test(tc, test_run_as_user);
+	tcase_add_test(tc, test_create_mode);
+	tcase_add_test(tc, test_removed_before_lock);
+	tcase_add_test(tc, test_bad_free_entries);
+	tcase_add_test(tc, test_bad_ready_entries);
+	tcase_add_test(tc, test_bad_ring_header);
+	tcase_add_test(tc, test_bad_header_fields);
+	tcase_add_test(tc, test_enqueue_ring_full);
+	tcase_add_test(tc, test_payload_len);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("kill");
