@@ -44,38 +44,40 @@ parse_##field(struct config *c, const char *v, char *why, size_t n)	\
 }
 
 /*
- * The key table: name, default, parser, live on SIGHUP.  Order is the
+ * The key table: name, default, live on SIGHUP, the struct config field
+ * it sets (allow and deny both fill acl).  Order is the
  * order of DESIGN.md and of config_keys().
  */
 #define CONFIG_KEYS(X)							\
-	X(listen,		"0.0.0.0:8099",	1)			\
-	X(workers,		"100",		1)			\
-	X(queue,		"200",		0)			\
-	X(max_payload,		"65536",	0)			\
-	X(handler,		"sleep 500",	1)			\
-	X(job_timeout,		"0",		1)			\
-	X(max_attempts,		"3",		1)			\
-	X(drain_timeout,	"30",		1)			\
-	X(shm_name,		"",		0)			\
-	X(node,			"0",		0)			\
-	X(pidfile,		"",		0)			\
-	X(user,			"",		0)			\
-	X(group,		"",		0)			\
-	X(log,			"stderr",	1)			\
-	X(log_level,		"info",		1)			\
-	X(max_connections,	"1024",		1)			\
-	X(keepalive_timeout,	"15",		1)			\
-	X(header_timeout,	"10",		1)			\
-	X(body_timeout,		"30",		1)			\
-	X(allow,		"",		1)			\
-	X(deny,			"",		1)			\
-	X(auth_token_file,	"",		1)
+	X(listen,		"0.0.0.0:8099",	1, listen)		\
+	X(workers,		"100",		1, workers)		\
+	X(queue,		"200",		0, queue)		\
+	X(max_payload,		"65536",	0, max_payload)		\
+	X(handler,		"sleep 500",	1, handler)		\
+	X(job_timeout,		"0",		1, job_timeout)		\
+	X(max_attempts,		"3",		1, max_attempts)	\
+	X(drain_timeout,	"30",		1, drain_timeout)	\
+	X(shm_name,		"",		0, shm_name)		\
+	X(node,			"0",		0, node)		\
+	X(pidfile,		"",		0, pidfile)		\
+	X(user,			"",		0, user)		\
+	X(group,		"",		0, group)		\
+	X(log,			"stderr",	1, log)			\
+	X(log_level,		"info",		1, log_level)		\
+	X(max_connections,	"1024",		1, max_connections)	\
+	X(keepalive_timeout,	"15",		1, keepalive_timeout)	\
+	X(header_timeout,	"10",		1, header_timeout)	\
+	X(body_timeout,		"30",		1, body_timeout)	\
+	X(allow,		"",		1, acl)			\
+	X(deny,			"",		1, acl)			\
+	X(auth_token_file,	"",		1, auth_token_file)
 
 struct key {
 	const char *name;
 	const char *def;
 	parse_fn parse;
 	int live;
+	size_t off, size;	/* the key's field in struct config */
 };
 
 /* Parse decimal digits only into lo..hi; no sign, no spaces, no overflow. */
@@ -564,8 +566,9 @@ parse_auth_token_file(struct config *c, const char *v, char *why, size_t n)
 	    why, n);
 }
 
-#define KEY_ENTRY(name, def, live)	{ #name, def, parse_##name, live },
-#define KEY_NAME(name, def, live)	#name,
+#define KEY_ENTRY(name, def, live, field)	{ #name, def, parse_##name, live, \
+	offsetof(struct config, field), sizeof(((struct config *)0)->field) },
+#define KEY_NAME(name, def, live, field)	#name,
 
 static const struct key keys[] = { CONFIG_KEYS(KEY_ENTRY) };
 static const char *const key_names[] = { CONFIG_KEYS(KEY_NAME) NULL };
@@ -870,6 +873,21 @@ config_key_live(const char *key)
 	const struct key *k = key_find(key);
 
 	return k != NULL && k->live;
+}
+
+/* Copy key's field from src into dst: 1 if it differed, 0 if not, -1 for
+ * an unknown key. */
+int
+config_key_restore(struct config *dst, const struct config *src, const char *key)
+{
+	const struct key *k = key_find(key);
+
+	if (k == NULL)
+		return -1;
+	if (memcmp((const char *)dst + k->off, (const char *)src + k->off, k->size) == 0)
+		return 0;
+	memcpy((char *)dst + k->off, (const char *)src + k->off, k->size);
+	return 1;
 }
 
 /* c->listen as a socket address. */

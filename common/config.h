@@ -19,6 +19,7 @@
  *   config_build(c, path, kv, n, err, errlen)  all of the above, in order
  *   config_keys()                    the key names, NULL-terminated
  *   config_key_live(key)             1 if SIGHUP applies the key live
+ *   config_key_restore(dst, src, key)  copy one key's value (reload)
  *   config_listen_addr(c, ss, len)   the listen address as a sockaddr
  *   config_handler_argv(c, argv, n)  the handler words as an argv
  */
@@ -94,6 +95,9 @@ int config_build(struct config *c, const char *path, char *const *kv, size_t n,
 const char *const *config_keys(void);
 /* 1 when SIGHUP applies this key without a restart, 0 otherwise. */
 int config_key_live(const char *key);
+/* Copy key's own field (not values derived from it) from src into dst:
+ * 1 if it differed, 0 if equal, -1 for an unknown key. */
+int config_key_restore(struct config *dst, const struct config *src, const char *key);
 /* Resolve c->listen (numeric only: IPv4 "a.b.c.d:port", "[v6]:port",
  * "*:port"); 0 or -1. */
 int config_listen_addr(const struct config *c, struct sockaddr_storage *ss,

@@ -26,10 +26,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/backoff.h"
+#include "common/child.h"
 #include "common/clock.h"
 #include "common/fd.h"
 #include "common/log.h"
 #include "common/notify.h"
+#include "common/plural.h"
 #include "common/proctitle.h"
 #include "common/proto.h"
 #include "server/httpd.h"
@@ -61,7 +64,7 @@ struct master {
 	pid_t orphan[SEG_SCORE_COUNT];	/* those workers, until reaped */
 	unsigned norphans;
 	int64_t respawn_at;		/* 0 = no respawn pending */
-	int64_t backoff;
+	struct backoff backoff;		/* reset by a life of STABLE_NS */
 	/* shutdown */
 	enum stop_state stop;
 	int64_t drain_deadline;
@@ -158,18 +161,13 @@ static void spawn_dispatcher(struct master *m)
 		close(ctl[1]);
 		m->respawn_at = clock_mono_ns() + RESPAWN_MAX_NS;
 		return;
-	case 0: {
-		int keep[] = { segment_fd(m->a->seg), bell[0], ctl[0], log_fd() };
-
-		log_after_fork();
-		if (fd_keep_only(keep, log_fd() >= 0 ? 4 : 3) == -1)
-			fatal("closing the master's fds in the dispatcher");
+	case 0:
 		/* Out of the terminal's process group: ^C reaches the master
-		 * only, which then drains in order. */
+		 * only, which then drains in order.  dispatcher_run() sets up
+		 * the rest (fds, log) at its entry. */
 		if (setpgid(0, 0) == -1)
 			log_warn("setpgid");
 		dispatcher_run(m->cfg, m->a->seg, bell[0], ctl[0]);
-	}
 	}
 	close(bell[0]);
 	close(ctl[0]);
@@ -205,7 +203,8 @@ static pid_t parent_of(pid_t pid)
 /* Kill the workers a dead dispatcher left and remember them until they
  * are reaped.  Only processes that are our children now (reparented to
  * us, the subreaper) are touched: a stale scoreboard pid may belong to
- * anyone.  Strays an exec job left behind are reaped but not waited for. */
+ * anyone.  Each goes with its exec job's process group (child_kill);
+ * strays that left that group are reaped but not waited for. */
 static void kill_orphans(struct master *m)
 {
 	struct segment *seg = m->a->seg;
@@ -216,12 +215,13 @@ static void kill_orphans(struct master *m)
 
 		if (pid <= 0 || parent_of(pid) != getpid())
 			continue;
-		if (killpg(pid, SIGKILL) == -1 && kill(pid, SIGKILL) == -1)
+		if (child_kill(pid) == -1)
 			continue;
 		m->orphan[m->norphans++] = pid;
 	}
 	if (m->norphans > 0)
-		log_info("killing %u workers of the dead dispatcher", m->norphans);
+		log_info("killing %u worker%s of the dead dispatcher", m->norphans,
+		    plural(m->norphans));
 }
 
 /* A reaped pid: cross it off the orphans we wait for. */
@@ -255,11 +255,13 @@ static void dispatcher_died(struct master *m, int status)
 	m->doorbell_wr = m->ctl_wr = -1;
 	m->orphans = 1;
 	kill_orphans(m);
+	/* Reset policy: a dispatcher that lived STABLE_NS was healthy, its
+	 * death is news of its own (respawned at once); a shorter life steps
+	 * the delay. */
 	if (lived >= STABLE_NS)
-		m->backoff = 0;
+		backoff_reset(&m->backoff);
 	else
-		m->backoff = m->backoff == 0 ? RESPAWN_MIN_NS :
-		    (m->backoff * 2 > RESPAWN_MAX_NS ? RESPAWN_MAX_NS : m->backoff * 2);
+		backoff_step(&m->backoff);
 }
 
 /* Every worker is gone after a dispatcher death: rebuild the rings. */
@@ -272,13 +274,16 @@ static void recover(struct master *m)
 		fatal("recovering the queue");
 	/* after a clean exit (drained, stopped) this is bookkeeping only */
 	(m->disp_clean ? log_debug : log_info)("queue recovered: %u queued, "
-	    "%u interrupted jobs requeued, %u slots free", r.requeued, r.orphaned, r.freed);
+	    "%u interrupted job%s requeued, %u slot%s free", r.requeued, r.orphaned,
+	    plural(r.orphaned), r.freed, plural(r.freed));
 	/* A crash while draining gets a new dispatcher to finish the drain. */
 	if (m->stop == RUNNING || (m->stop == DRAINING && !m->stop_sent && !m->disp_clean)) {
-		m->respawn_at = clock_mono_ns() + m->backoff;
-		if (m->backoff > 0)
+		int64_t delay = backoff_delay(&m->backoff);
+
+		m->respawn_at = clock_mono_ns() + delay;
+		if (delay > 0)
 			log_warnx("restarting the dispatcher in %lld ms",
-			    (long long)(m->backoff / 1000000));
+			    (long long)(delay / 1000000));
 	}
 }
 
@@ -304,31 +309,20 @@ static void reap(struct master *m)
 		recover(m);
 }
 
-/* Keys a reload cannot change: keep the running values, say so. */
+/* Keys a reload cannot change (config_key_live() says which): keep the
+ * running values, say so. */
 static void keep_restart_keys(const struct config *old, struct config *nc)
 {
-#define KEEP(field, name)						\
-	if (memcmp(&old->field, &nc->field, sizeof(old->field)) != 0) {	\
-		log_warnx("reload: %s changed; it takes effect at the next restart", name); \
-		memcpy(&nc->field, &old->field, sizeof(old->field));	\
-	}
-	KEEP(queue, "queue");
-	KEEP(max_payload, "max_payload");
-	/* A default name follows the port: a new port is no new shm_name. */
-	{
-		char derived_old[64], derived_new[64];
+	char derived_old[64], derived_new[64];
 
-		snprintf(derived_old, sizeof(derived_old), "/jobqd-%d", config_listen_port(old));
-		snprintf(derived_new, sizeof(derived_new), "/jobqd-%d", config_listen_port(nc));
-		if (strcmp(old->shm_name, derived_old) == 0 && strcmp(nc->shm_name, derived_new) == 0)
-			memcpy(nc->shm_name, old->shm_name, sizeof(nc->shm_name));
-	}
-	KEEP(shm_name, "shm_name");
-	KEEP(node, "node");
-	KEEP(pidfile, "pidfile");
-	KEEP(user, "user");
-	KEEP(group, "group");
-#undef KEEP
+	/* A default name follows the port: a new port is no new shm_name. */
+	snprintf(derived_old, sizeof(derived_old), "/jobqd-%d", config_listen_port(old));
+	snprintf(derived_new, sizeof(derived_new), "/jobqd-%d", config_listen_port(nc));
+	if (strcmp(old->shm_name, derived_old) == 0 && strcmp(nc->shm_name, derived_new) == 0)
+		memcpy(nc->shm_name, old->shm_name, sizeof(nc->shm_name));
+	for (const char *const *k = config_keys(); *k != NULL; k++)
+		if (!config_key_live(*k) && config_key_restore(nc, old, *k) == 1)
+			log_warnx("reload: %s changed; it takes effect at the next restart", *k);
 }
 
 /* A new listen address: bind it, then let the old socket go.  The same
@@ -387,8 +381,8 @@ static void reload(struct master *m)
 	httpd_configure(m->httpd, &nc);
 	*m->cfg = nc;
 	send_ctl(m, CTL_CONFIG, m->cfg, sizeof(*m->cfg));
-	log_info("configuration reloaded: %u workers, handler \"%s\"",
-	    nc.workers, nc.handler);
+	log_info("configuration reloaded: %u worker%s, handler \"%s\"",
+	    nc.workers, plural(nc.workers), nc.handler);
 	notify_send("READY=1");
 	send_status(m);
 }
@@ -397,13 +391,13 @@ static void reload(struct master *m)
 static void begin_stop(struct master *m)
 {
 	struct seg_header *h = segment_header(m->a->seg);
+	unsigned n = atomic_load(&h->queued) + atomic_load(&h->running);
 
 	if (m->stop == RUNNING) {
 		m->stop = DRAINING;
 		notify_send("STOPPING=1");
-		log_info("shutting down: draining %u queued jobs (at most %u s)",
-		    atomic_load(&h->queued) + atomic_load(&h->running),
-		    m->cfg->drain_timeout);
+		log_info("shutting down: draining %u queued job%s (at most %u s)",
+		    n, plural(n), m->cfg->drain_timeout);
 		atomic_store(&h->draining, 1);
 		httpd_close_listener(m->httpd);
 		httpd_set_draining(m->httpd, 1);
@@ -468,6 +462,7 @@ int supervisor_run(struct supervisor_args *a)
 	struct master m = { .a = a, .cfg = &a->cfg, .doorbell_wr = -1, .ctl_wr = -1 };
 	uint32_t left;
 
+	backoff_init(&m.backoff, RESPAWN_MIN_NS, RESPAWN_MAX_NS);
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
 		fatal("prctl(PR_SET_CHILD_SUBREAPER)");
 	if ((m.sigfd = signals_open()) == -1)
@@ -479,8 +474,9 @@ int supervisor_run(struct supervisor_args *a)
 		fatal("epoll");
 	proctitle_set("jobqd: master");
 	spawn_dispatcher(&m);
-	log_info("serving on %s: node %u, %u workers, queue %u, handler \"%s\"",
-	    m.cfg->listen, m.cfg->node, m.cfg->workers, m.cfg->queue, m.cfg->handler);
+	log_info("serving on %s: node %u, %u worker%s, queue %u, handler \"%s\"",
+	    m.cfg->listen, m.cfg->node, m.cfg->workers, plural(m.cfg->workers),
+	    m.cfg->queue, m.cfg->handler);
 	notify_send("READY=1");
 	send_status(&m);
 	if (a->ready_fd != -1) {
@@ -542,8 +538,8 @@ int supervisor_run(struct supervisor_args *a)
 		segment_unlink(m.cfg->shm_name);
 		log_info("stopped: queue empty");
 	} else {
-		log_warnx("stopped: %u unfinished jobs kept in shared memory %s for the next start",
-		    left, m.cfg->shm_name);
+		log_warnx("stopped: %u unfinished job%s kept in shared memory %s for the next start",
+		    left, plural(left), m.cfg->shm_name);
 	}
 	close(m.sigfd);
 	return 0;

@@ -23,8 +23,10 @@
  * the exit code.  A slot popped from the ready ring with attempts already
  * at max_attempts (its run was orphaned by a dispatcher crash and counted
  * by recovery) is FAILED without running, with exit_status -1: that attempt
- * has no known result.  DONE and FAILED slots go back to the master on the
- * free ring.
+ * has no known result.  An assignment whose write fails (the worker died
+ * after announcing itself) never reached a worker: no attempt, the job is
+ * QUEUED again first in line.  DONE and FAILED slots go back to the master
+ * on the free ring.
  *
  * The doorbell (lost-wakeup safe): with an idle worker and nothing to
  * assign, store dispatcher_sleeping = 1, fence, look at the ready ring once
@@ -36,6 +38,8 @@
  * Ending: CTL_STOP or SIGTERM kills every worker's process group, reaps
  * them and exits 0; the jobs they were running go back to QUEUED without
  * counting the attempt we cut short (the master's recovery requeues them).
+ * A worker found dead of anything but our SIGKILL (it crashed on its own
+ * during the stop) is charged its attempt like any death.
  * CTL_DRAIN assigns until nothing is queued or running, then closes.  EOF
  * from the master closes at once.  Closing = no more assignments or
  * spawns, every job pipe closed; busy workers finish and report, then
@@ -52,12 +56,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/child.h"
 #include "common/clock.h"
 #include "common/fd.h"
 #include "common/log.h"
-#include "common/proctitle.h"
+#include "common/plural.h"
 #include "common/proto.h"
 #include "worker/dispatcher.h"
+#include "worker/handler.h"
 #include "worker/pool.h"
 
 #define IDLE_BATCH	64	/* idle messages per read */
@@ -282,9 +288,12 @@ static void handle_deaths(struct dispatcher *d)
 		{
 			struct slot *sl = held_slot(d, x.slot, x.job_id);
 
-			if (d->stopping) {
+			if (d->stopping && x.killed && !x.timed_out && WIFSIGNALED(x.wstatus) &&
+			    WTERMSIG(x.wstatus) == SIGKILL) {
 				/* We cut it short: not the job's attempt.  QUEUED,
-				 * it runs first at the next start. */
+				 * it runs first at the next start.  A worker that
+				 * died otherwise (a crash of its own) is charged
+				 * below like any other. */
 				sl->attempts--;
 				atomic_store_explicit(&sl->state, SLOT_QUEUED, memory_order_release);
 				atomic_fetch_sub_explicit(&d->h->running, 1, memory_order_relaxed);
@@ -325,6 +334,19 @@ static int64_t next_job(struct dispatcher *d)
 	return i;
 }
 
+/* The assignment never reached its worker (it had just died): not an
+ * attempt.  QUEUED again, first in line. */
+static void unassign(struct dispatcher *d, uint32_t i, struct slot *sl)
+{
+	sl->attempts--;
+	atomic_store_explicit(&sl->state, SLOT_QUEUED, memory_order_release);
+	atomic_fetch_sub_explicit(&d->h->running, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&d->h->queued, 1, memory_order_relaxed);
+	d->retry_head = (d->retry_head + d->cap - 1) % d->cap;	/* popped just now: room */
+	d->retry[d->retry_head] = i;
+	d->retry_n++;
+}
+
 /* Hand queued jobs to idle workers. */
 static void assign(struct dispatcher *d)
 {
@@ -360,8 +382,9 @@ static void assign(struct dispatcher *d)
 		sl->worker_pid = (int32_t)pool_pid(d->pool, (uint32_t)w);
 		atomic_store_explicit(&sl->state, SLOT_RUNNING, memory_order_release);
 		atomic_fetch_add_explicit(&d->h->running, 1, memory_order_relaxed);
-		pool_assign(d->pool, (uint32_t)w, i, sl->id, sl->attempts,
-		    d->cfg.job_timeout ? clock_mono_ns() + (int64_t)d->cfg.job_timeout * 1000000000 : 0);
+		if (pool_assign(d->pool, (uint32_t)w, i, sl->id, sl->attempts,
+		    d->cfg.job_timeout ? clock_mono_ns() + (int64_t)d->cfg.job_timeout * 1000000000 : 0) == -1)
+			unassign(d, i, sl);
 	}
 }
 
@@ -381,10 +404,11 @@ static void spawn(struct dispatcher *d)
 /* Stop taking work: close every job pipe; exit once all are reaped. */
 static void start_closing(struct dispatcher *d, const char *why)
 {
+	unsigned busy = pool_count(d->pool, POOL_BUSY);
+
 	if (d->closing)
 		return;
-	log_info("%s: finishing %u running jobs, then exiting", why,
-	    pool_count(d->pool, POOL_BUSY));
+	log_info("%s: finishing %u running job%s, then exiting", why, busy, plural(busy));
 	d->closing = 1;
 	pool_retire_all(d->pool);
 }
@@ -401,12 +425,15 @@ static _Noreturn void finish_exit(struct dispatcher *d, int code)
 /* CTL_STOP / SIGTERM: kill everything, reap, exit 0. */
 static _Noreturn void stop(struct dispatcher *d)
 {
+	unsigned live = pool_count(d->pool, POOL_LIVE);
+
 	d->stopping = 1;
-	log_info("stopping: killing %u workers", pool_count(d->pool, POOL_LIVE));
+	log_info("stopping: killing %u worker%s", live, plural(live));
 	pool_kill_all(d->pool);
 	while (pool_count(d->pool, POOL_LIVE) > 0) {
 		if (pool_reap(d->pool, 1) == 0) {
-			log_warnx("%u workers cannot be reaped", pool_count(d->pool, POOL_LIVE));
+			live = pool_count(d->pool, POOL_LIVE);
+			log_warnx("%u worker%s cannot be reaped", live, plural(live));
 			break;
 		}
 		read_idle(d);	/* results that made it count */
@@ -425,8 +452,8 @@ static void reload(struct dispatcher *d, const struct config *c)
 	if (d->cfg.max_attempts == 0)
 		d->cfg.max_attempts = 1;
 	d->rgen++;
-	log_info("reload: generation %" PRIu32 ", %u workers, handler \"%s\"",
-	    d->rgen, d->cfg.workers, d->cfg.handler);
+	log_info("reload: generation %" PRIu32 ", %u worker%s, handler \"%s\"",
+	    d->rgen, d->cfg.workers, plural(d->cfg.workers), d->cfg.handler);
 	pool_retire(d->pool, d->rgen);
 	pool_throttle_reset(d->pool);
 }
@@ -562,16 +589,11 @@ static struct dispatcher *setup(const struct config *c, struct segment *seg,
 {
 	struct dispatcher *d = calloc(1, sizeof(*d));
 	char err[256];
-	int keep[4] = { doorbell_fd, ctl_fd, segment_fd(seg), log_fd() };
+	int keep[] = { doorbell_fd, ctl_fd, segment_fd(seg) };
 
-	log_set_role("dispatcher");
-	proctitle_set("jobqd: dispatcher");
+	child_setup("dispatcher", keep, sizeof(keep) / sizeof(keep[0]));
 	if (d == NULL)
 		fatalx("out of memory");
-	/* Keep only what is ours: the master's sockets stay with it. */
-	log_after_fork();
-	if (fd_keep_only(keep, keep[3] >= 0 ? 4 : 3) == -1)
-		fatal("close_range");
 	if ((d->sig_r = setup_signals()) == -1)
 		fatal("signals");
 	d->cfg = *c;
@@ -590,6 +612,7 @@ static struct dispatcher *setup(const struct config *c, struct segment *seg,
 		fatalx("out of memory");
 	if ((d->pool = pool_create(seg, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
+	handler_clean(&d->cfg);		/* no worker of ours runs yet */
 	return d;
 }
 
@@ -597,7 +620,8 @@ void dispatcher_run(const struct config *c, struct segment *seg, int doorbell_fd
 {
 	struct dispatcher *d = setup(c, seg, doorbell_fd, ctl_fd);
 
-	log_info("started: %u workers, handler \"%s\"", d->cfg.workers, d->cfg.handler);
+	log_info("started: %u worker%s, handler \"%s\"", d->cfg.workers,
+	    plural(d->cfg.workers), d->cfg.handler);
 	for (;;) {
 		if (log_reopen_if(atomic_load(&segment_header(d->seg)->log_generation)) == -1 ||
 		    (got_usr1 && log_reopen() == -1))

@@ -3,18 +3,27 @@
  *
  *   sleep MS   nanosleep, then one info line "job ID done"
  *   noop       nothing, no log line (benchmarks)
- *   exec PROG  fork + execve per job, no shell.  The payload goes to the
- *              program's stdin, its stdout and stderr come back through one
- *              pipe and are logged line by line as "job ID: LINE".  Both
- *              pipes are served by one poll() loop, so a program that never
- *              reads its stdin cannot block the worker (EPIPE is expected:
- *              the worker ignores SIGPIPE).  Lines longer than LINE_MAX_LOG
- *              are logged in pieces; after OUTPUT_MAX_LOG bytes the rest of
- *              the output is read and dropped, with one line saying so.
- *   spool DIR  DIR/tmp/ID.PID, fsync, rename to DIR/new/ID, fsync DIR/new
- *              (maildir): a reader of DIR/new sees whole files only.  A
- *              rerun of the same job replaces the file with the same bytes.
+ *   exec PROG  fork + execve per job, no shell, in a process group of its
+ *              own.  The payload goes to the program's stdin, its stdout
+ *              and stderr come back through one pipe and are logged line by
+ *              line as "job ID: LINE".  Both pipes and a pidfd are served by
+ *              one poll() loop, so a program that never reads its stdin
+ *              cannot block the worker (EPIPE is expected: the worker
+ *              ignores SIGPIPE).  The job ends when the program exits, not
+ *              when its output closes (a background child may hold the
+ *              pipe): what is left of the output is read for at most
+ *              EXIT_GRACE_MS, then the job's process group is SIGKILLed so
+ *              nothing it started outlives it.  Lines longer than
+ *              LINE_MAX_LOG are logged in pieces; after OUTPUT_MAX_LOG
+ *              bytes the rest of the output is read and dropped, with one
+ *              line saying so.
+ *   spool DIR  DIR/tmp/ID.PID (O_EXCL | O_NOFOLLOW), fsync, rename to
+ *              DIR/new/ID, fsync DIR/new (maildir): a reader of DIR/new
+ *              sees whole files only.  A rerun of the same job replaces the
+ *              file with the same bytes.  handler_clean() removes at
+ *              start-up what killed workers left in DIR/tmp.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -26,17 +35,22 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/fd.h"
 #include "common/log.h"
+#include "common/plural.h"
 #include "common/segment.h"
 #include "worker/handler.h"
 
 #define LINE_MAX_LOG	1000		/* bytes of output per log line */
 #define OUTPUT_MAX_LOG	(64 * 1024)	/* bytes of output logged per job */
+#define EXIT_GRACE_MS	200		/* output read after the program exited */
+#define TMP_STALE_S	60		/* spool: a DIR/tmp file this old is a leftover */
 #define ENV_ID		"JOBQD_JOB_ID="
 #define ENV_ATTEMPT	"JOBQD_ATTEMPT="
 
@@ -189,6 +203,49 @@ fail:
 	return NULL;
 }
 
+/* Remove the non-directories in dir older than TMP_STALE_S; how many. */
+static unsigned clean_stale(const char *dir)
+{
+	int64_t cutoff = clock_wall_ns() / 1000000000 - TMP_STALE_S;
+	unsigned n = 0;
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return 0;	/* none yet: the workers make it */
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return 0;
+	}
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+
+		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+		    S_ISDIR(st.st_mode) || st.st_mtim.tv_sec >= cutoff)
+			continue;
+		if (unlinkat(fd, de->d_name, 0) == 0)
+			n++;
+		else
+			log_warn("spool: removing %s/%s", dir, de->d_name);
+	}
+	closedir(d);
+	return n;
+}
+
+void handler_clean(const struct config *c)
+{
+	char tmp[CONFIG_HANDLER_MAX + 8];
+	unsigned n;
+
+	if (c->handler_kind != HANDLER_SPOOL || c->handler_words[0] == '\0')
+		return;
+	snprintf(tmp, sizeof(tmp), "%.*s/tmp", CONFIG_HANDLER_MAX - 1, c->handler_words);
+	if ((n = clean_stale(tmp)) > 0)
+		log_info("spool: removed %u file%s that killed workers left in %s",
+		    n, plural(n), tmp);
+}
+
 void handler_free(struct handler *h)
 {
 	if (h == NULL)
@@ -255,7 +312,10 @@ static _Noreturn void exec_child(struct handler *h, pid_t parent, int in, int ou
 	char msg[CONFIG_HANDLER_MAX + 128];
 	int n;
 
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent)
+	/* A group of its own: killpg(pid) at the end takes along whatever it
+	 * started.  The parent makes the same call (whichever runs first). */
+	if (setpgid(0, 0) == -1 || prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
+	    getppid() != parent)
 		_exit(127);
 	if (dup2(in, STDIN_FILENO) == -1 || dup2(out, STDOUT_FILENO) == -1 ||
 	    dup2(out, STDERR_FILENO) == -1)
@@ -271,30 +331,51 @@ static _Noreturn void exec_child(struct handler *h, pid_t parent, int in, int ou
 	_exit(127);
 }
 
-/* Feed the payload to in_fd and log out_fd until the output ends. */
-static void exec_pump(const struct handler_job *j, int in_fd, int out_fd, struct outbuf *o)
+/* Feed the payload to in_fd and log out_fd until the output ends, or for
+ * at most EXIT_GRACE_MS once pidfd says the program exited (pidfd -1:
+ * until the output ends). */
+static void exec_pump(const struct handler_job *j, int in_fd, int out_fd, int pidfd,
+    struct outbuf *o)
 {
 	size_t off = 0;
 	char buf[4096];
+	int64_t until = 0;	/* set at the exit: stop reading then */
 
 	if (j->len == 0) {
 		close(in_fd);
 		in_fd = -1;
 	}
 	while (out_fd != -1) {
-		struct pollfd p[2] = {
+		struct pollfd p[3] = {	/* poll skips fd -1 */
 			{ .fd = out_fd, .events = POLLIN },
+			{ .fd = pidfd, .events = POLLIN },
 			{ .fd = in_fd, .events = POLLOUT },
 		};
-		int r = poll(p, in_fd != -1 ? 2 : 1, -1);
+		int timeout = -1, r;
 
+		if (until != 0) {
+			int64_t left = until - clock_mono_ns();
+
+			if (left <= 0)
+				break;
+			timeout = (int)((left + 999999) / 1000000);
+		}
+		r = poll(p, 3, timeout);
 		if (r == -1) {
 			if (errno == EINTR)
 				continue;
 			log_warn("job %s: poll", o->id);
 			break;
 		}
-		if (in_fd != -1 && p[1].revents != 0) {
+		if (pidfd != -1 && p[1].revents != 0) {
+			pidfd = -1;	/* exited: the rest of the output, briefly */
+			until = clock_mono_ns() + EXIT_GRACE_MS * 1000000LL;
+			if (in_fd != -1) {
+				close(in_fd);
+				in_fd = -1;
+			}
+		}
+		if (in_fd != -1 && p[2].revents != 0) {
 			ssize_t w = write(in_fd, j->payload + off, j->len - off);
 
 			if (w > 0)
@@ -326,7 +407,8 @@ static void exec_pump(const struct handler_job *j, int in_fd, int out_fd, struct
 static int run_exec(struct handler *h, const struct handler_job *j, const char *id)
 {
 	struct outbuf *o;
-	int in[2], out[2], st;
+	siginfo_t si;
+	int in[2], out[2], st, pidfd;
 	pid_t pid, self = getpid();
 
 	snprintf(h->env_id, sizeof(h->env_id), ENV_ID "%s", id);
@@ -359,12 +441,23 @@ static int run_exec(struct handler *h, const struct handler_job *j, const char *
 	}
 	if (pid == 0)
 		exec_child(h, self, in[0], out[1]);
+	(void)setpgid(pid, pid);	/* EACCES once it has exec'd: it did it */
 	close(in[0]);
 	close(out[1]);
 	if (fd_nonblock(in[1], 1) == -1 || fd_nonblock(out[0], 1) == -1)
 		log_warn("job %s: O_NONBLOCK", id);	/* poll still guards us */
-	exec_pump(j, in[1], out[0], o);
+	if ((pidfd = (int)syscall(SYS_pidfd_open, pid, 0)) == -1)
+		log_warn("job %s: pidfd_open: the job ends when its output does", id);
+	exec_pump(j, in[1], out[0], pidfd, o);
 	free(o);
+	if (pidfd != -1)
+		close(pidfd);
+	/* Exited (or closed its output): wait without reaping, so its pid
+	 * and group id stay ours while the group is killed. */
+	while (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT) == -1 && errno == EINTR)
+		;
+	if (killpg(pid, SIGKILL) == -1 && errno != ESRCH)
+		log_warn("job %s: killpg %ld", id, (long)pid);
 	while (waitpid(pid, &st, 0) == -1) {
 		if (errno != EINTR) {
 			log_warn("job %s: waitpid %ld", id, (long)pid);
@@ -413,9 +506,16 @@ static int run_spool(struct handler *h, const struct handler_job *j, const char 
 	snprintf(tmp, sizeof(tmp), "%s/tmp/%s.%ld", h->spool, id, (long)getpid());
 	snprintf(dst, sizeof(dst), "%s/new/%s", h->spool, id);
 	snprintf(newdir, sizeof(newdir), "%s/new", h->spool);
-	do
-		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	while (fd == -1 && errno == EINTR);
+	/* Never through a link, never into a file someone else made: a
+	 * leftover of a killed worker with our pid (or a planted link) is
+	 * removed, once. */
+	for (int tries = 0; tries < 2; tries++) {
+		do
+			fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+		while (fd == -1 && errno == EINTR);
+		if (fd != -1 || errno != EEXIST || unlink(tmp) == -1)
+			break;
+	}
 	if (fd == -1) {
 		log_warn("job %s: open %s", id, tmp);
 		return 1;

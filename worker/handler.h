@@ -11,6 +11,9 @@
  *   handler_create(c, err, n)  build; NULL with a reason in err
  *   handler_run(h, job)        run one job, return its status
  *   handler_free(h)
+ *   handler_clean(c)           at start-up, when no worker runs: remove
+ *                              what killed workers left (spool: files in
+ *                              DIR/tmp older than a run, TMP_STALE_S)
  */
 #ifndef JOBQD_HANDLER_H
 #define JOBQD_HANDLER_H
@@ -32,5 +35,6 @@ struct handler_job {
 struct handler *handler_create(const struct config *c, char *err, size_t errlen);
 int handler_run(struct handler *h, const struct handler_job *job);
 void handler_free(struct handler *h);
+void handler_clean(const struct config *c);
 
 #endif

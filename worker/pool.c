@@ -9,11 +9,15 @@
  * recently idle worker gets the next job, its pages and caches are warm.
  *
  * The throttle: a worker that dies before it completed a job (and that we
- * neither killed nor retired) means the handler or the environment is
- * broken.  Respawning then goes one worker at a time with a delay that
- * starts at THROTTLE_MIN and doubles up to THROTTLE_MAX; one completed job
- * anywhere resets it.  Only a death of a worker spawned after the last
- * step raises the delay again, so N workers dying together count once.
+ * neither killed nor retired) may mean the handler or the environment is
+ * broken.  Respawning then goes one worker at a time with a delay (struct
+ * backoff) that starts at THROTTLE_MIN and doubles up to THROTTLE_MAX.
+ * Reset policy: one completed job anywhere (the handler works) or a reload
+ * (pool_throttle_reset: a new handler deserves a fresh start) resets it.
+ * Only a death of a worker spawned after the last step raises the delay
+ * again, so N workers dying together count once.  The first step is not
+ * news (an operator may have killed an idle worker); the warning is logged
+ * from the second on, when a throttled respawn died too.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -25,6 +29,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/backoff.h"
+#include "common/child.h"
 #include "common/clock.h"
 #include "common/fd.h"
 #include "common/log.h"
@@ -66,7 +72,8 @@ struct pool {
 	uint32_t high;			/* entries [high, ...) are all EMPTY */
 	unsigned live, busy, idle, retired, deadlines;
 	int32_t idle_head;
-	int64_t backoff, respawn_at, stepped_at;
+	struct backoff backoff;
+	int64_t respawn_at, stepped_at;
 	uint32_t dead[SEG_SCORE_COUNT];	/* collected deaths, FIFO */
 	uint32_t dead_head, dead_n;
 	struct entry e[SEG_SCORE_COUNT];
@@ -100,6 +107,7 @@ struct pool *pool_create(struct segment *seg, char *err, size_t errlen)
 	p->idle_r = fds[0];
 	p->idle_w = fds[1];
 	p->idle_head = NONE;
+	backoff_init(&p->backoff, THROTTLE_MIN, THROTTLE_MAX);
 	for (uint32_t i = 0; i < SEG_SCORE_COUNT; i++) {
 		p->e[i].job_fd = -1;
 		p->e[i].prev = p->e[i].next = NONE;
@@ -155,6 +163,8 @@ static void idle_remove(struct pool *p, uint32_t i)
 	e->prev = e->next = NONE;
 	p->idle--;
 }
+
+static void retire(struct pool *p, uint32_t i);
 
 /* Publish an entry's state on the scoreboard. */
 static void score_set(struct pool *p, uint32_t i, enum score_state st, uint64_t job_id)
@@ -221,8 +231,8 @@ int pool_spawn(struct pool *p, const struct config *c, uint32_t rgen)
 	if (i >= p->high)
 		p->high = i + 1;
 	p->live++;
-	if (p->backoff > 0)
-		p->respawn_at = e->spawned + p->backoff;	/* one per step */
+	if (backoff_delay(&p->backoff) > 0)
+		p->respawn_at = e->spawned + backoff_delay(&p->backoff);	/* one per step */
 	sc = segment_score(p->seg, i);
 	atomic_store(&sc->pid, pid);
 	atomic_store(&sc->jobs_done, 0);
@@ -271,7 +281,7 @@ int pool_idle(struct pool *p, const struct msg_idle *m, struct pool_done *done)
 	e->jobs_done++;
 	atomic_store_explicit(&segment_score(p->seg, m->index)->jobs_done, e->jobs_done,
 	    memory_order_relaxed);
-	p->backoff = p->respawn_at = 0;		/* the handler works */
+	pool_throttle_reset(p);		/* the handler works */
 	p->busy--;
 	if (e->state == W_DEAD)
 		return 1;	/* its death is being handled: result only */
@@ -297,7 +307,7 @@ int pool_take_idle(struct pool *p)
 	return i;
 }
 
-void pool_assign(struct pool *p, uint32_t i, uint32_t slot, uint64_t job_id,
+int pool_assign(struct pool *p, uint32_t i, uint32_t slot, uint64_t job_id,
     uint32_t attempt, int64_t deadline)
 {
 	struct entry *e = &p->e[i];
@@ -315,8 +325,21 @@ void pool_assign(struct pool *p, uint32_t i, uint32_t slot, uint64_t job_id,
 	}
 	p->busy++;
 	score_set(p, i, SCORE_BUSY, job_id);
-	if (proto_write(e->job_fd, &m, sizeof(m)) == -1)
-		log_debug("worker %u (pid %ld): job pipe: %s", i, (long)e->pid, strerror(errno));
+	if (proto_write(e->job_fd, &m, sizeof(m)) == 0)
+		return 0;
+	/* EPIPE: it died after announcing itself, before its death was
+	 * reaped.  The job never reached it: undo, and retire the entry (a
+	 * worker alive behind some other error exits at EOF); a replacement
+	 * is spawned at once. */
+	log_debug("worker %u (pid %ld): job pipe: %s", i, (long)e->pid, strerror(errno));
+	if (e->deadline != 0)
+		p->deadlines--;
+	e->state = W_IDLE;
+	e->job_id = 0;
+	e->deadline = 0;
+	p->busy--;
+	retire(p, i);
+	return -1;
 }
 
 /* The entry of pid among the live ones, or -1. */
@@ -360,17 +383,20 @@ unsigned pool_reap(struct pool *p, int block)
 /* A death before any completed job, not caused by us: throttle. */
 static void throttle_step(struct pool *p, const struct entry *e, uint32_t i)
 {
-	int64_t now = clock_mono_ns();
+	int64_t now = clock_mono_ns(), delay;
 
 	if (e->spawned < p->stepped_at)
 		return;		/* spawned before the last step: same cause */
-	p->backoff = p->backoff == 0 ? THROTTLE_MIN : p->backoff * 2;
-	if (p->backoff > THROTTLE_MAX)
-		p->backoff = THROTTLE_MAX;
+	delay = backoff_step(&p->backoff);
 	p->stepped_at = now;
-	p->respawn_at = now + p->backoff;
-	log_warnx("worker %u died before completing a job: respawning one worker "
-	    "every %" PRId64 " ms until one succeeds", i, p->backoff / 1000000);
+	p->respawn_at = now + delay;
+	if (delay > THROTTLE_MIN)
+		log_warnx("worker %u died before completing a job, as did the one "
+		    "before it: respawning one worker every %" PRId64 " ms until one "
+		    "completes a job", i, delay / 1000000);
+	else
+		log_debug("worker %u died before completing a job: its replacement "
+		    "starts in %" PRId64 " ms", i, delay / 1000000);
 }
 
 int pool_next_death(struct pool *p, struct pool_death *d)
@@ -392,6 +418,7 @@ int pool_next_death(struct pool *p, struct pool_death *d)
 	d->slot = e->slot;
 	d->job_id = e->job_id;
 	d->timed_out = e->timed_out;
+	d->killed = e->killed;
 	d->retired = e->retired;
 	if (d->busy) {
 		p->busy--;
@@ -418,12 +445,11 @@ int pool_next_death(struct pool *p, struct pool_death *d)
 	return 1;
 }
 
-/* SIGKILL a worker's process group (it and its exec child), or the worker
- * alone if it has not made its group yet. */
+/* SIGKILL a worker and its job (child_kill). */
 static void kill_worker(struct entry *e)
 {
 	e->killed = 1;
-	if (killpg(e->pid, SIGKILL) == -1 && kill(e->pid, SIGKILL) == -1 && errno != ESRCH)
+	if (child_kill(e->pid) == -1 && errno != ESRCH)
 		log_warn("kill %ld", (long)e->pid);
 }
 
@@ -483,14 +509,15 @@ void pool_kill_all(struct pool *p)
 
 void pool_throttle_reset(struct pool *p)
 {
-	p->backoff = p->respawn_at = 0;
+	backoff_reset(&p->backoff);
+	p->respawn_at = 0;
 }
 
 unsigned pool_spawn_allowed(struct pool *p, int64_t now)
 {
 	if (p->respawn_at != 0 && now < p->respawn_at)
 		return 0;
-	return p->backoff > 0 ? 1 : UINT_MAX;
+	return backoff_delay(&p->backoff) > 0 ? 1 : UINT_MAX;
 }
 
 int64_t pool_next_event(const struct pool *p, int want_spawn)

@@ -61,6 +61,7 @@ struct pool_death {
 	uint32_t slot;
 	uint64_t job_id;
 	int timed_out;		/* we killed it for job_timeout */
+	int killed;		/* we killed it: timeout or pool_kill_all */
 	int retired;		/* its job pipe was closed: exit expected */
 	int throttled;		/* it died before its first job: respawn later */
 };
@@ -79,9 +80,10 @@ int pool_idle(struct pool *p, const struct msg_idle *m, struct pool_done *done);
 int pool_take_idle(struct pool *p);
 pid_t pool_pid(const struct pool *p, uint32_t i);
 /* Mark worker i busy with the job and write the assignment (deadline: a
- * CLOCK_MONOTONIC ns, 0 = none).  A dead reader is not an error here: its
- * death is reaped and the job requeued from there. */
-void pool_assign(struct pool *p, uint32_t i, uint32_t slot, uint64_t job_id,
+ * CLOCK_MONOTONIC ns, 0 = none); 0.  -1 when the write failed (the worker
+ * died after announcing itself): the job never reached it, worker i is
+ * retired and its death will be reaped as that of an idle worker. */
+int pool_assign(struct pool *p, uint32_t i, uint32_t slot, uint64_t job_id,
     uint32_t attempt, int64_t deadline);
 /* waitpid(-1) until nothing is left; block: wait for at least one.
  * Returns how many were collected.  Their entries stay valid (messages

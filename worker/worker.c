@@ -13,9 +13,8 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include "common/fd.h"
+#include "common/child.h"
 #include "common/log.h"
-#include "common/proctitle.h"
 #include "common/proto.h"
 #include "worker/handler.h"
 #include "worker/worker.h"
@@ -43,14 +42,14 @@ static void reset_signals(void)
 		fatal("sigprocmask");
 }
 
-/* Process hygiene right after fork: group, parent death, signals, fds. */
+/* Process hygiene right after fork: group, parent death, fds, signals. */
 static void setup(const struct worker_args *a)
 {
-	int keep[4], n = 0;
+	int keep[] = { a->job_fd, a->idle_fd, segment_fd(a->seg) };
 	char role[32];
 
 	snprintf(role, sizeof(role), "worker %u", a->index);
-	log_set_role(role);
+	child_setup(role, keep, sizeof(keep) / sizeof(keep[0]));
 	/* Own group: killpg(pid) takes the exec child along. */
 	if (setpgid(0, 0) == -1)
 		fatal("setpgid");
@@ -58,16 +57,7 @@ static void setup(const struct worker_args *a)
 		fatal("prctl PR_SET_PDEATHSIG");
 	if (getppid() != a->parent)
 		_exit(1);	/* the dispatcher died before the prctl */
-	keep[n++] = a->job_fd;
-	keep[n++] = a->idle_fd;
-	keep[n++] = segment_fd(a->seg);
-	if (log_fd() >= 0)
-		keep[n++] = log_fd();
-	log_after_fork();
-	if (fd_keep_only(keep, (size_t)n) == -1)
-		fatal("close_range");
 	reset_signals();
-	proctitle_set("jobqd: worker %u", a->index);
 }
 
 void worker_run(const struct worker_args *a)
