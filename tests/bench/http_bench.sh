@@ -49,7 +49,7 @@ need nginx nginx-light
 need curl curl
 
 tmp=$(mktemp -d /tmp/jobqd-bench-XXXXXX)
-jpid= npid= nstarted=0 failed=0
+jpid='' npid='' nstarted=0 failed=0
 cleanup() {
 	[ -n "$jpid" ] && kill -TERM "$jpid" 2>/dev/null && wait "$jpid" 2>/dev/null
 	[ -n "$npid" ] && kill -QUIT "$npid" 2>/dev/null && wait "$npid" 2>/dev/null
@@ -115,7 +115,7 @@ jobqd_start() {
 	shift
 	jport=$(free_port)
 	nstarted=$((nstarted + 1))
-	"$bin" -o listen=127.0.0.1:$jport -o shm_name=/jobqd-bench-$$-$nstarted \
+	"$bin" -o listen=127.0.0.1:"$jport" -o shm_name=/jobqd-bench-$$-$nstarted \
 		-o log_level=warn -o log="$tmp/jobqd.log" "$@" &
 	jpid=$!
 	for _ in $(seq 300); do
@@ -168,13 +168,15 @@ ctx_delta() {
 # pss_sample: the daemon's PSS in MiB and its number of processes.
 pss_sample() { python3 "$here/proc_tree.py" pss "$jpid" | awk '{ printf "%.1f (%d)", $1 / 1024, $2 }'; }
 
-row='%-3s %-5s %-6s %9s %8s %8s %6s %7s %7s  %s\n'
+# Table rows of sections 1+2 and 3.
+row() { printf '%-3s %-5s %-6s %9s %8s %8s %6s %7s %7s  %s\n' "$@"; }
+orow() { printf '%-3s %-5s %10s %8s %8s %6s %8s %7s %6s %10s %6s  %s\n' "$@"; }
 
 echo "== 1+2. ingest: POST 100 B, keep-alive, -c$conns, ${secs}s x $rounds rounds;" \
 	"jobqd handler=noop workers=8 queue=65536 max_payload=1024 vs nginx return 202"
 jobqd_start 8 -o handler=noop -o workers=8 -o queue=65536 -o max_payload=1024
 declare -A ingest
-printf "$row" '-t' round server 'req/s' 'p50 ms' 'p99 ms' errors non2xx ratio \
+row '-t' round server 'req/s' 'p50 ms' 'p99 ms' errors non2xx ratio \
 	'ctxsw/job = master + dispatcher + workers'
 for t in $threads; do
 	jsum=0 nsum=0 rsum=0 swsum=0 jobsum=0
@@ -190,16 +192,16 @@ for t in $threads; do
 		read -r nrps np50 np99 nerr nbad _ < <(run_wrk "$t" "$nport")
 		ratio=$(calc %.2f "$jrps / $nrps")
 		perjob=$(calc '%.2f = %.2f + %.2f + %.2f' "$sw/$jobs, $sm/$jobs, $sd/$jobs, $sc/$jobs")
-		printf "$row" "$t" "$r" jobqd "$jrps" "$jp50" "$jp99" "$jerr" "$jbad" "$ratio" \
+		row "$t" "$r" jobqd "$jrps" "$jp50" "$jp99" "$jerr" "$jbad" "$ratio" \
 			"$perjob (accepted $((acc - a0)), completed $jobs; processes new $born, exited $gone)"
-		printf "$row" "$t" "$r" nginx "$nrps" "$np50" "$np99" "$nerr" "$nbad" '' ''
+		row "$t" "$r" nginx "$nrps" "$np50" "$np99" "$nerr" "$nbad" '' ''
 		jsum=$((jsum + jrps)) nsum=$((nsum + nrps)) swsum=$((swsum + sw)) jobsum=$((jobsum + jobs))
 		rsum=$(calc %.4f "$rsum + $ratio")
 	done
 	ingest[$t]=$((jsum / rounds))
-	printf "$row" "$t" mean jobqd "${ingest[$t]}" '' '' '' '' "$(calc %.2f "$jsum / $nsum")" \
+	row "$t" mean jobqd "${ingest[$t]}" '' '' '' '' "$(calc %.2f "$jsum / $nsum")" \
 		"$(calc %.2f "$swsum / $jobsum") (ratio: of the means; mean of the rounds' $(calc %.2f "$rsum / $rounds"))"
-	printf "$row" "$t" mean nginx "$((nsum / rounds))" '' '' '' '' '' ''
+	row "$t" mean nginx "$((nsum / rounds))" '' '' '' '' '' ''
 done
 jobqd_drained
 echo "jobs (ingest daemon): accepted $acc, completed $comp, failed $fail, rejected $rej"
@@ -208,7 +210,7 @@ jobqd_stop
 echo
 echo "== 3. overload: jobqd built-in defaults ($default_workers workers x sleep 500 ms, queue 200), same wrk load"
 jobqd_start "$default_workers"
-printf '%-3s %-5s %10s %8s %8s %6s %8s %7s %6s %10s %6s  %s\n' '-t' round 'answered/s' \
+orow '-t' round 'answered/s' \
 	'p50 ms' 'p99 ms' errors 2xx 503 '503 %' 'ingest/s' ratio 'PSS MiB (processes) before -> after'
 for t in $threads; do
 	for r in $(seq "$rounds"); do
@@ -217,7 +219,7 @@ for t in $threads; do
 		read -r rps p50 p99 err bad reqs < <(run_wrk "$t" "$jport")
 		m1=$(pss_sample)
 		jobqd_drained
-		printf '%-3s %-5s %10s %8s %8s %6s %8s %7s %6s %10s %6s  %s\n' "$t" "$r" "$rps" "$p50" "$p99" \
+		orow "$t" "$r" "$rps" "$p50" "$p99" \
 			"$err" "$((reqs - bad))" "$((rej - r0))" "$(calc %.1f "100 * $bad / $reqs")" \
 			"${ingest[$t]}" "$(calc %.2f "$rps / ${ingest[$t]}")" \
 			"$m0 -> $m1"
