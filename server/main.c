@@ -30,9 +30,9 @@
 #include "common/segment.h"
 #include "server/httpd.h"
 #include "server/pidfile.h"
+#include "server/routes.h"
 #include "server/supervisor.h"
 
-#define JOBQD_VERSION	"0.1.0"
 #define EX_CONFIG	78
 #define SEG_WAIT_NS	(60 * 1000000000LL)
 
