@@ -254,11 +254,7 @@ static void answer_status(const struct routes_ctx *ctx, struct reply *rep)
 
 	count_workers(ctx->seg, &w);
 	reply_start(rep, 200, "application/json");
-	if (routes_health(ctx, why, sizeof(why)))
-		obuf_str(b, "{\"healthy\":true,\"reason\":null,");
-	else
-		obuf_printf(b, "{\"healthy\":false,\"reason\":\"%s\",", why);
-	obuf_printf(b, "\"node\":%u,\"workers\":{\"total\":%u,\"idle\":%u,\"busy\":%u,"
+	obuf_printf(b, "{\"node\":%u,\"workers\":{\"total\":%u,\"idle\":%u,\"busy\":%u,"
 	    "\"starting\":%u,\"exiting\":%u},", segment_node(ctx->seg),
 	    w.by_state[SCORE_STARTING] + w.by_state[SCORE_IDLE] + w.by_state[SCORE_BUSY],
 	    w.by_state[SCORE_IDLE], w.by_state[SCORE_BUSY],
@@ -270,8 +266,12 @@ static void answer_status(const struct routes_ctx *ctx, struct reply *rep)
 	    ",\"failed\":%" PRIu64 ",\"rejected\":%" PRIu64 ",\"retried\":%" PRIu64 "},",
 	    atomic_load(&h->accepted), atomic_load(&h->completed),
 	    atomic_load(&h->failed), atomic_load(&h->rejected), atomic_load(&h->retried));
-	obuf_printf(b, "\"connections\":%u,\"draining\":%s,\"scoreboard\":[",
+	obuf_printf(b, "\"connections\":%u,\"draining\":%s,",
 	    ctx->connections, ctx->draining ? "true" : "false");
+	if (routes_health(ctx, why, sizeof(why)))
+		obuf_str(b, "\"healthy\":true,\"reason\":null,\"scoreboard\":[");
+	else
+		obuf_printf(b, "\"healthy\":false,\"reason\":\"%s\",\"scoreboard\":[", why);
 	for (uint32_t i = 0; i < SEG_SCORE_COUNT; i++) {
 		struct score *sc = segment_score(ctx->seg, i);
 		uint32_t st = atomic_load(&sc->state);
