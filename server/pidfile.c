@@ -78,7 +78,10 @@ int pidfile_write(const char *path, char *err, size_t errlen)
 		goto fail;
 	}
 	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	if (ftruncate(fd, 0) == -1 || pwrite(fd, buf, (size_t)n, 0) != n) {
+	/* 0644 whatever the umask: init scripts read it as anyone, and we
+	 * read it again at exit as the daemon's user to remove it */
+	if (fchmod(fd, 0644) == -1 || ftruncate(fd, 0) == -1 ||
+	    pwrite(fd, buf, (size_t)n, 0) != n) {
 		snprintf(err, errlen, "pidfile %s: %s", path, strerror(errno));
 		goto fail;
 	}
