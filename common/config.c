@@ -20,6 +20,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <netinet/in.h>
 #include <pwd.h>
@@ -996,14 +997,19 @@ config_check_paths(const struct config *c, char *err, size_t errlen)
 	gid_t gid;
 	int p[2], status;
 	ssize_t n;
-	pid_t pid;
+	pid_t pid, w;
 
 	if (config_user_ids(c, &uid, &gid, err, errlen) == -1)
 		return -1;
-	snprintf(who, sizeof who, "user %s", c->user[0] != '\0' ? c->user : "(this user)");
+	if (c->user[0] != '\0')
+		snprintf(who, sizeof who, "user %s", c->user);
+	else if (c->group[0] != '\0')
+		snprintf(who, sizeof who, "group %s", c->group);
+	else
+		snprintf(who, sizeof who, "uid %ld", (long)uid);
 	if (geteuid() != 0 || (uid == geteuid() && gid == getegid()))
 		return check_dirs(c, 0, who, err, errlen);
-	if (pipe(p) == -1) {
+	if (pipe2(p, O_CLOEXEC) == -1) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		return -1;
 	}
@@ -1031,9 +1037,9 @@ config_check_paths(const struct config *c, char *err, size_t errlen)
 		n = read(p[0], err, errlen - 1);
 	while (n == -1 && errno == EINTR);
 	close(p[0]);
-	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+	while ((w = waitpid(pid, &status, 0)) == -1 && errno == EINTR)
 		;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+	if (w == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
 	if (n <= 0)
 		snprintf(err, errlen, "checking the pidfile and log directories as %s failed", who);

@@ -14,7 +14,8 @@
  *   5. jobs go FIFO to idle workers: the retry list first, then the ready
  *      ring
  *   6. poll() on the idle pipe, the doorbell, the control pipe and the
- *      self-pipe, until the nearest deadline or respawn time
+ *      self-pipe, until the nearest deadline or respawn time, at most
+ *      BEAT_MS: each round stores a heartbeat for /healthz
  *
  * Slot results.  Status 0 is DONE.  Anything else is a failed attempt: the
  * slot is QUEUED again on the retry list (served before the ready ring)
