@@ -102,6 +102,7 @@ check-deps:
 	  fi; \
 	fi
 	@command -v haproxy >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && echo "make check: installing haproxy with apt-get (test_cluster skips without it)" && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null; } || true
+	@command -v promtool >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && echo "make check: installing prometheus (for promtool) with apt-get (test_health skips its metrics check without it)" && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; } || true
 
 # test_install rates the unit with systemd-analyze; without it (and not
 # root to install it) that test is skipped with a message.

@@ -20,6 +20,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <netinet/in.h>
 #include <pwd.h>
@@ -28,6 +29,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define LINE_MAX_BYTES	4096	/* longest accepted line, without '\n' */
@@ -931,4 +933,135 @@ config_handler_argv(const struct config *c, char **argv, size_t n)
 	}
 	argv[argc] = NULL;
 	return argc;
+}
+
+/* The uid and gid of user/group; ours where unset. */
+int
+config_user_ids(const struct config *c, uid_t *uid, gid_t *gid, char *err,
+    size_t errlen)
+{
+	struct passwd *pw = NULL;
+	struct group *gr;
+
+	*uid = geteuid();
+	*gid = getegid();
+	if (c->user[0] != '\0') {
+		if ((pw = getpwnam(c->user)) == NULL) {
+			snprintf(err, errlen, "user: no such user \"%s\"", c->user);
+			return -1;
+		}
+		*uid = pw->pw_uid;
+		*gid = pw->pw_gid;
+	}
+	if (c->group[0] != '\0') {
+		if ((gr = getgrnam(c->group)) == NULL) {
+			snprintf(err, errlen, "group: no such group \"%s\"", c->group);
+			return -1;
+		}
+		*gid = gr->gr_gid;
+	}
+	return 0;
+}
+
+/* key's file path: its directory must take new files (W_OK | X_OK) from
+ * whoever we are now.  A missing one is made at start: then the nearest
+ * existing directory must take it, or, when creates is 1 (root makes it
+ * for the daemon's user), only be reachable (X_OK).  0, or -1 with a
+ * reason. */
+static int
+check_dir(const char *key, const char *path, int creates, const char *who,
+    char *err, size_t errlen)
+{
+	char dir[CONFIG_PATH_MAX];
+	struct stat st;
+	char *slash;
+	int missing = 0, mode;
+
+	snprintf(dir, sizeof dir, "%s", path);
+	for (;;) {
+		if ((slash = strrchr(dir, '/')) == NULL)
+			return 0;	/* not a path: stderr, syslog */
+		slash[slash == dir] = '\0';	/* "/x" -> "/" */
+		if (stat(dir, &st) == 0 || errno != ENOENT || strcmp(dir, "/") == 0)
+			break;
+		missing = 1;
+	}
+	mode = missing && creates ? X_OK : W_OK | X_OK;
+	if (access(dir, mode) == 0)
+		return 0;
+	snprintf(err, errlen, "%s %s: the directory %s is not %s by %s: %s", key,
+	    path, dir, mode == X_OK ? "reachable" : "writable", who, strerror(errno));
+	return -1;
+}
+
+/* Both files' directories for whoever we are now. */
+static int
+check_dirs(const struct config *c, int creates, const char *who, char *err,
+    size_t errlen)
+{
+	if (c->pidfile[0] != '\0' &&
+	    check_dir("pidfile", c->pidfile, creates, who, err, errlen) == -1)
+		return -1;
+	if (c->log[0] == '/' && check_dir("log", c->log, creates, who, err, errlen) == -1)
+		return -1;
+	return 0;
+}
+
+int
+config_check_paths(const struct config *c, char *err, size_t errlen)
+{
+	char who[96];
+	uid_t uid;
+	gid_t gid;
+	int p[2], status;
+	ssize_t n;
+	pid_t pid, w;
+
+	if (config_user_ids(c, &uid, &gid, err, errlen) == -1)
+		return -1;
+	if (c->user[0] != '\0')
+		snprintf(who, sizeof who, "user %s", c->user);
+	else if (c->group[0] != '\0')
+		snprintf(who, sizeof who, "group %s", c->group);
+	else
+		snprintf(who, sizeof who, "uid %ld", (long)uid);
+	if (geteuid() != 0 || (uid == geteuid() && gid == getegid()))
+		return check_dirs(c, 0, who, err, errlen);
+	if (pipe2(p, O_CLOEXEC) == -1) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	if ((pid = fork()) == -1) {
+		snprintf(err, errlen, "fork: %s", strerror(errno));
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid == 0) {		/* as the daemon will be after the drop */
+		char why[1024];
+		size_t len;
+
+		close(p[0]);
+		if (setgroups(1, &gid) == -1 || setgid(gid) == -1 || setuid(uid) == -1)
+			snprintf(why, sizeof why, "checking as uid %ld: %s", (long)uid,
+			    strerror(errno));
+		else if (check_dirs(c, 1, who, why, sizeof why) == 0)
+			_exit(0);
+		len = strlen(why);
+		_exit(write(p[1], why, len) == (ssize_t)len ? 1 : 2);
+	}
+	close(p[1]);
+	do
+		n = read(p[0], err, errlen - 1);
+	while (n == -1 && errno == EINTR);
+	close(p[0]);
+	while ((w = waitpid(pid, &status, 0)) == -1 && errno == EINTR)
+		;
+	if (w == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (n <= 0)
+		snprintf(err, errlen, "checking the pidfile and log directories as %s failed", who);
+	else
+		err[n] = '\0';
+	return -1;
 }

@@ -22,12 +22,15 @@
  *   config_key_restore(dst, src, key)  copy one key's value (reload)
  *   config_listen_addr(c, ss, len)   the listen address as a sockaddr
  *   config_handler_argv(c, argv, n)  the handler words as an argv
+ *   config_user_ids(c, uid, gid, err, n)  the ids user/group name
+ *   config_check_paths(c, err, n)    pidfile and log dirs writable by them
  */
 #ifndef JOBQD_CONFIG_H
 #define JOBQD_CONFIG_H
 
 #include <stddef.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "common/log.h"
 #include "server/acl.h"
@@ -107,5 +110,16 @@ int config_listen_port(const struct config *c);
 /* Point argv[0..argc-1] at the handler words and set argv[argc] = NULL;
  * returns argc (0 when the handler has no words).  n >= argc + 1. */
 size_t config_handler_argv(const struct config *c, char **argv, size_t n);
+/* The uid and gid the daemon runs as: user's and its primary group (or
+ * group), our effective ones where unset; 0, or -1 with a reason. */
+int config_user_ids(const struct config *c, uid_t *uid, gid_t *gid,
+    char *err, size_t errlen);
+/* The directories of the pidfile and of a log file must let the daemon's
+ * user (config_user_ids) create and remove files in them after the
+ * privilege drop; a missing one (created at start, owned by that user)
+ * must be reachable by it.  Checked in a child that takes that user's ids
+ * when we are root and they differ (access(2) as that user: modes, ACLs,
+ * every directory on the way).  0, or -1 with a reason. */
+int config_check_paths(const struct config *c, char *err, size_t errlen);
 
 #endif

@@ -45,7 +45,9 @@ struct segment {
 
 const uint64_t seg_hist_bounds_us[SEG_HIST_BUCKETS] = {
 	1000, 5000, 10000, 50000, 100000, 250000, 500000,
-	1000000, 2500000, 5000000, 10000000, 30000000, 60000000, UINT64_MAX,
+	1000000, 2500000, 5000000, 10000000, 30000000, 60000000,
+	/* up to job_timeout's maximum, a day */
+	120000000, 300000000, 900000000, 3600000000, 14400000000, 86400000000, UINT64_MAX,
 };
 
 /* Offsets and sizes of every part for one geometry. */

@@ -35,9 +35,9 @@
 #include "common/ring.h"
 
 #define SEG_MAGIC	0x6a6f627164534547ULL	/* "jobqdSEG" */
-#define SEG_VERSION	1
+#define SEG_VERSION	2
 #define SEG_SCORE_COUNT	2048	/* scoreboard entries: two worker generations */
-#define SEG_HIST_BUCKETS 14	/* latency histogram buckets incl. +Inf */
+#define SEG_HIST_BUCKETS 20	/* latency histogram buckets incl. +Inf */
 #define JOBID_SLOT_BITS	20	/* capacity <= 2^20 */
 #define JOBID_SEQ_BITS	36	/* sequence part: ids repeat after 2^36 - 1 jobs */
 #define JOBID_NODE_MAX	255	/* the node, the top 8 bits: two hex digits */
@@ -105,7 +105,15 @@ struct seg_header {
 	_Atomic uint64_t completed;
 	_Atomic uint64_t failed;
 	_Atomic uint64_t rejected;
-	_Atomic uint64_t retried;
+	_Atomic uint64_t retried;		/* failed attempts requeued */
+	_Atomic uint64_t worker_deaths;		/* not retired or stopped by us */
+	_Atomic uint64_t job_timeouts;
+	_Atomic uint64_t dispatcher_restarts;
+	_Atomic uint64_t reloads_ok, reloads_failed;
+	/* health (CLOCK_MONOTONIC ns): the dispatcher's last loop (0: none
+	 * ever ran here), and the last loop that saw a worker idle or busy */
+	_Atomic int64_t dispatcher_beat;
+	_Atomic int64_t worker_seen;
 	/* latency histograms (non-cumulative counts) and sums in µs */
 	_Atomic uint64_t wait_hist[SEG_HIST_BUCKETS], run_hist[SEG_HIST_BUCKETS];
 	_Atomic uint64_t wait_sum_us, run_sum_us;

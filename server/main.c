@@ -2,7 +2,9 @@
  * main — jobqd's entry point: the command line, the configuration, and the
  * start-up steps that need privileges, in this order:
  *
- *   options -> config (exit 78 when invalid; -t stops here) -> log ->
+ *   options -> config (exit 78 when invalid, or when the daemon's user
+ *   could not write the pidfile's or the log's directory; -t stops here) ->
+ *   missing pidfile and log directories, owned by that user -> log ->
  *   listening socket -> shared-memory segment (wait for a previous run's
  *   processes, recover its jobs) -> -d daemonize -> pidfile ->
  *   drop privileges -> supervisor_run() (the master's loop)
@@ -13,7 +15,6 @@
  */
 #include <errno.h>
 #include <grp.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,9 +31,9 @@
 #include "common/segment.h"
 #include "server/httpd.h"
 #include "server/pidfile.h"
+#include "server/routes.h"
 #include "server/supervisor.h"
 
-#define JOBQD_VERSION	"0.1.0"
 #define EX_CONFIG	78
 #define SEG_WAIT_NS	(60 * 1000000000LL)
 
@@ -49,16 +50,14 @@ static _Noreturn void usage(FILE *fp, int status)
 /* Open the segment, waiting while a previous run's processes still hold
  * it; recover what they left.  Exits on failure.  A segment left by a
  * crash belongs to the user we ran as (drop_privileges). */
-static struct segment *open_segment(const struct config *c)
+static struct segment *open_segment(const struct config *c, uid_t user)
 {
 	struct segment *seg = NULL;
-	struct passwd *pw = c->user[0] != '\0' ? getpwnam(c->user) : NULL;
 	char err[512];
 	int64_t until = clock_mono_ns() + SEG_WAIT_NS;
 	int r, waited = 0;
 
-	while ((r = segment_open(c->shm_name, c->queue, c->max_payload,
-	    pw != NULL ? pw->pw_uid : geteuid(), &seg,
+	while ((r = segment_open(c->shm_name, c->queue, c->max_payload, user, &seg,
 	    err, sizeof(err))) == SEG_BUSY) {
 		if (clock_mono_ns() >= until)
 			fatalx("%s: another jobqd uses it, or the processes of a "
@@ -80,6 +79,8 @@ static struct segment *open_segment(const struct config *c)
 		log_info("recovered shared memory %s: %u queued and %u interrupted jobs "
 		    "will run, %u partial uploads dropped", c->shm_name,
 		    rec.requeued, rec.orphaned, rec.dropped);
+		/* /healthz: the old dispatcher's beat; ours comes soon */
+		atomic_store(&segment_header(seg)->dispatcher_beat, clock_mono_ns());
 	}
 	return seg;
 }
@@ -137,26 +138,11 @@ static void raise_fd_limit(void)
 	}
 }
 
-/* Switch every later process to user/group (after binding and the segment). */
-static void drop_privileges(const struct config *c, struct segment *seg)
+/* Switch every later process to uid/gid (after binding and the segment). */
+static void drop_privileges(const struct config *c, struct segment *seg, uid_t uid, gid_t gid)
 {
-	struct passwd *pw = NULL;
-	gid_t gid;
-	uid_t uid;
-
 	if (c->user[0] == '\0' && c->group[0] == '\0')
 		return;
-	if (c->user[0] != '\0' && (pw = getpwnam(c->user)) == NULL)
-		fatalx("user %s: no such user", c->user);
-	uid = pw != NULL ? pw->pw_uid : geteuid();
-	gid = pw != NULL ? pw->pw_gid : getegid();
-	if (c->group[0] != '\0') {
-		struct group *gr = getgrnam(c->group);
-
-		if (gr == NULL)
-			fatalx("group %s: no such group", c->group);
-		gid = gr->gr_gid;
-	}
 	/* Started as that user already (systemd's User=): nothing to drop. */
 	if (getuid() == uid && geteuid() == uid && getgid() == gid && getegid() == gid)
 		return;
@@ -183,6 +169,8 @@ int main(int argc, char **argv)
 	size_t nov = 0;
 	int ch, test_only = 0, daemon_mode = 0, status;
 	const char *pidfile_opt = NULL;
+	uid_t uid;
+	gid_t gid;
 
 	if ((overrides = calloc((size_t)argc + 1, sizeof(*overrides))) == NULL)
 		return 1;
@@ -220,7 +208,9 @@ int main(int argc, char **argv)
 		snprintf(kv, sizeof(kv), "pidfile=%s", pidfile_opt);
 		overrides[nov++] = kv;
 	}
-	if (config_build(&a.cfg, a.config_path, overrides, nov, err, sizeof(err)) == -1) {
+	if (config_build(&a.cfg, a.config_path, overrides, nov, err, sizeof(err)) == -1 ||
+	    config_user_ids(&a.cfg, &uid, &gid, err, sizeof(err)) == -1 ||
+	    config_check_paths(&a.cfg, err, sizeof(err)) == -1) {
 		log_early(LOG_LEVEL_ERROR, "%s", err);
 		free(overrides);
 		return EX_CONFIG;
@@ -245,6 +235,10 @@ int main(int argc, char **argv)
 	proctitle_init(argc, argv);
 	if (daemon_mode && strcmp(a.cfg.log, "stderr") == 0)
 		memcpy(a.cfg.log, "syslog", sizeof("syslog"));
+	if (a.cfg.log[0] == '/' && pidfile_make_parents(a.cfg.log, uid, gid, err, sizeof(err)) == -1) {
+		log_early(LOG_LEVEL_ERROR, "log: %s", err);
+		exit(1);
+	}
 	if (log_open(a.cfg.log, a.cfg.log_level) == -1) {
 		log_early(LOG_LEVEL_ERROR, "log %s: %s", a.cfg.log, strerror(errno));
 		exit(1);
@@ -254,7 +248,9 @@ int main(int argc, char **argv)
 	    a.config_path != NULL ? a.config_path : "built-in defaults");
 	umask(027);
 	raise_fd_limit();
-	if (a.cfg.pidfile[0] != '\0' && pidfile_check(a.cfg.pidfile, err, sizeof(err)) == -1)
+	if (a.cfg.pidfile[0] != '\0' &&
+	    (pidfile_make_parents(a.cfg.pidfile, uid, gid, err, sizeof(err)) == -1 ||
+	     pidfile_check(a.cfg.pidfile, err, sizeof(err)) == -1))
 		fatalx("%s", err);
 	/* A client may connect, and an operator signal us, as soon as the
 	 * socket listens. */
@@ -262,14 +258,14 @@ int main(int argc, char **argv)
 		fatal("sigprocmask");
 	if ((a.listen_fd = listener_open(&a.cfg, err, sizeof(err))) == -1)
 		fatalx("%s", err);
-	a.seg = open_segment(&a.cfg);
+	a.seg = open_segment(&a.cfg, uid);
 	if (daemon_mode) {
 		a.ready_fd = daemonize();
 		a.daemonized = 1;
 	}
 	if (a.cfg.pidfile[0] != '\0' && pidfile_write(a.cfg.pidfile, err, sizeof(err)) == -1)
 		fatalx("%s", err);
-	drop_privileges(&a.cfg, a.seg);
+	drop_privileges(&a.cfg, a.seg, uid, gid);
 	if (daemon_mode) {
 		log_tee_stderr(0);
 		if (fd_devnull_stdio(0) == -1)

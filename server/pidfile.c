@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "server/pidfile.h"
@@ -77,7 +78,10 @@ int pidfile_write(const char *path, char *err, size_t errlen)
 		goto fail;
 	}
 	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	if (ftruncate(fd, 0) == -1 || pwrite(fd, buf, (size_t)n, 0) != n) {
+	/* 0644 whatever the umask: init scripts read it as anyone, and we
+	 * read it again at exit as the daemon's user to remove it */
+	if (fchmod(fd, 0644) == -1 || ftruncate(fd, 0) == -1 ||
+	    pwrite(fd, buf, (size_t)n, 0) != n) {
 		snprintf(err, errlen, "pidfile %s: %s", path, strerror(errno));
 		goto fail;
 	}
@@ -102,4 +106,42 @@ int pidfile_remove(const char *path)
 		return -1;
 	}
 	return unlink(path);
+}
+
+int pidfile_make_parents(const char *path, uid_t uid, gid_t gid, char *err, size_t errlen)
+{
+	char dir[4096], *name, *save = NULL, *slash;
+	struct stat st;
+	int fd, sub;
+
+	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir) ||
+	    (slash = strrchr(dir, '/')) == NULL || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (stat(dir, &st) == 0)
+		return 0;
+	if ((fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		goto fail;
+	/* One component at a time from a directory fd: what we made is
+	 * opened without following a link before it is given away. */
+	for (name = strtok_r(dir, "/", &save); name != NULL; name = strtok_r(NULL, "/", &save)) {
+		int made = mkdirat(fd, name, 0755) == 0;
+
+		if (!made && errno != EEXIST)
+			break;
+		sub = openat(fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (made ? O_NOFOLLOW : 0));
+		close(fd);
+		if ((fd = sub) == -1 ||
+		    (made && (fchown(fd, uid, gid) == -1 || fchmod(fd, 0755) == -1)))
+			break;
+	}
+	if (name == NULL) {
+		close(fd);
+		return 0;
+	}
+	if (fd != -1)
+		close(fd);
+fail:
+	snprintf(err, errlen, "creating the directory of %s: %s", path, strerror(errno));
+	return -1;
 }

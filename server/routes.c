@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/segment.h"
 #include "server/routes.h"
 
@@ -179,6 +180,46 @@ unknown:
 	routes_error(rep, 404, "unknown job");
 }
 
+int routes_health(const struct routes_ctx *ctx, char *why, size_t n)
+{
+	struct seg_header *h = segment_header(ctx->seg);
+	int64_t now = clock_mono_ns();
+	int64_t beat = atomic_load_explicit(&h->dispatcher_beat, memory_order_relaxed);
+	int64_t seen = atomic_load_explicit(&h->worker_seen, memory_order_relaxed);
+	uint32_t queued = atomic_load_explicit(&h->queued, memory_order_relaxed);
+
+	if (beat == 0)
+		return 1;
+	if (now - beat > ROUTES_STALE_NS) {
+		snprintf(why, n, "dispatcher: no progress for %lld s",
+		    (long long)((now - beat) / 1000000000));
+		return 0;
+	}
+	if (queued > 0 && now - seen > ROUTES_STALE_NS) {
+		snprintf(why, n, "no worker alive for %lld s with %" PRIu32 " jobs waiting",
+		    (long long)((now - seen) / 1000000000), queued);
+		return 0;
+	}
+	return 1;
+}
+
+/* GET /healthz: 200 "ok", 503 "draining", or 503 and why jobs cannot run. */
+static void answer_healthz(const struct routes_ctx *ctx, struct reply *rep)
+{
+	char why[128];
+
+	if (ctx->draining) {
+		reply_start(rep, 503, "text/plain; charset=utf-8");
+		obuf_str(rep->body, "draining\n");
+	} else if (routes_health(ctx, why, sizeof(why))) {
+		reply_start(rep, 200, "text/plain; charset=utf-8");
+		obuf_str(rep->body, "ok\n");
+	} else {
+		reply_start(rep, 503, "application/json");
+		obuf_printf(rep->body, "{\"error\":\"unhealthy\",\"reason\":\"%s\"}\n", why);
+	}
+}
+
 struct workers {
 	unsigned by_state[SCORE_EXITING + 1];
 };
@@ -209,6 +250,7 @@ static void answer_status(const struct routes_ctx *ctx, struct reply *rep)
 	struct obuf *b = rep->body;
 	struct workers w;
 	int first = 1;
+	char why[128];
 
 	count_workers(ctx->seg, &w);
 	reply_start(rep, 200, "application/json");
@@ -224,8 +266,12 @@ static void answer_status(const struct routes_ctx *ctx, struct reply *rep)
 	    ",\"failed\":%" PRIu64 ",\"rejected\":%" PRIu64 ",\"retried\":%" PRIu64 "},",
 	    atomic_load(&h->accepted), atomic_load(&h->completed),
 	    atomic_load(&h->failed), atomic_load(&h->rejected), atomic_load(&h->retried));
-	obuf_printf(b, "\"connections\":%u,\"draining\":%s,\"scoreboard\":[",
+	obuf_printf(b, "\"connections\":%u,\"draining\":%s,",
 	    ctx->connections, ctx->draining ? "true" : "false");
+	if (routes_health(ctx, why, sizeof(why)))
+		obuf_str(b, "\"healthy\":true,\"reason\":null,\"scoreboard\":[");
+	else
+		obuf_printf(b, "\"healthy\":false,\"reason\":\"%s\",\"scoreboard\":[", why);
 	for (uint32_t i = 0; i < SEG_SCORE_COUNT; i++) {
 		struct score *sc = segment_score(ctx->seg, i);
 		uint32_t st = atomic_load(&sc->state);
@@ -293,6 +339,8 @@ static void answer_metrics(const struct routes_ctx *ctx, struct reply *rep)
 
 	count_workers(ctx->seg, &w);
 	reply_start(rep, 200, "text/plain; version=0.0.4; charset=utf-8");
+	metric_head(b, "jobqd_build_info", "gauge", "Always 1; the version is a label.");
+	obuf_str(b, "jobqd_build_info{version=\"" JOBQD_VERSION "\"} 1\n");
 	metric(b, "jobqd_node", "gauge", "This node's number, the first byte of its job ids.",
 	    segment_node(ctx->seg));
 	metric_head(b, "jobqd_workers", "gauge", "Worker processes by state.");
@@ -314,7 +362,22 @@ static void answer_metrics(const struct routes_ctx *ctx, struct reply *rep)
 	metric(b, "jobqd_jobs_rejected_total", "counter",
 	    "Payloads refused because the queue was full.", atomic_load(&h->rejected));
 	metric(b, "jobqd_jobs_retried_total", "counter",
-	    "Job attempts run again after a worker died.", atomic_load(&h->retried));
+	    "Failed job attempts (non-zero status, worker death, timeout) queued again.",
+	    atomic_load(&h->retried));
+	metric(b, "jobqd_worker_deaths_total", "counter",
+	    "Workers that died unasked (crash, kill, timeout, failed start).",
+	    atomic_load(&h->worker_deaths));
+	metric(b, "jobqd_job_timeouts_total", "counter",
+	    "Job attempts killed at job_timeout.", atomic_load(&h->job_timeouts));
+	metric(b, "jobqd_dispatcher_restarts_total", "counter",
+	    "Dispatchers started again after one died.",
+	    atomic_load(&h->dispatcher_restarts));
+	metric_head(b, "jobqd_reloads_total", "counter", "Configuration reloads by result.");
+	obuf_printf(b, "jobqd_reloads_total{result=\"ok\"} %" PRIu64 "\n"
+	    "jobqd_reloads_total{result=\"failed\"} %" PRIu64 "\n",
+	    atomic_load(&h->reloads_ok), atomic_load(&h->reloads_failed));
+	metric(b, "jobqd_draining", "gauge", "1 while shutting down (draining), else 0.",
+	    ctx->draining != 0);
 	metric(b, "jobqd_connections", "gauge", "Open client connections.",
 	    ctx->connections);
 	metric_head(b, "jobqd_http_responses_total", "counter",
@@ -337,8 +400,7 @@ void routes_answer(const struct routes_ctx *ctx, enum route r,
 		answer_job(ctx, path, len, rep);
 		break;
 	case ROUTE_HEALTHZ:
-		reply_start(rep, ctx->draining ? 503 : 200, "text/plain; charset=utf-8");
-		obuf_str(rep->body, ctx->draining ? "draining\n" : "ok\n");
+		answer_healthz(ctx, rep);
 		break;
 	case ROUTE_METRICS:
 		answer_metrics(ctx, rep);

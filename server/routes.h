@@ -12,6 +12,7 @@
  *   routes_answer(ctx, r, path, len, rep)   render a GET/HEAD endpoint
  *   routes_error(rep, status, msg)          {"error":"msg"}
  *   routes_accepted(rep, id)      202 for a queued job
+ *   routes_health(ctx, why, n)    can jobs run: 1, or 0 and the reason
  */
 #ifndef JOBQD_ROUTES_H
 #define JOBQD_ROUTES_H
@@ -34,6 +35,10 @@ enum route {
 };
 
 #define ROUTES_MAX_STATUS	600	/* response counters: codes 0..599 */
+#define JOBQD_VERSION		"0.1.0"	/* -V, the first log line, jobqd_build_info */
+/* /healthz: 503 after this long without a dispatcher loop, or without a
+ * worker alive while jobs wait (the dispatcher loops at least every 1 s) */
+#define ROUTES_STALE_NS		(5 * 1000000000LL)
 
 struct routes_ctx {
 	struct segment *seg;
@@ -63,6 +68,11 @@ void routes_answer(const struct routes_ctx *ctx, enum route r,
     const char *path, size_t len, struct reply *rep);
 void routes_error(struct reply *rep, int status, const char *msg);
 void routes_accepted(struct reply *rep, uint64_t id);
+/* 1 when jobs can run; else 0 and a short reason in why (printable
+ * ASCII, no quotes): the dispatcher made no progress for ROUTES_STALE_NS,
+ * or jobs wait and no worker was alive for as long.  A segment no
+ * dispatcher ever ran on (dispatcher_beat 0) is not judged. */
+int routes_health(const struct routes_ctx *ctx, char *why, size_t n);
 /* RFC 3339 UTC with milliseconds ("2026-01-02T03:04:05.678Z") of wall ns. */
 void routes_time(int64_t ns, char buf[32]);
 

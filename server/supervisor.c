@@ -38,6 +38,7 @@
 #include "server/httpd.h"
 #include "server/supervisor.h"
 #include "worker/dispatcher.h"
+#include "worker/handler.h"
 
 #define TICK_MS			250
 #define STATUS_EVERY_NS		(5 * 1000000000LL)
@@ -171,6 +172,8 @@ static void spawn_dispatcher(struct master *m)
 	}
 	close(bell[0]);
 	close(ctl[0]);
+	/* /healthz: a new dispatcher has as long to beat as a stalled one */
+	atomic_store(&segment_header(m->a->seg)->dispatcher_beat, clock_mono_ns());
 	m->disp = pid;
 	m->doorbell_wr = bell[1];
 	m->ctl_wr = ctl[1];
@@ -280,6 +283,7 @@ static void recover(struct master *m)
 	if (m->stop == RUNNING || (m->stop == DRAINING && !m->stop_sent && !m->disp_clean)) {
 		int64_t delay = backoff_delay(&m->backoff);
 
+		atomic_fetch_add(&segment_header(m->a->seg)->dispatcher_restarts, 1);
 		m->respawn_at = clock_mono_ns() + delay;
 		if (delay > 0)
 			log_warnx("restarting the dispatcher in %lld ms",
@@ -357,6 +361,7 @@ static void rebind(struct master *m, struct config *nc)
 /* SIGHUP: re-read the configuration and apply what can change live. */
 static void reload(struct master *m)
 {
+	struct handler *h;
 	struct config nc;
 	char err[1024];
 
@@ -365,9 +370,19 @@ static void reload(struct master *m)
 	if (config_build(&nc, m->a->config_path, m->a->overrides, m->a->noverrides,
 	    err, sizeof(err)) == -1) {
 		log_errorx("reload failed: %s; keeping the running configuration", err);
+		atomic_fetch_add(&segment_header(m->a->seg)->reloads_failed, 1);
 		notify_send("READY=1");
 		return;
 	}
+	/* We run as the workers' user: what fails here would fail them all. */
+	if ((h = handler_create(&nc, err, sizeof(err))) == NULL) {
+		log_errorx("reload failed: handler \"%s\": %s; keeping the running "
+		    "configuration", nc.handler, err);
+		atomic_fetch_add(&segment_header(m->a->seg)->reloads_failed, 1);
+		notify_send("READY=1");
+		return;
+	}
+	handler_free(h);
 	keep_restart_keys(m->cfg, &nc);
 	if (m->a->daemonized && strcmp(nc.log, "stderr") == 0)
 		memcpy(nc.log, "syslog", sizeof("syslog"));	/* as at start-up */
@@ -381,6 +396,7 @@ static void reload(struct master *m)
 	httpd_configure(m->httpd, &nc);
 	*m->cfg = nc;
 	send_ctl(m, CTL_CONFIG, m->cfg, sizeof(*m->cfg));
+	atomic_fetch_add(&segment_header(m->a->seg)->reloads_ok, 1);
 	log_info("configuration reloaded: %u worker%s, handler \"%s\"",
 	    nc.workers, plural(nc.workers), nc.handler);
 	notify_send("READY=1");

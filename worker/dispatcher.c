@@ -14,7 +14,8 @@
  *   5. jobs go FIFO to idle workers: the retry list first, then the ready
  *      ring
  *   6. poll() on the idle pipe, the doorbell, the control pipe and the
- *      self-pipe, until the nearest deadline or respawn time
+ *      self-pipe, until the nearest deadline or respawn time, at most
+ *      BEAT_MS: each round stores a heartbeat for /healthz
  *
  * Slot results.  Status 0 is DONE.  Anything else is a failed attempt: the
  * slot is QUEUED again on the retry list (served before the ready ring)
@@ -67,6 +68,7 @@
 #include "worker/pool.h"
 
 #define IDLE_BATCH	64	/* idle messages per read */
+#define BEAT_MS		1000	/* poll at most this long: an idle loop still beats */
 
 struct dispatcher {
 	struct config cfg;
@@ -280,9 +282,11 @@ static void handle_deaths(struct dispatcher *d)
 		if (d->stopping || (x.retired && !x.busy && status == 0))
 			log_debug("worker %" PRIu32 " (pid %ld) %s, %s",
 			    x.index, (long)x.pid, how, id);
-		else
+		else {
 			log_warnx("worker %" PRIu32 " (pid %ld) %s, %s",
 			    x.index, (long)x.pid, how, id);
+			atomic_fetch_add_explicit(&d->h->worker_deaths, 1, memory_order_relaxed);
+		}
 		if (!x.busy)
 			continue;
 		{
@@ -554,6 +558,8 @@ static void wait_events(struct dispatcher *d)
 		{ .fd = d->ctl_fd, .events = POLLIN },
 	};
 
+	if (timeout < 0 || timeout > BEAT_MS)
+		timeout = BEAT_MS;
 	if (!d->closing && d->retry_n == 0 && pool_count(d->pool, POOL_IDLE) > 0) {
 		atomic_store(&d->h->dispatcher_sleeping, 1);
 		atomic_thread_fence(memory_order_seq_cst);
@@ -581,6 +587,16 @@ static void wait_events(struct dispatcher *d)
 		read_doorbell(d);
 	if (p[3].revents != 0)
 		read_ctl(d);
+}
+
+/* The heartbeat /healthz reads: this loop ran, and saw a worker alive. */
+static void beat(struct dispatcher *d)
+{
+	int64_t now = clock_mono_ns();
+
+	atomic_store_explicit(&d->h->dispatcher_beat, now, memory_order_relaxed);
+	if (pool_count(d->pool, POOL_IDLE) + pool_count(d->pool, POOL_BUSY) > 0)
+		atomic_store_explicit(&d->h->worker_seen, now, memory_order_relaxed);
 }
 
 /* Set up the process and its state. */
@@ -613,6 +629,8 @@ static struct dispatcher *setup(const struct config *c, struct segment *seg,
 	if ((d->pool = pool_create(seg, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
 	handler_clean(&d->cfg);		/* no worker of ours runs yet */
+	/* workers get as long to start as a stalled loop to be noticed */
+	atomic_store(&d->h->worker_seen, clock_mono_ns());
 	return d;
 }
 
@@ -623,6 +641,7 @@ void dispatcher_run(const struct config *c, struct segment *seg, int doorbell_fd
 	log_info("started: %u worker%s, handler \"%s\"", d->cfg.workers,
 	    plural(d->cfg.workers), d->cfg.handler);
 	for (;;) {
+		beat(d);
 		if (log_reopen_if(atomic_load(&segment_header(d->seg)->log_generation)) == -1 ||
 		    (got_usr1 && log_reopen() == -1))
 			log_warn("reopening the log");

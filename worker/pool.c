@@ -467,6 +467,8 @@ void pool_expire(struct pool *p, int64_t now)
 		log_warnx("job %s timed out after %" PRId64 " s, killing worker %ld",
 		    id, (now - e->started + 500000000) / 1000000000, (long)e->pid);
 		e->timed_out = 1;
+		atomic_fetch_add_explicit(&segment_header(p->seg)->job_timeouts, 1,
+		    memory_order_relaxed);
 		kill_worker(e);
 	}
 }

@@ -761,7 +761,10 @@ START_TEST(test_privilege_drop)
 
 	if (geteuid() != 0 || pw == NULL)
 		return;	/* only meaningful as root */
-	ck_assert_int_eq(daemon_start(&d, (const char *[]){ "-o", "handler=noop",
+	ck_assert_int_eq(daemon_prepare(&d), 0);
+	/* the log's directory: nobody must be able to reopen it */
+	ck_assert_int_eq(chown(d.dir, pw->pw_uid, pw->pw_gid), 0);
+	ck_assert_int_eq(daemon_run(&d, (const char *[]){ "-o", "handler=noop",
 	    "-o", "workers=2", "-o", "user=nobody", NULL }), 0);
 	ck_assert_int_eq(post(d.port, "x", id), 202);
 	ck_assert(job_wait(d.port, id, "done", 20));

@@ -2,8 +2,9 @@
  * test_routes — server/routes.c, server/obuf.c and listener_open, in
  * process: the path table and methods, the time format, the JSON of
  * /jobs/{id} and /status, the Prometheus text of /metrics (cumulative
- * histograms) over a real segment, the bearer token check (401), and the
- * growable response buffer.
+ * histograms, build info, the counters) over a real segment, /healthz and
+ * /status health (a silent dispatcher, no worker alive while jobs wait),
+ * the bearer token check (401), and the growable response buffer.
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -14,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/segment.h"
 #include "server/httpd.h"
@@ -206,9 +208,53 @@ START_TEST(healthz_and_status)
 	ck_assert_int_eq(rep.status, 200);
 	ck_assert_ptr_nonnull(strstr(body.p, "{\"node\":0,\"workers\":{\"total\":1,\"idle\":0,\"busy\":0,\"starting\":1,\"exiting\":1}"));
 	ck_assert_ptr_nonnull(strstr(body.p, "\"queue\":{\"capacity\":4,\"depth\":0,"));
-	ck_assert_ptr_nonnull(strstr(body.p, "\"connections\":7,\"draining\":true,\"scoreboard\":[{\"index\":0,"));
+	ck_assert_ptr_nonnull(strstr(body.p, "\"connections\":7,\"draining\":true,"
+	    "\"healthy\":true,\"reason\":null,\"scoreboard\":[{\"index\":0,"));
 	ck_assert_ptr_nonnull(strstr(body.p, "{\"index\":2047,\"pid\":5,\"state\":\"exiting\""));
 	ck_assert_ptr_nonnull(strstr(body.p, "}]}\n"));
+}
+END_TEST
+
+/* Health: not judged before any dispatcher ran; 503 with a reason for a
+ * dispatcher silent for ROUTES_STALE_NS, and for no worker alive that long
+ * while jobs wait (not when none wait); /status says the same. */
+START_TEST(health)
+{
+	struct seg_header *h = segment_header(seg);
+	int64_t now = clock_mono_ns(), old = now - ROUTES_STALE_NS - 2000000000LL;
+	struct reply rep;
+
+	atomic_store(&h->dispatcher_beat, 0);
+	atomic_store(&h->queued, 2);
+	answer(ROUTE_HEALTHZ, "/healthz", &rep, 0);
+	ck_assert_int_eq(rep.status, 200);
+
+	atomic_store(&h->dispatcher_beat, old);
+	atomic_store(&h->worker_seen, now);
+	answer(ROUTE_HEALTHZ, "/healthz", &rep, 0);
+	ck_assert_int_eq(rep.status, 503);
+	ck_assert_str_eq(rep.ctype, "application/json");
+	ck_assert_msg(strstr(body.p, "{\"error\":\"unhealthy\",\"reason\":\"dispatcher: no progress "
+	    "for ") == body.p, "%s", body.p);
+	answer(ROUTE_STATUS, "/status", &rep, 0);
+	ck_assert_int_eq(rep.status, 200);
+	ck_assert_ptr_nonnull(strstr(body.p, "\"healthy\":false,\"reason\":\"dispatcher: no progress for "));
+	answer(ROUTE_HEALTHZ, "/healthz", &rep, 1);	/* draining says so first */
+	ck_assert_str_eq(body.p, "draining\n");
+
+	atomic_store(&h->dispatcher_beat, clock_mono_ns());
+	atomic_store(&h->worker_seen, old);
+	answer(ROUTE_HEALTHZ, "/healthz", &rep, 0);
+	ck_assert_int_eq(rep.status, 503);
+	ck_assert_msg(strstr(body.p, "\"reason\":\"no worker alive for ") != NULL &&
+	    strstr(body.p, " s with 2 jobs waiting\"}\n") != NULL, "%s", body.p);
+	answer(ROUTE_STATUS, "/status", &rep, 0);
+	ck_assert_ptr_nonnull(strstr(body.p, "\"healthy\":false,\"reason\":\"no worker alive for "));
+
+	atomic_store(&h->queued, 0);		/* nothing waits: nothing to run */
+	answer(ROUTE_HEALTHZ, "/healthz", &rep, 0);
+	ck_assert_int_eq(rep.status, 200);
+	ck_assert_str_eq(body.p, "ok\n");
 }
 END_TEST
 
@@ -222,6 +268,11 @@ START_TEST(metrics_text)
 	for (int i = 0; i < SEG_HIST_BUCKETS; i++)
 		atomic_store(&h->run_hist[i], (uint64_t)i);
 	atomic_store(&h->run_sum_us, 1500000);
+	atomic_store(&h->worker_deaths, 4);
+	atomic_store(&h->job_timeouts, 5);
+	atomic_store(&h->dispatcher_restarts, 6);
+	atomic_store(&h->reloads_ok, 7);
+	atomic_store(&h->reloads_failed, 8);
 	responses[202] = 3;
 	responses[503] = 1;
 	answer(ROUTE_METRICS, "/metrics", &rep, 0);
@@ -243,6 +294,16 @@ START_TEST(metrics_text)
 	ck_assert_ptr_nonnull(strstr(body.p, "jobqd_http_responses_total{code=\"202\"} 3\n"
 	    "jobqd_http_responses_total{code=\"503\"} 1\n"));
 	ck_assert_ptr_nonnull(strstr(body.p, "# HELP jobqd_connections "));
+	/* the last finite bucket reaches job_timeout's maximum, a day */
+	ck_assert_ptr_nonnull(strstr(body.p, "jobqd_job_run_seconds_bucket{le=\"86400\"}"));
+	ck_assert_ptr_nonnull(strstr(body.p, "\njobqd_build_info{version=\"" JOBQD_VERSION "\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(body.p, "\njobqd_worker_deaths_total 4\n"));
+	ck_assert_ptr_nonnull(strstr(body.p, "\njobqd_job_timeouts_total 5\n"));
+	ck_assert_ptr_nonnull(strstr(body.p, "\njobqd_dispatcher_restarts_total 6\n"));
+	ck_assert_ptr_nonnull(strstr(body.p, "\njobqd_reloads_total{result=\"ok\"} 7\n"
+	    "jobqd_reloads_total{result=\"failed\"} 8\n"));
+	ck_assert_ptr_nonnull(strstr(body.p, "\njobqd_draining 0\n"));
+	ck_assert_ptr_nonnull(strstr(body.p, "# HELP jobqd_jobs_retried_total Failed job attempts "));
 	ck_assert_ptr_nonnull(strstr(body.p, "\njobqd_connections 7\n"));
 	/* every sample line names a metric with a TYPE line (a histogram's
 	 * samples are NAME_bucket, NAME_sum, NAME_count) */
@@ -366,6 +427,7 @@ int main(void)
 	tcase_add_test(tc, authorized);
 	tcase_add_test(tc, job_states);
 	tcase_add_test(tc, healthz_and_status);
+	tcase_add_test(tc, health);
 	tcase_add_test(tc, metrics_text);
 	tcase_add_test(tc, node_in_ids);
 	tcase_add_test(tc, obuf_grows_and_consumes);

@@ -783,7 +783,7 @@ static const struct {
 	{ "garbage", GARBAGE, SEG_MISMATCH, "bad magic" },
 	{ "too small", TINY, SEG_MISMATCH, "(16 bytes) is not a jobqd segment" },
 	{ "empty object", EMPTY, SEG_CREATED, "" },
-	{ "other version", BAD_VERSION, SEG_MISMATCH, "layout version 2, this jobqd uses 1" },
+	{ "other version", BAD_VERSION, SEG_MISMATCH, "layout version 3, this jobqd uses 2" },
 	{ "other slot size", BAD_SLOT_SIZE, SEG_MISMATCH, "inconsistent layout" },
 	{ "longer file", GROWN, SEG_MISMATCH, "inconsistent layout" },
 	{ "interrupted format", NO_MAGIC, SEG_CREATED, "" },
