@@ -1181,9 +1181,10 @@ int httpd_poll(struct httpd *h, int timeout_ms)
 		h->bell_pending = 0;
 		doorbell(h);
 	}
-	if (h->now >= h->next_tick) {
-		tick(h, h->now);
-		h->next_tick = h->now + TICK_MS * NS_PER_MS;
+	now = clock_mono_ns();
+	if (now >= h->next_tick) {
+		tick(h, now);
+		h->next_tick = now + TICK_MS * NS_PER_MS;
 	}
 	bury(h);
 	return 0;
