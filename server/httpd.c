@@ -11,8 +11,11 @@
  *   BODY    reading a request body: POST /payload's body goes straight
  *           into the reserved slot (Content-Length bodies are read into it
  *           with read(2) when no bytes are buffered; chunked ones are
- *           decoded into it); other requests' Content-Length bodies are
- *           skipped.  The body timer runs from the end of the head.
+ *           decoded into it); the Content-Length body of a request
+ *           answered without it (another route, or a full queue's 503) is
+ *           skipped when at most DISCARD_MAX bytes of it remain to be read
+ *           from the socket, else (and for chunked bodies) the answer
+ *           closes.  The body timer runs from the end of the head.
  *   LINGER  the last answer is written and our side is shut down; reads
  *           are drained until EOF or a short timeout, then the fd is
  *           closed, so the client reads the answer instead of an RST.
@@ -21,7 +24,7 @@
  * EPOLLIN is off: that bounds the memory a client can make us hold.
  *
  * Slots: after the head of a POST /payload the queue must have room (none:
- * 503 before the body is read, counted in header->rejected), but the slot
+ * 503 without waiting for the body, counted in header->rejected), but the slot
  * is reserved only when the first body byte arrives (none left by then:
  * the same 503), so a client that sends a head and nothing more holds no
  * slot.  When the queue is full, a body holding a slot that has gone
@@ -77,6 +80,7 @@
 #define ACCEPT_PAUSE_MS	250	/* ends at a tick */
 #define ACCEPT_BATCH	64
 #define STALL_MS	1000	/* a body this long without a byte may lose its slot */
+#define DISCARD_MAX	(16 * 1024)	/* unwanted body bytes read to keep a connection */
 #define EMFILE_WARN_S	10
 #define MAX_EVENTS	64
 #define NS_PER_MS	1000000LL
@@ -215,7 +219,7 @@ void httpd_close_listener(struct httpd *h)
 /* Arm the connection's one timer (a new kind starts a new phase). */
 static void conn_timer(struct httpd *h, struct conn *c, enum conn_timer t)
 {
-	int64_t now = clock_mono_ns();
+	int64_t now = h->now;	/* this round's: every timer is seconds long */
 
 	if (t != c->timer)
 		c->since = now;
@@ -621,20 +625,48 @@ static void request_done(struct httpd *h, struct conn *c)
 	conn_timer(h, c, c->in_len > 0 ? T_HEAD : T_IDLE);
 }
 
-/* Answer 503 for a full queue (closing when a body may follow). */
-static void queue_full(struct httpd *h, struct conn *c, int close)
+/* Would skipping a body of len bytes, from off in the input buffer, mean
+ * reading more than DISCARD_MAX of it from the socket?  Then we close
+ * rather than read it. */
+static int skip_too_long(const struct conn *c, size_t off, uint64_t len)
+{
+	size_t have = c->in_len - off;
+
+	return len > have && len - have > DISCARD_MAX;
+}
+
+/* Skip the next len bytes: the body of a request already answered. */
+static void body_skip(struct httpd *h, struct conn *c, uint64_t len)
+{
+	c->state = CS_BODY;
+	c->slot = -1;
+	c->want_slot = 0;
+	c->chunked = 0;
+	c->body_left = len;
+	conn_timer(h, c, T_BODY);
+}
+
+/* Answer 503 for a full queue.  The rest of the body (len bytes) is
+ * skipped and the connection kept unless close says so (chunked, or
+ * Expect) or the body is too long to skip. */
+static void queue_full(struct httpd *h, struct conn *c, int close, uint64_t len)
 {
 	struct reply rep = { .body = &h->body };
 
 	atomic_fetch_add_explicit(&h->hdr->rejected, 1, memory_order_relaxed);
 	routes_error(&rep, 503, "queue full");
 	snprintf(rep.extra, sizeof rep.extra, "Retry-After: 1\r\n");
-	rep.close = close;
+	rep.close = close || skip_too_long(c, 0, len);
 	send_reply(h, c, &rep, 0);
+	if (len > 0 && !c->close_after)
+		body_skip(h, c, len);
+	else
+		request_done(h, c);
 }
 
 /* The body's first byte is here, or the body is empty: reserve its slot.
- * 0, or -1 when the queue filled up meanwhile (answered 503, closing). */
+ * 0, or -1 when the queue filled up meanwhile (answered 503; the body,
+ * if any, is skipped or the connection closes). */
 static int payload_claim(struct httpd *h, struct conn *c)
 {
 	struct conn *stalled;
@@ -648,8 +680,7 @@ static int payload_claim(struct httpd *h, struct conn *c)
 		c->slot = slot_reserve(h);
 		return 0;
 	}
-	queue_full(h, c, 1);
-	request_done(h, c);
+	queue_full(h, c, c->chunked, c->body_left);
 	return -1;
 }
 
@@ -700,8 +731,7 @@ static void payload_start(struct httpd *h, struct conn *c,
 	}
 	conn_consume(c, head_len);
 	if (!slot_available(h) && stalled_body(h) == NULL) {
-		queue_full(h, c, has_body);
-		request_done(h, c);
+		queue_full(h, c, req->chunked || (has_body && expect), req->content_length);
 		return;
 	}
 	c->slot = -1;
@@ -755,21 +785,18 @@ static void handle_head(struct httpd *h, struct conn *c,
 	} else {
 		routes_answer(&ctx, r, req->path, req->path_len, &rep);
 	}
-	/* A body we do not want: skip a Content-Length one; close rather
-	 * than decode a chunked one or wait after an Expect. */
-	if (req->chunked || (has_body && req->expect_continue))
+	/* A body we do not want: skip a short Content-Length one; close
+	 * rather than read a long one, decode a chunked one or wait after an
+	 * Expect. */
+	if (req->chunked || (has_body && req->expect_continue) ||
+	    skip_too_long(c, head_len, req->content_length))
 		rep.close = 1;
 	conn_consume(c, head_len);
 	send_reply(h, c, &rep, head_only);
-	if (has_body && !rep.close) {
-		c->state = CS_BODY;
-		c->slot = -1;
-		c->chunked = 0;
-		c->body_left = req->content_length;
-		conn_timer(h, c, T_BODY);
-		return;
-	}
-	request_done(h, c);
+	if (has_body && !c->close_after)
+		body_skip(h, c, req->content_length);
+	else
+		request_done(h, c);
 }
 
 /* Take body bytes from the input buffer. */
@@ -777,8 +804,8 @@ static void body_feed(struct httpd *h, struct conn *c)
 {
 	char *payload;
 
-	if (c->want_slot && payload_claim(h, c) == -1)
-		return;
+	if (c->want_slot && payload_claim(h, c) == -1 && c->state != CS_BODY)
+		return;	/* answered; else its body is skipped */
 	payload = c->slot >= 0 ?
 	    (char *)segment_slot(h->seg, (uint32_t)c->slot)->payload : NULL;
 
@@ -953,8 +980,10 @@ static void conn_expire(struct httpd *h, struct conn *c)
 	enum conn_timer t = c->timer;
 
 	conn_timer(h, c, T_NONE);
-	if (t == T_IDLE || t == T_LINGER || obuf_pending(&c->out) > 0) {
-		/* idle, lingering, or not reading its answers: close silently */
+	if (t == T_IDLE || t == T_LINGER || obuf_pending(&c->out) > 0 ||
+	    (c->state == CS_BODY && c->slot < 0 && !c->want_slot)) {
+		/* idle, lingering, not reading its answers, or not sending the
+		 * rest of a body already answered: close silently */
 		conn_close(h, c);
 		return;
 	}

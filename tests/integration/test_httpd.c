@@ -923,13 +923,11 @@ START_TEST(queue_full_and_recovery)
 	expect_status(c, &r, 0, 503);
 	ck_assert_str_eq(hc_header(&r, "Retry-After"), "1");
 	ck_assert_str_eq(r.body, "{\"error\":\"queue full\"}\n");
+	ck_assert_ptr_null(hc_header(&r, "Connection"));	/* the body is skipped */
 	hc_resp_free(&r);
-	ck_assert(hc_eof(c, T));	/* the unread body: closed */
-	hc_close(c);
 	ck_assert_uint_eq(atomic_load(&segment_header(hs.seg)->rejected), 1);
-	/* the dispatcher drains two: two more fit */
+	/* the dispatcher drains two: two more fit, on the same connection */
 	ck_assert_uint_eq(harness_drain(&hs, 2), 2);
-	c = hc_open(hs.port);
 	ck_assert_int_eq(post(c, "a", NULL), 202);
 	ck_assert_int_eq(post(c, "b", NULL), 202);
 	/* with no body the connection stays open after a 503 */
@@ -941,6 +939,97 @@ START_TEST(queue_full_and_recovery)
 	hc_resp_free(&r);
 	hc_close(c);
 	ck_assert_uint_eq(atomic_load(&segment_header(hs.seg)->rejected), 2);
+}
+END_TEST
+
+/* A 503 for a full queue keeps the connection when the body is short
+ * enough to read and drop (at most 16 KiB still to come): the next
+ * request on it, pipelined or not, is answered, and the dropped bytes
+ * never become a job.  A longer body, a chunked one, one behind an
+ * Expect, or a client that did not ask for keep-alive gets the 503 and
+ * the close. */
+START_TEST(queue_full_refusals_keep_alive)
+{
+	struct hc *c;
+	struct hc_resp r;
+	char *big = malloc(16384 + 1);
+
+	START(cfg.max_payload = 32768);	/* queue 4 */
+	ck_assert_ptr_nonnull(big);
+	memset(big, 'b', 16384);
+	big[16384] = '\0';
+	c = hc_open(hs.port);
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(post(c, "job", NULL), 202);
+	/* the body (which looks like a request) in the buffer, the next
+	 * request pipelined behind it */
+	ck_assert_int_eq(hc_sends(c, "POST /payload HTTP/1.1\r\nHost: t\r\nContent-Length: 13\r\n\r\n"
+	    "GET /nope\r\n\r\nGET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"), 0);
+	expect_status(c, &r, 0, 503);
+	ck_assert_ptr_null(hc_header(&r, "Connection"));
+	hc_resp_free(&r);
+	expect_status(c, &r, 0, 200);
+	hc_resp_free(&r);
+	/* the body not sent yet: 503 at once, then the 16 KiB are skipped */
+	ck_assert_int_eq(hc_sends(c, "POST /payload HTTP/1.1\r\nHost: t\r\nContent-Length: 16384\r\n\r\n"), 0);
+	expect_status(c, &r, 0, 503);
+	ck_assert_ptr_null(hc_header(&r, "Connection"));
+	hc_resp_free(&r);
+	ck_assert_int_eq(hc_sends(c, big), 0);
+	ck_assert_int_eq(hc_sends(c, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"), 0);
+	expect_status(c, &r, 0, 200);
+	hc_resp_free(&r);
+	/* a slot is freed: the same connection queues a job */
+	ck_assert_uint_eq(harness_drain(&hs, 1), 1);
+	ck_assert_int_eq(post(c, "next", NULL), 202);
+	ck_assert_uint_eq(count_state(SLOT_QUEUED), 4);
+	ck_assert_int_eq(post(c, "full", NULL), 503);
+	hc_close(c);
+
+	/* one byte more than can be skipped, a chunked body, an Expect:
+	 * closed */
+	expect_close("POST /payload HTTP/1.1\r\nHost: t\r\nContent-Length: 16385\r\n\r\n", 503);
+	expect_close("POST /payload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "3\r\nabc\r\n0\r\n\r\n", 503);
+	expect_close("POST /payload HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n"
+	    "Expect: 100-continue\r\n\r\n", 503);
+	/* HTTP/1.0: closed, unless it asked for keep-alive */
+	expect_close("POST /payload HTTP/1.0\r\nContent-Length: 3\r\n\r\nabc", 503);
+	c = hc_open(hs.port);
+	ck_assert_int_eq(hc_sends(c, "POST /payload HTTP/1.0\r\nConnection: keep-alive\r\n"
+	    "Content-Length: 3\r\n\r\nabc"), 0);
+	expect_status(c, &r, 0, 503);
+	ck_assert_str_eq(hc_header(&r, "Connection"), "keep-alive");
+	hc_resp_free(&r);
+	ck_assert_int_eq(hc_sends(c, GET_HEALTHZ), 0);
+	expect_status(c, &r, 0, 200);
+	hc_resp_free(&r);
+	hc_close(c);
+	ck_assert_uint_eq(count_state(SLOT_QUEUED), 4);
+	ck_assert_uint_eq(atomic_load(&segment_header(hs.seg)->rejected), 8);
+	free(big);
+}
+END_TEST
+
+/* The body of a request answered without it (another route) is skipped
+ * when short: the connection goes on; a longer one closes.  A skipped body
+ * that stops coming is not answered twice: at the body timeout the
+ * connection closes without a 408. */
+START_TEST(unwanted_bodies)
+{
+	struct hc *c;
+	struct hc_resp r;
+
+	START((void)0);
+	c = hc_open(hs.port);
+	ck_assert_int_eq(hc_sends(c, "GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nab"), 0);
+	expect_status(c, &r, 0, 200);
+	ck_assert_ptr_null(hc_header(&r, "Connection"));
+	hc_resp_free(&r);
+	ck_assert_int_eq(hc_read(c, &r, 0, T), -1);	/* no second answer */
+	ck_assert(hc_eof(c, T));
+	hc_close(c);
+	expect_close("POST /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 16385\r\n\r\n", 405);
 }
 END_TEST
 
@@ -974,6 +1063,10 @@ START_TEST(idle_post_heads_hold_no_slot)
 		ck_assert_int_eq(hc_read(idle[i], &r, 0, T), 0);
 		accepted += r.status == 202;
 		refused += r.status == 503;
+		hc_resp_free(&r);
+		/* a refused short body is skipped: the connection goes on */
+		ck_assert_int_eq(hc_sends(idle[i], GET_HEALTHZ), 0);
+		expect_status(idle[i], &r, 0, 200);
 		hc_resp_free(&r);
 		hc_close(idle[i]);
 	}
@@ -1364,6 +1457,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, connection_cap);
 	tcase_add_test(tc, accept_emfile_pause);
 	tcase_add_test(tc, queue_full_and_recovery);
+	tcase_add_test(tc, queue_full_refusals_keep_alive);
+	tcase_add_test(tc, unwanted_bodies);
 	tcase_add_test(tc, idle_post_heads_hold_no_slot);
 	tcase_add_test(tc, stalled_bodies_give_slots_up);
 	tcase_add_test(tc, slowloris_over_max_connections);
