@@ -179,23 +179,6 @@ unknown:
 	routes_error(rep, 404, "unknown job");
 }
 
-struct workers {
-	unsigned by_state[SCORE_EXITING + 1];
-};
-
-/* Count the scoreboard entries by state. */
-static void count_workers(const struct segment *seg, struct workers *w)
-{
-	memset(w, 0, sizeof *w);
-	for (uint32_t i = 0; i < SEG_SCORE_COUNT; i++) {
-		uint32_t st = atomic_load_explicit(&segment_score(seg, i)->state,
-		    memory_order_relaxed);
-
-		if (st <= SCORE_EXITING)
-			w->by_state[st]++;
-	}
-}
-
 static const char *const score_names[] = {
 	[SCORE_EMPTY] = "empty", [SCORE_STARTING] = "starting",
 	[SCORE_IDLE] = "idle", [SCORE_BUSY] = "busy",
@@ -207,19 +190,19 @@ static void answer_status(const struct routes_ctx *ctx, struct reply *rep)
 {
 	struct seg_header *h = segment_header(ctx->seg);
 	struct obuf *b = rep->body;
-	struct workers w;
+	struct seg_census w;
 	int first = 1;
 
-	count_workers(ctx->seg, &w);
+	segment_census(ctx->seg, 0, &w);
 	reply_start(rep, 200, "application/json");
 	obuf_printf(b, "{\"node\":%u,\"workers\":{\"total\":%u,\"idle\":%u,\"busy\":%u,"
 	    "\"starting\":%u,\"exiting\":%u},", segment_node(ctx->seg),
-	    w.by_state[SCORE_STARTING] + w.by_state[SCORE_IDLE] + w.by_state[SCORE_BUSY],
-	    w.by_state[SCORE_IDLE], w.by_state[SCORE_BUSY],
-	    w.by_state[SCORE_STARTING], w.by_state[SCORE_EXITING]);
+	    w.workers[SCORE_STARTING] + w.workers[SCORE_IDLE] + w.workers[SCORE_BUSY],
+	    w.workers[SCORE_IDLE], w.workers[SCORE_BUSY],
+	    w.workers[SCORE_STARTING], w.workers[SCORE_EXITING]);
 	obuf_printf(b, "\"queue\":{\"capacity\":%" PRIu32 ",\"depth\":%" PRIu32
 	    ",\"running\":%" PRIu32 "},",
-	    segment_capacity(ctx->seg), atomic_load(&h->queued), atomic_load(&h->running));
+	    segment_capacity(ctx->seg), w.queued, w.running);
 	obuf_printf(b, "\"jobs\":{\"accepted\":%" PRIu64 ",\"completed\":%" PRIu64
 	    ",\"failed\":%" PRIu64 ",\"rejected\":%" PRIu64 ",\"retried\":%" PRIu64 "},",
 	    atomic_load(&h->accepted), atomic_load(&h->completed),
@@ -289,16 +272,16 @@ static void answer_metrics(const struct routes_ctx *ctx, struct reply *rep)
 {
 	struct seg_header *h = segment_header(ctx->seg);
 	struct obuf *b = rep->body;
-	struct workers w;
+	struct seg_census w;
 
-	count_workers(ctx->seg, &w);
+	segment_census(ctx->seg, 0, &w);
 	reply_start(rep, 200, "text/plain; version=0.0.4; charset=utf-8");
 	metric(b, "jobqd_node", "gauge", "This node's number, the first byte of its job ids.",
 	    segment_node(ctx->seg));
 	metric_head(b, "jobqd_workers", "gauge", "Worker processes by state.");
 	for (int st = SCORE_STARTING; st <= SCORE_EXITING; st++)
 		obuf_printf(b, "jobqd_workers{state=\"%s\"} %u\n", score_names[st],
-		    w.by_state[st]);
+		    w.workers[st]);
 	metric(b, "jobqd_queue_depth", "gauge", "Jobs queued, not yet running.",
 	    atomic_load(&h->queued));
 	metric(b, "jobqd_queue_capacity", "gauge", "Job slots.",

@@ -1200,7 +1200,7 @@ START_TEST(eof_finishes_running)
 	struct harness t;
 	struct config c;
 	uint64_t ids[6];
-	int st, done = 0, queued = 0;
+	int st, done = 0, queued = 0, running;
 	int64_t end;
 
 	pre_dir(dir, sizeof(dir));
@@ -1222,6 +1222,9 @@ START_TEST(eof_finishes_running)
 	close(t.door_w);
 	t.door_w = -1;
 	wait_log(&t, "master gone (doorbell closed)", 1, 5000);
+	/* assigned before the EOF: the running jobs and the rest of their
+	 * batches, all finished */
+	running = (int)atomic_load(&t.h->running);
 	write_script(dir, "gate", "", gate, sizeof(gate));
 	st = h_wait_exit(&t, 10000);
 	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
@@ -1231,11 +1234,13 @@ START_TEST(eof_finishes_running)
 		done += s == SLOT_DONE;
 		queued += s == SLOT_QUEUED;
 	}
-	ck_assert_int_eq(done, 2);
-	ck_assert_int_eq(queued, 4);
+	ck_assert_int_ge(running, 2);
+	ck_assert_int_eq(done, running);
+	ck_assert_int_eq(queued, 6 - running);
 	ck_assert_uint_eq(atomic_load(&t.h->running), 0);
 	h_end(&t);
-	ck_assert_int_eq(log_count(&t, "finishing 2 running jobs"), 1);
+	snprintf(body, sizeof(body), "finishing %d running jobs", running);
+	ck_assert_int_eq(log_count(&t, body), 1);
 	rm_dir(dir);
 	rm_dir(t.dir);
 }
