@@ -66,7 +66,9 @@
 #include "worker/handler.h"
 #include "worker/pool.h"
 
-#define IDLE_BATCH	64	/* idle messages per read */
+#define IDLE_BATCH	(2 * PROTO_BATCH)	/* idle messages per read */
+#define SHORT_JOB_NS	1000000		/* batch by idle workers below this run time */
+#define UNKNOWN_RUN_NS	1000000000	/* a handler's run time until measured */
 
 struct dispatcher {
 	struct config cfg;
@@ -82,6 +84,7 @@ struct dispatcher {
 	int draining;			/* CTL_DRAIN: close once empty */
 	int closing;			/* no more work: retire all, exit when gone */
 	int stopping;			/* CTL_STOP / SIGTERM: kill all, exit */
+	int64_t run_ns;			/* moving average of job run times */
 	unsigned char ibuf[IDLE_BATCH * sizeof(struct msg_idle)];
 	size_t ilen;
 };
@@ -199,7 +202,9 @@ static struct slot *held_slot(struct dispatcher *d, uint32_t i, uint64_t job_id)
 static void record(struct dispatcher *d, uint32_t i, uint64_t job_id, int32_t status)
 {
 	struct slot *sl = held_slot(d, i, job_id);
+	int64_t run = sl->t_finished - sl->t_started;
 
+	d->run_ns += ((run > 0 ? run : 0) - d->run_ns) / 8;
 	sl->exit_status = status;
 	if (status == 0)
 		finish(d, i, SLOT_DONE);
@@ -341,17 +346,19 @@ static int64_t next_job(struct dispatcher *d)
 	return i;
 }
 
-/* The size of the next batch: a fair share of the queue among the pool's
- * workers, ceil(queued / workers), at most PROTO_BATCH.  Counting every
- * worker, not only the idle ones, is what keeps latency honest: a queue
- * no longer than the pool is never batched, so no job waits behind
- * another while a busy worker is about to be idle. */
+/* The size of the next batch: a fair share of the queue, at most
+ * PROTO_BATCH.  Shared among all the pool's workers, ceil(queued /
+ * workers), a queue no longer than the pool is never batched: no job
+ * waits behind another while a busy worker is about to be idle.  Only
+ * while jobs run shorter than SHORT_JOB_NS (a moving average) is it
+ * shared among the idle workers alone, ceil(queued / idle), for bigger
+ * batches: waiting behind such jobs costs less than a wake-up. */
 static uint32_t batch_size(struct dispatcher *d)
 {
 	unsigned workers = d->cfg.workers, idle = pool_count(d->pool, POOL_IDLE);
 	uint32_t queued = atomic_load_explicit(&d->h->queued, memory_order_relaxed), n;
 
-	if (workers < idle)
+	if (workers < idle || d->run_ns < SHORT_JOB_NS)
 		workers = idle;
 	n = (uint32_t)((queued + (uint64_t)workers - 1) / workers);
 	return n == 0 ? 1 : n > PROTO_BATCH ? PROTO_BATCH : n;
@@ -473,6 +480,7 @@ static void reload(struct dispatcher *d, const struct config *c)
 	    d->rgen, d->cfg.workers, plural(d->cfg.workers), d->cfg.handler);
 	pool_retire(d->pool, d->rgen);
 	pool_throttle_reset(d->pool);
+	d->run_ns = UNKNOWN_RUN_NS;	/* a new handler */
 }
 
 /* One message from the control pipe. */
@@ -616,6 +624,7 @@ static struct dispatcher *setup(const struct config *c, struct segment *seg,
 	d->cfg = *c;
 	if (d->cfg.max_attempts == 0)
 		d->cfg.max_attempts = 1;
+	d->run_ns = UNKNOWN_RUN_NS;
 	d->seg = seg;
 	d->h = segment_header(seg);
 	d->ready = segment_ready(seg);
