@@ -85,6 +85,7 @@ struct dispatcher {
 	int closing;			/* no more work: retire all, exit when gone */
 	int stopping;			/* CTL_STOP / SIGTERM: kill all, exit */
 	int64_t run_ns;			/* moving average of job run times */
+	unsigned ncpu;			/* CPUs online */
 	unsigned char ibuf[IDLE_BATCH * sizeof(struct msg_idle)];
 	size_t ilen;
 };
@@ -351,14 +352,17 @@ static int64_t next_job(struct dispatcher *d)
  * workers), a queue no longer than the pool is never batched: no job
  * waits behind another while a busy worker is about to be idle.  Only
  * while jobs run shorter than SHORT_JOB_NS (a moving average) is it
- * shared among the idle workers alone, ceil(queued / idle), for bigger
- * batches: waiting behind such jobs costs less than a wake-up. */
+ * shared among as many idle workers as there are CPUs, for bigger
+ * batches: waiting behind such jobs costs less than a wake-up, and more
+ * batches at once than CPUs run no sooner. */
 static uint32_t batch_size(struct dispatcher *d)
 {
 	unsigned workers = d->cfg.workers, idle = pool_count(d->pool, POOL_IDLE);
 	uint32_t queued = atomic_load_explicit(&d->h->queued, memory_order_relaxed), n;
 
-	if (workers < idle || d->run_ns < SHORT_JOB_NS)
+	if (d->run_ns < SHORT_JOB_NS)
+		workers = idle < d->ncpu ? idle : d->ncpu;
+	else if (workers < idle)
 		workers = idle;
 	n = (uint32_t)((queued + (uint64_t)workers - 1) / workers);
 	return n == 0 ? 1 : n > PROTO_BATCH ? PROTO_BATCH : n;
@@ -625,6 +629,7 @@ static struct dispatcher *setup(const struct config *c, struct segment *seg,
 	if (d->cfg.max_attempts == 0)
 		d->cfg.max_attempts = 1;
 	d->run_ns = UNKNOWN_RUN_NS;
+	d->ncpu = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? (unsigned)sysconf(_SC_NPROCESSORS_ONLN) : 1;
 	d->seg = seg;
 	d->h = segment_header(seg);
 	d->ready = segment_ready(seg);
