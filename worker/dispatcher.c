@@ -7,14 +7,17 @@
  * One loop, one place to act:
  *   1. signals (self-pipe) set flags; SIGCHLD collects deaths
  *   2. idle announcements are read in batches and validated (pool_idle);
- *      a finished job is recorded in its slot
+ *      each finished job is recorded in its slot
  *   3. deaths are handled after the idle pipe is drained, so a worker's
  *      last result counts before its death is judged
  *   4. timeouts kill, missing workers are spawned (throttled)
- *   5. jobs go FIFO to idle workers: the retry list first, then the ready
- *      ring
+ *   5. jobs go FIFO to idle workers, a batch each (batch_size): the retry
+ *      list first, then the ready ring
  *   6. poll() on the idle pipe, the doorbell, the control pipe and the
  *      self-pipe, until the nearest deadline or respawn time
+ *
+ * Every slot state change goes through segment_run, segment_requeue or
+ * segment_finish, which keep the gauges.
  *
  * Slot results.  Status 0 is DONE.  Anything else is a failed attempt: the
  * slot is QUEUED again on the retry list (served before the ready ring)
@@ -24,8 +27,11 @@
  * at max_attempts (its run was orphaned by a dispatcher crash and counted
  * by recovery) is FAILED without running, with exit_status -1: that attempt
  * has no known result.  An assignment whose write fails (the worker died
- * after announcing itself) never reached a worker: no attempt, the job is
- * QUEUED again first in line.  DONE and FAILED slots go back to the master
+ * after announcing itself) never reached a worker: no attempt, its jobs
+ * are QUEUED again first in line.  A worker's death settles each job of
+ * its batch (death_jobs): finished ones by the result in their slot, the
+ * running one as a failed attempt, the rest QUEUED again first in line
+ * without an attempt.  DONE and FAILED slots go back to the master
  * on the free ring.
  *
  * The doorbell (lost-wakeup safe): with an idle worker and nothing to
