@@ -7,8 +7,10 @@
  * idle pipe never interleave.  Receivers check size, sender and generation
  * and drop what does not match: a stale message is gossip, not an error.
  *
- *   worker -> dispatcher, the shared idle pipe:  struct msg_idle
- *   dispatcher -> worker, the worker's job pipe: struct msg_assign
+ *   worker -> dispatcher, the shared idle pipe:  struct msg_idle, one per
+ *     job of a finished batch, all in one write (at most PROTO_BATCH)
+ *   dispatcher -> worker, the worker's job pipe: struct msg_assign, a
+ *     batch of 1 .. PROTO_BATCH jobs to run one after another
  *   master -> dispatcher, the control pipe:      struct msg_ctl
  *     (CTL_CONFIG is followed by a struct config)
  *   master -> dispatcher, the doorbell pipe: single bytes ("work queued")
@@ -24,6 +26,7 @@
 #include <stdint.h>
 
 #define PROTO_NO_SLOT UINT32_MAX
+#define PROTO_BATCH	32	/* jobs per assignment at most */
 
 /* "Worker INDEX (pid, generation) is idle; it finished SLOT (job id) with
  * STATUS" — slot is PROTO_NO_SLOT on a worker's first announcement. */
@@ -38,10 +41,17 @@ struct msg_idle {
 };
 
 /* "Run the job in SLOT (job id, attempt n)." */
-struct msg_assign {
+struct proto_job {
 	uint32_t slot;
 	uint32_t attempt;
 	uint64_t job_id;
+};
+
+/* "Run these n jobs in order, then report them all." */
+struct msg_assign {
+	uint32_t n;		/* 1 .. PROTO_BATCH */
+	uint32_t pad;
+	struct proto_job job[PROTO_BATCH];
 };
 
 enum ctl_type {
@@ -55,7 +65,8 @@ struct msg_ctl {
 	uint32_t len;		/* bytes that follow */
 };
 
-_Static_assert(sizeof(struct msg_idle) <= PIPE_BUF, "idle message fits PIPE_BUF");
+_Static_assert(sizeof(struct msg_idle) * PROTO_BATCH <= PIPE_BUF,
+    "a batch's idle messages fit PIPE_BUF");
 _Static_assert(sizeof(struct msg_assign) <= PIPE_BUF, "assign message fits PIPE_BUF");
 _Static_assert(sizeof(struct msg_ctl) <= PIPE_BUF, "control message fits PIPE_BUF");
 

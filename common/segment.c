@@ -169,19 +169,6 @@ static int format(struct segment *s, const struct seg_header *g)
 	return 0;
 }
 
-/* Count QUEUED and RUNNING slots (of the view's geometry). */
-static uint32_t pending(const struct segment *s)
-{
-	uint32_t n = 0;
-
-	for (uint32_t i = 0; i < s->g.capacity; i++) {
-		uint32_t st = atomic_load(&segment_slot(s, i)->state);
-
-		n += st == SLOT_QUEUED || st == SLOT_RUNNING;
-	}
-	return n;
-}
-
 /* An existing object we must not use: owned by someone else than us or
  * the user we run as, or open to the group or others.  0 when ours. */
 static int foreign(const char *name, const struct stat *st, uid_t user,
@@ -262,7 +249,7 @@ static int check_existing(struct segment *s, const char *name, const struct stat
     const struct seg_header *g, char *err, size_t errlen)
 {
 	struct seg_header hd, old;
-	uint32_t n;
+	struct seg_census c;
 
 	if (st->st_size == 0)
 		return SEG_CREATED;
@@ -308,11 +295,12 @@ static int check_existing(struct segment *s, const char *name, const struct stat
 		return SEG_ATTACHED;
 	}
 	view(s, &old);
-	if ((n = pending(s)) > 0) {
+	segment_census(s, 1, &c);
+	if (c.queued + c.running > 0) {
 		seterr(err, errlen, "shared memory %s holds %" PRIu32 " unfinished jobs "
 		    "for queue = %" PRIu32 " and max_payload = %" PRIu32
 		    "; start with those values to finish them, or remove /dev/shm%s",
-		    name, n, hd.capacity, hd.max_payload, name);
+		    name, c.queued + c.running, hd.capacity, hd.max_payload, name);
 		return SEG_MISMATCH;
 	}
 	seterr(err, errlen, "shared memory %s resized from queue = %" PRIu32
@@ -523,6 +511,101 @@ long segment_payload_len(struct segment *s, uint32_t i)
 	return -1;
 }
 
+/* Move slot i from state from to state to, or -1 when it is not in from. */
+static int transition(struct slot *sl, uint32_t from, uint32_t to)
+{
+	return atomic_compare_exchange_strong_explicit(&sl->state, &from, to,
+	    memory_order_release, memory_order_relaxed) ? 0 : -1;
+}
+
+int segment_run(struct segment *s, uint32_t i, pid_t worker)
+{
+	struct slot *sl = segment_slot(s, i);
+
+	if (atomic_load_explicit(&sl->state, memory_order_relaxed) != SLOT_QUEUED)
+		return -1;
+	sl->attempts++;
+	sl->t_started = sl->t_finished = 0;
+	sl->worker_pid = (int32_t)worker;
+	if (transition(sl, SLOT_QUEUED, SLOT_RUNNING) == -1)
+		return -1;
+	atomic_fetch_sub_explicit(&s->h->queued, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->h->running, 1, memory_order_relaxed);
+	return 0;
+}
+
+int segment_requeue(struct segment *s, uint32_t i, int charged)
+{
+	struct slot *sl = segment_slot(s, i);
+
+	if (atomic_load_explicit(&sl->state, memory_order_relaxed) != SLOT_RUNNING)
+		return -1;
+	if (charged)
+		atomic_fetch_add_explicit(&s->h->retried, 1, memory_order_relaxed);
+	else
+		sl->attempts--;
+	if (transition(sl, SLOT_RUNNING, SLOT_QUEUED) == -1)
+		return -1;
+	atomic_fetch_sub_explicit(&s->h->running, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->h->queued, 1, memory_order_relaxed);
+	return 0;
+}
+
+/* Add the latency of one finished job to a histogram and its sum. */
+static void observe(_Atomic uint64_t *hist, _Atomic uint64_t *sum, int64_t ns)
+{
+	uint64_t us = ns > 0 ? (uint64_t)ns / 1000 : 0;
+	int k = 0;
+
+	while (k < SEG_HIST_BUCKETS - 1 && us > seg_hist_bounds_us[k])
+		k++;
+	atomic_fetch_add_explicit(&hist[k], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(sum, us, memory_order_relaxed);
+}
+
+int segment_finish(struct segment *s, uint32_t i, enum slot_state to)
+{
+	struct seg_header *h = s->h;
+	struct slot *sl = segment_slot(s, i);
+	uint32_t from = atomic_load_explicit(&sl->state, memory_order_relaxed);
+
+	if ((to != SLOT_DONE && to != SLOT_FAILED) ||
+	    (from != SLOT_QUEUED && from != SLOT_RUNNING) || transition(sl, from, to) == -1)
+		return -1;
+	atomic_fetch_sub_explicit(from == SLOT_QUEUED ? &h->queued : &h->running, 1,
+	    memory_order_relaxed);
+	atomic_fetch_add_explicit(to == SLOT_DONE ? &h->completed : &h->failed, 1,
+	    memory_order_relaxed);
+	if (sl->t_started != 0) {
+		observe(h->wait_hist, &h->wait_sum_us, sl->t_started - sl->t_queued);
+		observe(h->run_hist, &h->run_sum_us, sl->t_finished - sl->t_started);
+	}
+	return ring_push(&s->free, i);
+}
+
+void segment_census(const struct segment *s, int exact, struct seg_census *c)
+{
+	memset(c, 0, sizeof(*c));
+	if (exact) {
+		for (uint32_t i = 0; i < s->g.capacity; i++) {
+			uint32_t st = atomic_load(&segment_slot(s, i)->state);
+
+			c->queued += st == SLOT_QUEUED;
+			c->running += st == SLOT_RUNNING;
+		}
+	} else {
+		c->queued = atomic_load(&s->h->queued);
+		c->running = atomic_load(&s->h->running);
+	}
+	for (uint32_t i = 0; i < SEG_SCORE_COUNT; i++) {
+		uint32_t st = atomic_load_explicit(&segment_score(s, i)->state,
+		    memory_order_relaxed);
+
+		if (st <= SCORE_EXITING)
+			c->workers[st]++;
+	}
+}
+
 /* qsort_r order of slot indices by job id. */
 static int by_id(const void *a, const void *b, void *arg)
 {
@@ -586,6 +669,8 @@ int segment_recover(struct segment *s, int keep_filling, struct seg_recovery *r)
 		atomic_store(&sc->pid, 0);
 		atomic_store(&sc->state, SCORE_EMPTY);
 		atomic_store(&sc->job_id, 0);
+		atomic_store(&sc->progress, 0);
+		atomic_store(&sc->job_started, 0);
 	}
 	return 0;
 }

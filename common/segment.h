@@ -14,6 +14,11 @@
  *   RUNNING --dispatcher on a result--> DONE | FAILED, push free ring
  *   RUNNING --worker died, attempts left--> QUEUED (dispatcher's retry list)
  * A DONE or FAILED slot keeps its result, readable by id, until reused.
+ * The dispatcher makes its changes only through segment_run,
+ * segment_requeue and segment_finish, which keep the queued and running
+ * gauges.  A RUNNING slot is assigned to a worker; the worker writes
+ * t_started when it starts the job (0 until then: it waits in the
+ * worker's batch) and t_finished and exit_status when it is done.
  *
  * Ownership: the master is the only producer of the ready ring and the only
  * consumer of the free ring; the dispatcher is the other end of both.
@@ -74,14 +79,18 @@ enum score_state {
 	SCORE_EXITING,		/* retired by a reload or shutdown */
 };
 
+/* A worker's entry.  The dispatcher sets it on each change of state and
+ * assignment (job_id: the batch's first job, progress 0); while BUSY the
+ * worker marks the job it starts (job_id, job_started) and counts the
+ * jobs of its batch it finished (progress, after their slot's result). */
 struct score {
 	_Atomic int32_t pid;
 	_Atomic uint32_t state;		/* enum score_state */
 	_Atomic uint64_t job_id;	/* running job, 0 when none */
 	_Atomic uint64_t jobs_done;
 	uint32_t generation;		/* reload generation */
-	uint32_t pad;
-	int64_t started_at;		/* CLOCK_REALTIME ns */
+	_Atomic uint32_t progress;	/* jobs of the batch finished */
+	_Atomic int64_t job_started;	/* CLOCK_MONOTONIC ns; 0 between jobs */
 };
 
 struct seg_header {
@@ -187,6 +196,32 @@ long segment_payload_len(struct segment *s, uint32_t i);
 /* Once per process: a line describing the first bad value these functions
  * dropped, for the caller to log; NULL before that and ever after. */
 const char *segment_bad_once(struct segment *s);
+
+/*
+ * Dispatcher: slot transitions.  Each checks the slot's state first and
+ * changes nothing, returning -1, when it is not the expected one; 0 done.
+ *   segment_run      QUEUED -> RUNNING: attempts + 1, assigned to pid,
+ *                    t_started and t_finished 0 (the worker sets them)
+ *   segment_requeue  RUNNING -> QUEUED.  charged: the attempt failed
+ *                    (counted as retried); else it never ran or was cut
+ *                    short by us: attempts - 1
+ *   segment_finish   RUNNING or QUEUED -> DONE or FAILED: the completed or
+ *                    failed counter, the latency histograms (when it
+ *                    started), then the free ring; -1 also when the free
+ *                    ring is full (only a rewritten ring can be: the state
+ *                    is then changed, the slot lost to the queue)
+ */
+int segment_run(struct segment *s, uint32_t i, pid_t worker);
+int segment_requeue(struct segment *s, uint32_t i, int charged);
+int segment_finish(struct segment *s, uint32_t i, enum slot_state to);
+
+/* Counts by state.  queued and running are the gauges, or with exact the
+ * slot table counted (slow: capacity slots; for when no dispatcher runs). */
+struct seg_census {
+	uint32_t queued, running;
+	unsigned workers[SCORE_EXITING + 1];	/* scoreboard entries by state */
+};
+void segment_census(const struct segment *s, int exact, struct seg_census *c);
 
 struct seg_recovery {
 	uint32_t requeued;	/* QUEUED jobs put back on the ready ring */

@@ -220,23 +220,6 @@ static void answer_healthz(const struct routes_ctx *ctx, struct reply *rep)
 	}
 }
 
-struct workers {
-	unsigned by_state[SCORE_EXITING + 1];
-};
-
-/* Count the scoreboard entries by state. */
-static void count_workers(const struct segment *seg, struct workers *w)
-{
-	memset(w, 0, sizeof *w);
-	for (uint32_t i = 0; i < SEG_SCORE_COUNT; i++) {
-		uint32_t st = atomic_load_explicit(&segment_score(seg, i)->state,
-		    memory_order_relaxed);
-
-		if (st <= SCORE_EXITING)
-			w->by_state[st]++;
-	}
-}
-
 static const char *const score_names[] = {
 	[SCORE_EMPTY] = "empty", [SCORE_STARTING] = "starting",
 	[SCORE_IDLE] = "idle", [SCORE_BUSY] = "busy",
@@ -248,20 +231,20 @@ static void answer_status(const struct routes_ctx *ctx, struct reply *rep)
 {
 	struct seg_header *h = segment_header(ctx->seg);
 	struct obuf *b = rep->body;
-	struct workers w;
+	struct seg_census w;
 	int first = 1;
 	char why[128];
 
-	count_workers(ctx->seg, &w);
+	segment_census(ctx->seg, 0, &w);
 	reply_start(rep, 200, "application/json");
 	obuf_printf(b, "{\"node\":%u,\"workers\":{\"total\":%u,\"idle\":%u,\"busy\":%u,"
 	    "\"starting\":%u,\"exiting\":%u},", segment_node(ctx->seg),
-	    w.by_state[SCORE_STARTING] + w.by_state[SCORE_IDLE] + w.by_state[SCORE_BUSY],
-	    w.by_state[SCORE_IDLE], w.by_state[SCORE_BUSY],
-	    w.by_state[SCORE_STARTING], w.by_state[SCORE_EXITING]);
+	    w.workers[SCORE_STARTING] + w.workers[SCORE_IDLE] + w.workers[SCORE_BUSY],
+	    w.workers[SCORE_IDLE], w.workers[SCORE_BUSY],
+	    w.workers[SCORE_STARTING], w.workers[SCORE_EXITING]);
 	obuf_printf(b, "\"queue\":{\"capacity\":%" PRIu32 ",\"depth\":%" PRIu32
 	    ",\"running\":%" PRIu32 "},",
-	    segment_capacity(ctx->seg), atomic_load(&h->queued), atomic_load(&h->running));
+	    segment_capacity(ctx->seg), w.queued, w.running);
 	obuf_printf(b, "\"jobs\":{\"accepted\":%" PRIu64 ",\"completed\":%" PRIu64
 	    ",\"failed\":%" PRIu64 ",\"rejected\":%" PRIu64 ",\"retried\":%" PRIu64 "},",
 	    atomic_load(&h->accepted), atomic_load(&h->completed),
@@ -335,9 +318,9 @@ static void answer_metrics(const struct routes_ctx *ctx, struct reply *rep)
 {
 	struct seg_header *h = segment_header(ctx->seg);
 	struct obuf *b = rep->body;
-	struct workers w;
+	struct seg_census w;
 
-	count_workers(ctx->seg, &w);
+	segment_census(ctx->seg, 0, &w);
 	reply_start(rep, 200, "text/plain; version=0.0.4; charset=utf-8");
 	metric_head(b, "jobqd_build_info", "gauge", "Always 1; the version is a label.");
 	obuf_str(b, "jobqd_build_info{version=\"" JOBQD_VERSION "\"} 1\n");
@@ -346,7 +329,7 @@ static void answer_metrics(const struct routes_ctx *ctx, struct reply *rep)
 	metric_head(b, "jobqd_workers", "gauge", "Worker processes by state.");
 	for (int st = SCORE_STARTING; st <= SCORE_EXITING; st++)
 		obuf_printf(b, "jobqd_workers{state=\"%s\"} %u\n", score_names[st],
-		    w.by_state[st]);
+		    w.workers[st]);
 	metric(b, "jobqd_queue_depth", "gauge", "Jobs queued, not yet running.",
 	    atomic_load(&h->queued));
 	metric(b, "jobqd_queue_capacity", "gauge", "Job slots.",

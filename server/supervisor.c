@@ -108,19 +108,13 @@ static void on_signal(void *arg)
 static void send_status(struct master *m)
 {
 	struct seg_header *h = segment_header(m->a->seg);
-	unsigned idle = 0, busy = 0;
+	struct seg_census c;
 
-	for (uint32_t i = 0; i < SEG_SCORE_COUNT; i++) {
-		uint32_t st = atomic_load_explicit(&segment_score(m->a->seg, i)->state,
-		    memory_order_relaxed);
-
-		idle += st == SCORE_IDLE;
-		busy += st == SCORE_BUSY;
-	}
+	segment_census(m->a->seg, 0, &c);
 	notify_send("STATUS=%s: queue %u/%u, workers %u busy, %u idle, %llu accepted",
 	    m->stop != RUNNING ? "draining" : "serving",
-	    atomic_load(&h->queued), segment_capacity(m->a->seg), busy, idle,
-	    (unsigned long long)atomic_load(&h->accepted));
+	    c.queued, segment_capacity(m->a->seg), c.workers[SCORE_BUSY],
+	    c.workers[SCORE_IDLE], (unsigned long long)atomic_load(&h->accepted));
 }
 
 /* Send a control message (and its payload) to the dispatcher. */
@@ -407,8 +401,11 @@ static void reload(struct master *m)
 static void begin_stop(struct master *m)
 {
 	struct seg_header *h = segment_header(m->a->seg);
-	unsigned n = atomic_load(&h->queued) + atomic_load(&h->running);
+	struct seg_census c;
+	unsigned n;
 
+	segment_census(m->a->seg, 0, &c);
+	n = c.queued + c.running;
 	if (m->stop == RUNNING) {
 		m->stop = DRAINING;
 		notify_send("STOPPING=1");
@@ -460,22 +457,10 @@ static int signals_open(void)
 	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
-/* Jobs not finished: QUEUED or RUNNING slots. */
-static uint32_t unfinished(struct segment *seg)
-{
-	uint32_t n = 0;
-
-	for (uint32_t i = 0; i < segment_capacity(seg); i++) {
-		uint32_t st = atomic_load(&segment_slot(seg, i)->state);
-
-		n += st == SLOT_QUEUED || st == SLOT_RUNNING;
-	}
-	return n;
-}
-
 int supervisor_run(struct supervisor_args *a)
 {
 	struct master m = { .a = a, .cfg = &a->cfg, .doorbell_wr = -1, .ctl_wr = -1 };
+	struct seg_census census;
 	uint32_t left;
 
 	backoff_init(&m.backoff, RESPAWN_MIN_NS, RESPAWN_MAX_NS);
@@ -549,7 +534,8 @@ int supervisor_run(struct supervisor_args *a)
 		}
 	}
 	httpd_free(m.httpd);
-	left = unfinished(a->seg);
+	segment_census(a->seg, 1, &census);
+	left = census.queued + census.running;
 	if (left == 0) {
 		segment_unlink(m.cfg->shm_name);
 		log_info("stopped: queue empty");

@@ -7,15 +7,18 @@
  * One loop, one place to act:
  *   1. signals (self-pipe) set flags; SIGCHLD collects deaths
  *   2. idle announcements are read in batches and validated (pool_idle);
- *      a finished job is recorded in its slot
+ *      each finished job is recorded in its slot
  *   3. deaths are handled after the idle pipe is drained, so a worker's
  *      last result counts before its death is judged
  *   4. timeouts kill, missing workers are spawned (throttled)
- *   5. jobs go FIFO to idle workers: the retry list first, then the ready
- *      ring
+ *   5. jobs go FIFO to idle workers, a batch each (batch_size): the retry
+ *      list first, then the ready ring
  *   6. poll() on the idle pipe, the doorbell, the control pipe and the
  *      self-pipe, until the nearest deadline or respawn time, at most
  *      BEAT_MS: each round stores a heartbeat for /healthz
+ *
+ * Every slot state change goes through segment_run, segment_requeue or
+ * segment_finish, which keep the gauges.
  *
  * Slot results.  Status 0 is DONE.  Anything else is a failed attempt: the
  * slot is QUEUED again on the retry list (served before the ready ring)
@@ -25,8 +28,11 @@
  * at max_attempts (its run was orphaned by a dispatcher crash and counted
  * by recovery) is FAILED without running, with exit_status -1: that attempt
  * has no known result.  An assignment whose write fails (the worker died
- * after announcing itself) never reached a worker: no attempt, the job is
- * QUEUED again first in line.  DONE and FAILED slots go back to the master
+ * after announcing itself) never reached a worker: no attempt, its jobs
+ * are QUEUED again first in line.  A worker's death settles each job of
+ * its batch (death_jobs): finished ones by the result in their slot, the
+ * running one as a failed attempt, the rest QUEUED again first in line
+ * without an attempt.  DONE and FAILED slots go back to the master
  * on the free ring.
  *
  * The doorbell (lost-wakeup safe): with an idle worker and nothing to
@@ -67,7 +73,9 @@
 #include "worker/handler.h"
 #include "worker/pool.h"
 
-#define IDLE_BATCH	64	/* idle messages per read */
+#define IDLE_BATCH	(2 * PROTO_BATCH)	/* idle messages per read */
+#define SHORT_JOB_NS	1000000		/* batch by idle workers below this run time */
+#define UNKNOWN_RUN_NS	1000000000	/* a handler's run time until measured */
 #define BEAT_MS		1000	/* poll at most this long: an idle loop still beats */
 
 struct dispatcher {
@@ -84,6 +92,8 @@ struct dispatcher {
 	int draining;			/* CTL_DRAIN: close once empty */
 	int closing;			/* no more work: retire all, exit when gone */
 	int stopping;			/* CTL_STOP / SIGTERM: kill all, exit */
+	int64_t run_ns;			/* moving average of job run times */
+	unsigned ncpu;			/* CPUs online */
 	unsigned char ibuf[IDLE_BATCH * sizeof(struct msg_idle)];
 	size_t ilen;
 };
@@ -137,32 +147,34 @@ static int setup_signals(void)
 	return sp[0];
 }
 
-/* Add the latency of one finished job to a histogram and its sum. */
-static void observe(_Atomic uint64_t *hist, _Atomic uint64_t *sum, int64_t ns)
+/* DONE or FAILED, back to the master. */
+static void finish(struct dispatcher *d, uint32_t i, enum slot_state st)
 {
-	uint64_t us = ns > 0 ? (uint64_t)ns / 1000 : 0;
-	int k = 0;
-
-	while (k < SEG_HIST_BUCKETS - 1 && us > seg_hist_bounds_us[k])
-		k++;
-	atomic_fetch_add_explicit(&hist[k], 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(sum, us, memory_order_relaxed);
+	if (segment_finish(d->seg, i, st) == -1)
+		fatalx("slot %" PRIu32 ": cannot finish (state %" PRIu32 ", free ring %" PRIu32 ")",
+		    i, atomic_load(&segment_slot(d->seg, i)->state), ring_count(d->freer));
 }
 
-/* DONE or FAILED: counters, histograms, back to the master. */
-static void finish(struct dispatcher *d, uint32_t i, struct slot *sl, enum slot_state st)
+/* Put slot i at the end (or, first, at the head) of the retry list. */
+static void retry_push(struct dispatcher *d, uint32_t i, int first)
 {
-	if (st == SLOT_DONE)
-		atomic_fetch_add_explicit(&d->h->completed, 1, memory_order_relaxed);
-	else
-		atomic_fetch_add_explicit(&d->h->failed, 1, memory_order_relaxed);
-	if (sl->t_started != 0) {
-		observe(d->h->wait_hist, &d->h->wait_sum_us, sl->t_started - sl->t_queued);
-		observe(d->h->run_hist, &d->h->run_sum_us, sl->t_finished - sl->t_started);
-	}
-	atomic_store_explicit(&sl->state, st, memory_order_release);
-	if (ring_push(d->freer, i) == -1)
-		fatalx("free ring full pushing slot %" PRIu32, i);
+	if (d->retry_n == d->cap)
+		fatalx("retry list full pushing slot %" PRIu32, i);
+	if (first) {
+		d->retry_head = (d->retry_head + d->cap - 1) % d->cap;
+		d->retry[d->retry_head] = i;
+	} else
+		d->retry[(d->retry_head + d->retry_n) % d->cap] = i;
+	d->retry_n++;
+}
+
+/* RUNNING slot i goes back to QUEUED: charged (its attempt failed), or
+ * not (it never ran, or we cut it short), first in line. */
+static void requeue(struct dispatcher *d, uint32_t i, int charged)
+{
+	if (segment_requeue(d->seg, i, charged) == -1)
+		fatalx("slot %" PRIu32 " is not running", i);
+	retry_push(d, i, !charged);
 }
 
 /* A RUNNING slot's attempt failed: requeue it ahead of new work, or FAILED. */
@@ -171,21 +183,15 @@ static void fail_attempt(struct dispatcher *d, uint32_t i, struct slot *sl)
 	char id[JOBID_STRLEN + 1];
 
 	jobid_format(sl->id, id);
-	atomic_fetch_sub_explicit(&d->h->running, 1, memory_order_relaxed);
 	if (sl->attempts < d->cfg.max_attempts) {
-		if (d->retry_n == d->cap)
-			fatalx("retry list full pushing slot %" PRIu32, i);
 		log_info("job %s: attempt %" PRIu32 " failed with status %" PRId32 ", requeued",
 		    id, sl->attempts, sl->exit_status);
-		atomic_store_explicit(&sl->state, SLOT_QUEUED, memory_order_release);
-		atomic_fetch_add_explicit(&d->h->retried, 1, memory_order_relaxed);
-		atomic_fetch_add_explicit(&d->h->queued, 1, memory_order_relaxed);
-		d->retry[(d->retry_head + d->retry_n++) % d->cap] = i;
+		requeue(d, i, 1);
 		return;
 	}
 	log_warnx("job %s failed after %" PRIu32 " attempts (status %" PRId32 ")",
 	    id, sl->attempts, sl->exit_status);
-	finish(d, i, sl, SLOT_FAILED);
+	finish(d, i, SLOT_FAILED);
 }
 
 /* The slot a worker held, checked against our own records. */
@@ -201,18 +207,18 @@ static struct slot *held_slot(struct dispatcher *d, uint32_t i, uint64_t job_id)
 	return sl;
 }
 
-/* A worker reported a finished job. */
-static void record(struct dispatcher *d, const struct pool_done *r)
+/* A worker finished a job with status (its times are in the slot). */
+static void record(struct dispatcher *d, uint32_t i, uint64_t job_id, int32_t status)
 {
-	struct slot *sl = held_slot(d, r->slot, r->job_id);
+	struct slot *sl = held_slot(d, i, job_id);
+	int64_t run = sl->t_finished - sl->t_started;
 
-	sl->t_finished = clock_wall_ns();
-	sl->exit_status = r->status;
-	if (r->status == 0) {
-		atomic_fetch_sub_explicit(&d->h->running, 1, memory_order_relaxed);
-		finish(d, r->slot, sl, SLOT_DONE);
-	} else
-		fail_attempt(d, r->slot, sl);
+	d->run_ns += ((run > 0 ? run : 0) - d->run_ns) / 8;
+	sl->exit_status = status;
+	if (status == 0)
+		finish(d, i, SLOT_DONE);
+	else
+		fail_attempt(d, i, sl);
 }
 
 /* Process the whole messages in the idle buffer. */
@@ -226,7 +232,7 @@ static void idle_messages(struct dispatcher *d)
 
 		memcpy(&m, d->ibuf + off, sizeof(m));
 		if (pool_idle(d->pool, &m, &r) == 1)
-			record(d, &r);
+			record(d, r.slot, r.job_id, r.status);
 	}
 	/* A torn message cannot happen (writes <= PIPE_BUF are atomic); keep
 	 * any tail for the next read all the same. */
@@ -257,7 +263,40 @@ static void read_idle(struct dispatcher *d)
 	}
 }
 
-/* Log a death and fail its job's attempt. */
+/* What a death means for the jobs of its batch: the finished ones are
+ * recorded from their slots, the running one fails its attempt (unless we
+ * cut it short while stopping), the rest go back first in line, not
+ * charged, in their order. */
+static void death_jobs(struct dispatcher *d, const struct pool_death *x, int32_t status)
+{
+	uint32_t k;
+
+	for (k = 0; k < x->finished; k++)
+		record(d, x->job[k].slot, x->job[k].job_id,
+		    segment_slot(d->seg, x->job[k].slot)->exit_status);
+	for (uint32_t u = x->n; u > k + (uint32_t)x->running; u--) {
+		(void)held_slot(d, x->job[u - 1].slot, x->job[u - 1].job_id);
+		requeue(d, x->job[u - 1].slot, 0);
+	}
+	if (x->running) {
+		struct slot *sl = held_slot(d, x->job[k].slot, x->job[k].job_id);
+
+		if (d->stopping && x->killed && !x->timed_out && WIFSIGNALED(x->wstatus) &&
+		    WTERMSIG(x->wstatus) == SIGKILL) {
+			/* We cut it short: not the job's attempt.  QUEUED,
+			 * it runs first at the next start.  A worker that
+			 * died otherwise (a crash of its own) is charged
+			 * below like any other. */
+			requeue(d, x->job[k].slot, 0);
+			return;
+		}
+		sl->t_finished = clock_wall_ns();
+		sl->exit_status = status;
+		fail_attempt(d, x->job[k].slot, sl);
+	}
+}
+
+/* Log a death and settle the jobs of its batch. */
 static void handle_deaths(struct dispatcher *d)
 {
 	struct pool_death x;
@@ -275,11 +314,11 @@ static void handle_deaths(struct dispatcher *d)
 			status = WEXITSTATUS(x.wstatus);
 			snprintf(how, sizeof(how), "exited with status %d", status);
 		}
-		if (x.busy) {
+		if (x.running) {
 			memcpy(id, "job ", 4);
-			jobid_format(x.job_id, id + 4);
+			jobid_format(x.job[x.finished].job_id, id + 4);
 		}
-		if (d->stopping || (x.retired && !x.busy && status == 0))
+		if (d->stopping || (x.retired && x.n == 0 && status == 0))
 			log_debug("worker %" PRIu32 " (pid %ld) %s, %s",
 			    x.index, (long)x.pid, how, id);
 		else {
@@ -287,27 +326,7 @@ static void handle_deaths(struct dispatcher *d)
 			    x.index, (long)x.pid, how, id);
 			atomic_fetch_add_explicit(&d->h->worker_deaths, 1, memory_order_relaxed);
 		}
-		if (!x.busy)
-			continue;
-		{
-			struct slot *sl = held_slot(d, x.slot, x.job_id);
-
-			if (d->stopping && x.killed && !x.timed_out && WIFSIGNALED(x.wstatus) &&
-			    WTERMSIG(x.wstatus) == SIGKILL) {
-				/* We cut it short: not the job's attempt.  QUEUED,
-				 * it runs first at the next start.  A worker that
-				 * died otherwise (a crash of its own) is charged
-				 * below like any other. */
-				sl->attempts--;
-				atomic_store_explicit(&sl->state, SLOT_QUEUED, memory_order_release);
-				atomic_fetch_sub_explicit(&d->h->running, 1, memory_order_relaxed);
-				atomic_fetch_add_explicit(&d->h->queued, 1, memory_order_relaxed);
-				continue;
-			}
-			sl->t_finished = clock_wall_ns();
-			sl->exit_status = status;
-			fail_attempt(d, x.slot, sl);
-		}
+		death_jobs(d, &x, status);
 	}
 }
 
@@ -338,57 +357,72 @@ static int64_t next_job(struct dispatcher *d)
 	return i;
 }
 
-/* The assignment never reached its worker (it had just died): not an
- * attempt.  QUEUED again, first in line. */
-static void unassign(struct dispatcher *d, uint32_t i, struct slot *sl)
+/* The size of the next batch: a fair share of the queue, at most
+ * PROTO_BATCH.  Shared among all the pool's workers, ceil(queued /
+ * workers), a queue no longer than the pool is never batched: no job
+ * waits behind another while a busy worker is about to be idle.  Only
+ * while jobs run shorter than SHORT_JOB_NS (a moving average) is it
+ * shared among as many idle workers as there are CPUs, for bigger
+ * batches: waiting behind such jobs costs less than a wake-up, and more
+ * batches at once than CPUs run no sooner. */
+static uint32_t batch_size(struct dispatcher *d)
 {
-	sl->attempts--;
-	atomic_store_explicit(&sl->state, SLOT_QUEUED, memory_order_release);
-	atomic_fetch_sub_explicit(&d->h->running, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&d->h->queued, 1, memory_order_relaxed);
-	d->retry_head = (d->retry_head + d->cap - 1) % d->cap;	/* popped just now: room */
-	d->retry[d->retry_head] = i;
-	d->retry_n++;
+	unsigned workers = d->cfg.workers, idle = pool_count(d->pool, POOL_IDLE);
+	uint32_t queued = atomic_load_explicit(&d->h->queued, memory_order_relaxed), n;
+
+	if (d->run_ns < SHORT_JOB_NS)
+		workers = idle < d->ncpu ? idle : d->ncpu;
+	else if (workers < idle)
+		workers = idle;
+	n = (uint32_t)((queued + (uint64_t)workers - 1) / workers);
+	return n == 0 ? 1 : n > PROTO_BATCH ? PROTO_BATCH : n;
 }
 
-/* Hand queued jobs to idle workers. */
+/* Hand queued jobs to idle workers, a batch each. */
 static void assign(struct dispatcher *d)
 {
-	int64_t now = 0;
+	int64_t timeout = (int64_t)d->cfg.job_timeout * 1000000000;
 
 	while (pool_count(d->pool, POOL_IDLE) > 0) {
-		int64_t j = next_job(d);
-		struct slot *sl;
-		uint32_t i;
+		struct proto_job job[PROTO_BATCH];
+		uint32_t want = batch_size(d), n = 0;
+		pid_t pid;
 		int w;
 
-		if (j < 0)
-			return;
-		i = (uint32_t)j;
-		sl = segment_slot(d->seg, i);
-		if (now == 0)
-			now = clock_wall_ns();
-		atomic_fetch_sub_explicit(&d->h->queued, 1, memory_order_relaxed);
-		if (sl->attempts >= d->cfg.max_attempts) {
-			char id[JOBID_STRLEN + 1];
+		while (n < want) {
+			int64_t j = next_job(d);
+			struct slot *sl;
 
-			jobid_format(sl->id, id);
-			log_warnx("job %s failed: %" PRIu32 " attempts already made", id, sl->attempts);
-			sl->exit_status = -1;
-			sl->t_finished = now;
-			finish(d, i, sl, SLOT_FAILED);
-			continue;
+			if (j < 0)
+				break;
+			sl = segment_slot(d->seg, (uint32_t)j);
+			if (sl->attempts >= d->cfg.max_attempts) {
+				char id[JOBID_STRLEN + 1];
+
+				jobid_format(sl->id, id);
+				log_warnx("job %s failed: %" PRIu32 " attempts already made",
+				    id, sl->attempts);
+				sl->exit_status = -1;
+				sl->t_finished = clock_wall_ns();
+				finish(d, (uint32_t)j, SLOT_FAILED);
+				continue;
+			}
+			job[n++] = (struct proto_job){ .slot = (uint32_t)j, .job_id = sl->id };
 		}
+		if (n == 0)
+			return;
 		w = pool_take_idle(d->pool);
-		sl->attempts++;
-		sl->t_started = now;
-		sl->t_finished = 0;
-		sl->worker_pid = (int32_t)pool_pid(d->pool, (uint32_t)w);
-		atomic_store_explicit(&sl->state, SLOT_RUNNING, memory_order_release);
-		atomic_fetch_add_explicit(&d->h->running, 1, memory_order_relaxed);
-		if (pool_assign(d->pool, (uint32_t)w, i, sl->id, sl->attempts,
-		    d->cfg.job_timeout ? clock_mono_ns() + (int64_t)d->cfg.job_timeout * 1000000000 : 0) == -1)
-			unassign(d, i, sl);
+		pid = pool_pid(d->pool, (uint32_t)w);
+		for (uint32_t k = 0; k < n; k++) {
+			if (segment_run(d->seg, job[k].slot, pid) == -1)
+				fatalx("slot %" PRIu32 " is not queued", job[k].slot);
+			job[k].attempt = segment_slot(d->seg, job[k].slot)->attempts;
+		}
+		/* A failed write reached no worker (it had just died): not an
+		 * attempt; QUEUED again, first in line, in order. */
+		if (pool_assign(d->pool, (uint32_t)w, job, n, timeout) == -1)
+			for (uint32_t k = n; k-- > 0;)
+				requeue(d, job[k].slot, 0);
 	}
 }
 
@@ -408,7 +442,7 @@ static void spawn(struct dispatcher *d)
 /* Stop taking work: close every job pipe; exit once all are reaped. */
 static void start_closing(struct dispatcher *d, const char *why)
 {
-	unsigned busy = pool_count(d->pool, POOL_BUSY);
+	unsigned busy = atomic_load(&d->h->running);
 
 	if (d->closing)
 		return;
@@ -460,6 +494,7 @@ static void reload(struct dispatcher *d, const struct config *c)
 	    d->rgen, d->cfg.workers, plural(d->cfg.workers), d->cfg.handler);
 	pool_retire(d->pool, d->rgen);
 	pool_throttle_reset(d->pool);
+	d->run_ns = UNKNOWN_RUN_NS;	/* a new handler */
 }
 
 /* One message from the control pipe. */
@@ -615,6 +650,8 @@ static struct dispatcher *setup(const struct config *c, struct segment *seg,
 	d->cfg = *c;
 	if (d->cfg.max_attempts == 0)
 		d->cfg.max_attempts = 1;
+	d->run_ns = UNKNOWN_RUN_NS;
+	d->ncpu = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? (unsigned)sysconf(_SC_NPROCESSORS_ONLN) : 1;
 	d->seg = seg;
 	d->h = segment_header(seg);
 	d->ready = segment_ready(seg);

@@ -4,9 +4,9 @@
  * dispatcher_run() is called in the child right after the master forks it
  * and never returns.  It forks and supervises the workers (one job pipe
  * each, one shared idle pipe), moves slot indices from the ready ring to
- * idle workers, records results in the slots, returns finished slots on the
- * free ring, requeues the job of a worker that died or timed out, and
- * respawns workers (throttled).
+ * idle workers (in batches when the queue is long), records results in the
+ * slots, returns finished slots on the free ring, requeues the jobs of a
+ * worker that died or timed out, and respawns workers (throttled).
  *
  * Its inputs from the master:
  *   doorbell_fd  read end, non-blocking: a byte means "the ready ring has

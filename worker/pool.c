@@ -55,10 +55,9 @@ struct entry {
 	int killed;		/* by us: timeout or shutdown */
 	int listed;		/* on the idle list */
 	int wstatus;		/* W_DEAD: from waitpid */
-	uint32_t slot;		/* W_BUSY */
-	uint64_t job_id;
-	int64_t started;	/* W_BUSY: CLOCK_MONOTONIC of the assignment */
-	int64_t deadline;	/* 0 = none */
+	uint32_t n, reported;	/* the batch; busy while reported < n */
+	struct proto_job job[PROTO_BATCH];
+	int64_t timeout;	/* ns per job, 0 = none */
 	int64_t spawned;	/* CLOCK_MONOTONIC */
 	uint64_t jobs_done;
 	int32_t prev, next;	/* idle list */
@@ -93,8 +92,8 @@ struct pool *pool_create(struct segment *seg, char *err, size_t errlen)
 		free(p);
 		return NULL;
 	}
-	/* Only the read end is non-blocking: workers block on a full pipe,
-	 * which cannot happen (one message each in flight, 64 KiB of room). */
+	/* Only the read end is non-blocking: a worker whose report finds the
+	 * pipe full blocks until we read (each report is one atomic write). */
 	if (fd_nonblock(fds[0], 1) == -1) {
 		snprintf(err, errlen, "idle pipe: %s", strerror(errno));
 		close(fds[0]);
@@ -237,7 +236,6 @@ int pool_spawn(struct pool *p, const struct config *c, uint32_t rgen)
 	atomic_store(&sc->pid, pid);
 	atomic_store(&sc->jobs_done, 0);
 	sc->generation = rgen;
-	sc->started_at = clock_wall_ns();
 	score_set(p, i, SCORE_STARTING, 0);
 	log_debug("worker %u spawned, pid %ld, serial %" PRIu32, i, (long)pid, a.gen);
 	return (int)i;
@@ -265,8 +263,9 @@ int pool_idle(struct pool *p, const struct msg_idle *m, struct pool_done *done)
 			idle_push(p, m->index);
 		return 0;
 	}
-	if ((e->state != W_BUSY && e->state != W_DEAD) || e->job_id == 0 ||
-	    e->slot != m->slot || e->job_id != m->job_id) {
+	/* results come in the order of the batch */
+	if ((e->state != W_BUSY && e->state != W_DEAD) || e->reported == e->n ||
+	    e->job[e->reported].slot != m->slot || e->job[e->reported].job_id != m->job_id) {
 		log_debug("worker %" PRIu32 " reported slot %" PRIu32 " it does not hold: dropped",
 		    m->index, m->slot);
 		return -1;
@@ -274,14 +273,15 @@ int pool_idle(struct pool *p, const struct msg_idle *m, struct pool_done *done)
 	done->slot = m->slot;
 	done->job_id = m->job_id;
 	done->status = m->status;
-	if (e->deadline != 0)
-		p->deadlines--;
-	e->job_id = 0;
-	e->deadline = 0;
 	e->jobs_done++;
 	atomic_store_explicit(&segment_score(p->seg, m->index)->jobs_done, e->jobs_done,
 	    memory_order_relaxed);
 	pool_throttle_reset(p);		/* the handler works */
+	if (++e->reported < e->n)
+		return 1;
+	if (e->timeout != 0)
+		p->deadlines--;
+	e->timeout = 0;
 	p->busy--;
 	if (e->state == W_DEAD)
 		return 1;	/* its death is being handled: result only */
@@ -307,24 +307,27 @@ int pool_take_idle(struct pool *p)
 	return i;
 }
 
-int pool_assign(struct pool *p, uint32_t i, uint32_t slot, uint64_t job_id,
-    uint32_t attempt, int64_t deadline)
+int pool_assign(struct pool *p, uint32_t i, const struct proto_job *job, uint32_t n,
+    int64_t timeout)
 {
 	struct entry *e = &p->e[i];
-	struct msg_assign m = { .slot = slot, .attempt = attempt, .job_id = job_id };
+	struct score *sc = segment_score(p->seg, i);
+	struct msg_assign m = { .n = n };
 
-	if (e->state != W_IDLE || e->retired || e->listed)
-		fatalx("assigning to worker %u in state %d", i, (int)e->state);
+	if (e->state != W_IDLE || e->retired || e->listed || n == 0 || n > PROTO_BATCH)
+		fatalx("assigning %u jobs to worker %u in state %d", n, i, (int)e->state);
+	memcpy(m.job, job, n * sizeof(*job));
+	memcpy(e->job, job, n * sizeof(*job));
 	e->state = W_BUSY;
-	e->slot = slot;
-	e->job_id = job_id;
-	e->deadline = deadline;
-	if (deadline != 0) {
-		e->started = clock_mono_ns();
+	e->n = n;
+	e->reported = 0;
+	e->timeout = timeout;
+	if (timeout != 0)
 		p->deadlines++;
-	}
 	p->busy++;
-	score_set(p, i, SCORE_BUSY, job_id);
+	atomic_store_explicit(&sc->progress, 0, memory_order_relaxed);
+	atomic_store_explicit(&sc->job_started, 0, memory_order_relaxed);
+	score_set(p, i, SCORE_BUSY, job[0].job_id);
 	if (proto_write(e->job_fd, &m, sizeof(m)) == 0)
 		return 0;
 	/* EPIPE: it died after announcing itself, before its death was
@@ -332,11 +335,11 @@ int pool_assign(struct pool *p, uint32_t i, uint32_t slot, uint64_t job_id,
 	 * worker alive behind some other error exits at EOF); a replacement
 	 * is spawned at once. */
 	log_debug("worker %u (pid %ld): job pipe: %s", i, (long)e->pid, strerror(errno));
-	if (e->deadline != 0)
+	if (e->timeout != 0)
 		p->deadlines--;
 	e->state = W_IDLE;
-	e->job_id = 0;
-	e->deadline = 0;
+	e->n = e->reported = 0;
+	e->timeout = 0;
 	p->busy--;
 	retire(p, i);
 	return -1;
@@ -414,21 +417,31 @@ int pool_next_death(struct pool *p, struct pool_death *d)
 	d->index = i;
 	d->pid = e->pid;
 	d->wstatus = e->wstatus;
-	d->busy = e->job_id != 0;
-	d->slot = e->slot;
-	d->job_id = e->job_id;
 	d->timed_out = e->timed_out;
 	d->killed = e->killed;
 	d->retired = e->retired;
-	if (d->busy) {
+	if (e->reported < e->n) {
+		struct score *sc = segment_score(p->seg, i);
+		uint32_t done = atomic_load_explicit(&sc->progress, memory_order_acquire);
+
+		d->n = e->n - e->reported;
+		memcpy(d->job, e->job + e->reported, d->n * sizeof(d->job[0]));
+		/* progress counts from the batch's start; trust it no further
+		 * than the batch */
+		d->finished = done <= e->reported ? 0 : done >= e->n ? d->n : done - e->reported;
+		d->running = d->finished < d->n &&
+		    atomic_load_explicit(&sc->job_id, memory_order_relaxed) ==
+		    d->job[d->finished].job_id;
 		p->busy--;
-		if (e->deadline != 0)
+		if (e->timeout != 0)
 			p->deadlines--;
 	}
 	if (e->retired)
 		p->retired--;
 	p->live--;
-	if (e->jobs_done == 0 && !e->killed && !e->retired) {
+	if (d->finished > 0)
+		pool_throttle_reset(p);		/* it completed a job: the handler works */
+	else if (e->jobs_done == 0 && !e->killed && !e->retired) {
 		d->throttled = 1;
 		throttle_step(p, e, i);
 	}
@@ -459,13 +472,18 @@ void pool_expire(struct pool *p, int64_t now)
 		return;
 	for (uint32_t i = 0; i < p->high; i++) {
 		struct entry *e = &p->e[i];
+		struct score *sc = segment_score(p->seg, i);
+		int64_t started;
 		char id[JOBID_STRLEN + 1];
 
-		if (e->state != W_BUSY || e->deadline == 0 || e->timed_out || now < e->deadline)
+		if (e->state != W_BUSY || e->timeout == 0 || e->timed_out)
 			continue;
-		jobid_format(e->job_id, id);
+		started = atomic_load_explicit(&sc->job_started, memory_order_relaxed);
+		if (started == 0 || now < started + e->timeout)
+			continue;
+		jobid_format(atomic_load_explicit(&sc->job_id, memory_order_relaxed), id);
 		log_warnx("job %s timed out after %" PRId64 " s, killing worker %ld",
-		    id, (now - e->started + 500000000) / 1000000000, (long)e->pid);
+		    id, (now - started + 500000000) / 1000000000, (long)e->pid);
 		e->timed_out = 1;
 		atomic_fetch_add_explicit(&segment_header(p->seg)->job_timeouts, 1,
 		    memory_order_relaxed);
@@ -486,7 +504,8 @@ static void retire(struct pool *p, uint32_t i)
 	e->retired = 1;
 	p->retired++;
 	if (e->state != W_DEAD)
-		score_set(p, i, SCORE_EXITING, e->job_id);
+		atomic_store_explicit(&segment_score(p->seg, i)->state, SCORE_EXITING,
+		    memory_order_release);
 }
 
 void pool_retire(struct pool *p, uint32_t rgen)
@@ -524,21 +543,27 @@ unsigned pool_spawn_allowed(struct pool *p, int64_t now)
 
 int64_t pool_next_event(const struct pool *p, int want_spawn)
 {
-	int64_t next = 0;
+	int64_t next = 0, now = clock_mono_ns();
 
 	/* A respawn time already passed is not an event: what stopped the
 	 * spawn then (a full table) ends with a death, which wakes us. */
-	if (want_spawn && p->respawn_at > clock_mono_ns())
+	if (want_spawn && p->respawn_at > now)
 		next = p->respawn_at;
 
 	if (p->deadlines == 0)
 		return next;
 	for (uint32_t i = 0; i < p->high; i++) {
 		const struct entry *e = &p->e[i];
+		int64_t started, deadline;
 
-		if (e->state == W_BUSY && e->deadline != 0 && !e->timed_out &&
-		    (next == 0 || e->deadline < next))
-			next = e->deadline;
+		if (e->state != W_BUSY || e->timeout == 0 || e->timed_out)
+			continue;
+		/* between two jobs of its batch: look again a timeout later */
+		started = atomic_load_explicit(&segment_score(p->seg, i)->job_started,
+		    memory_order_relaxed);
+		deadline = (started != 0 ? started : now) + e->timeout;
+		if (next == 0 || deadline < next)
+			next = deadline;
 	}
 	return next;
 }

@@ -13,13 +13,14 @@
  *   pool_destroy(p)             free it (workers are not touched)
  *   pool_idle_fd(p)             read end of the idle pipe (non-blocking)
  *   pool_spawn(p, c, rgen)      fork one worker into a free entry
- *   pool_idle(p, m, &done)      validate an idle announcement, mark it idle
- *   pool_take_idle(p)           an idle worker for the next job, or -1
+ *   pool_idle(p, m, &done)      validate an idle announcement or a result;
+ *                               the batch's last result makes it idle
+ *   pool_take_idle(p)           an idle worker for the next batch, or -1
  *   pool_pid(p, i)              worker i's pid
- *   pool_assign(p, i, ...)      send a job to idle worker i
+ *   pool_assign(p, i, ...)      send a batch of jobs to idle worker i
  *   pool_reap(p, block)         collect exited workers (waitpid)
  *   pool_next_death(p, &death)  hand out one collected death, free its entry
- *   pool_expire(p, now)         kill workers whose job ran past its deadline
+ *   pool_expire(p, now)         kill workers whose job ran past job_timeout
  *   pool_retire(p, rgen)        close the job pipes of other generations
  *   pool_retire_all(p)          close every job pipe (drain, shutdown)
  *   pool_kill_all(p)            SIGKILL every worker's process group
@@ -31,6 +32,14 @@
  * announcement before it exits, so between pool_reap() and
  * pool_next_death() the dispatcher drains the idle pipe and a job that was
  * finished is recorded as such instead of being requeued as lost.
+ *
+ * A batch on the scoreboard: pool_assign sets job_id to the first job and
+ * progress to 0; the worker marks each job it starts (job_id,
+ * job_started) and, after writing the job's result into its slot, counts
+ * it in progress.  Job timeouts run from job_started, per job.  A death
+ * reports the jobs of the batch not reported on the pipe: the first
+ * "finished" of them by progress, their results in the slots, then the one
+ * that was running, if any, then those never started.
  */
 #ifndef JOBQD_POOL_H
 #define JOBQD_POOL_H
@@ -57,9 +66,10 @@ struct pool_death {
 	uint32_t index;
 	pid_t pid;
 	int wstatus;		/* from waitpid */
-	int busy;		/* it held the job below */
-	uint32_t slot;
-	uint64_t job_id;
+	uint32_t n;		/* jobs of its batch it did not report */
+	uint32_t finished;	/* of job[0 .. n): finished, result in the slot */
+	int running;		/* job[finished] was running */
+	struct proto_job job[PROTO_BATCH];
 	int timed_out;		/* we killed it for job_timeout */
 	int killed;		/* we killed it: timeout or pool_kill_all */
 	int retired;		/* its job pipe was closed: exit expected */
@@ -79,19 +89,21 @@ int pool_spawn(struct pool *p, const struct config *c, uint32_t rgen);
 int pool_idle(struct pool *p, const struct msg_idle *m, struct pool_done *done);
 int pool_take_idle(struct pool *p);
 pid_t pool_pid(const struct pool *p, uint32_t i);
-/* Mark worker i busy with the job and write the assignment (deadline: a
- * CLOCK_MONOTONIC ns, 0 = none); 0.  -1 when the write failed (the worker
- * died after announcing itself): the job never reached it, worker i is
- * retired and its death will be reaped as that of an idle worker. */
-int pool_assign(struct pool *p, uint32_t i, uint32_t slot, uint64_t job_id,
-    uint32_t attempt, int64_t deadline);
+/* Mark worker i busy with n (1 .. PROTO_BATCH) jobs and write the
+ * assignment (timeout: ns each job may run, 0 = none); 0.  -1 when the
+ * write failed (the worker died after announcing itself): no job reached
+ * it, worker i is retired and its death will be reaped as that of an idle
+ * worker. */
+int pool_assign(struct pool *p, uint32_t i, const struct proto_job *job, uint32_t n,
+    int64_t timeout);
 /* waitpid(-1) until nothing is left; block: wait for at least one.
  * Returns how many were collected.  Their entries stay valid (messages
  * they sent are still accepted) until pool_next_death(). */
 unsigned pool_reap(struct pool *p, int block);
 /* 1 and *d for one collected death (its entry is then free), 0 none. */
 int pool_next_death(struct pool *p, struct pool_death *d);
-/* Kill (process group, SIGKILL) the busy workers past their deadline. */
+/* Kill (process group, SIGKILL) the workers whose job runs past its
+ * timeout. */
 void pool_expire(struct pool *p, int64_t now);
 void pool_retire(struct pool *p, uint32_t rgen);
 void pool_retire_all(struct pool *p);

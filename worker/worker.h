@@ -4,9 +4,10 @@
  * worker_run() is called in the child right after the dispatcher forks it
  * and never returns.  It cleans up the process (own process group, death
  * signal tied to the dispatcher, default signals, only its own fds), builds
- * the handler, then loops: announce "idle, finished SLOT with STATUS" on
- * the shared idle pipe, read the next struct msg_assign from its own job
- * pipe, run the handler on the payload in the shared slot.  EOF on the job
+ * the handler, then loops: announce "idle, finished SLOT with STATUS" for
+ * each job of its last batch, in one write on the shared idle pipe; read
+ * the next struct msg_assign (a batch) from its own job pipe; run the
+ * handler on each job's payload in the shared slot, one after another.  EOF on the job
  * pipe means "retired": exit 0.  A handler that cannot be built (say the
  * spool directory cannot be created) is logged and the worker exits 1
  * before its first announcement; the dispatcher throttles the respawns.

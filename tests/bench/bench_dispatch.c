@@ -3,10 +3,13 @@
  * workers -> free ring, beside a raw pipe pool measured in the same run.
  *
  * raw pool:   W forked processes announce "idle" on one shared pipe and
- *             read a job from their own pipe; the parent answers each idle
- *             message with a job.  The floor for any pipe-based pool: two
- *             pipe writes, two reads and two wake-ups per job.
- * dispatcher: the real dispatcher_run() with W noop workers; this process
+ *             read a job (one struct proto_job) from their own pipe; the
+ *             parent answers each idle message with a job.  The floor for
+ *             a pool that sends one job per message: two pipe writes, two
+ *             reads and two wake-ups per job.
+ * dispatcher: the real dispatcher_run() with W noop workers, batching the
+ *             jobs (proto.h) when the queue is longer than the pool; this
+ *             process
  *             plays the master: reserve + enqueue + doorbell, and reclaims
  *             finished slots from the free ring (sleeping 50 us when it
  *             has nothing to do, as an idle HTTP loop would be in epoll).
@@ -46,7 +49,7 @@ static void usleep_ns(long ns)
 static _Noreturn void raw_worker(uint32_t index, int idle_w, int job_r)
 {
 	struct msg_idle m = { .index = index, .pid = (int32_t)getpid(), .slot = PROTO_NO_SLOT };
-	struct msg_assign a;
+	struct proto_job a;
 
 	for (;;) {
 		if (proto_write(idle_w, &m, sizeof(m)) == -1)
@@ -94,7 +97,7 @@ static double raw_pool(unsigned jobs, unsigned nw)
 			fatal("raw pool: idle pipe");
 		}
 		for (size_t k = 0; k < (size_t)n / sizeof(buf[0]); k++) {
-			struct msg_assign a = { .slot = sent, .attempt = 1, .job_id = sent + 1 };
+			struct proto_job a = { .slot = sent, .attempt = 1, .job_id = sent + 1 };
 
 			if (buf[k].slot != PROTO_NO_SLOT)
 				done++;
@@ -204,7 +207,7 @@ int main(int argc, char **argv)
 	for (int round = 0; round < 3; round++) {
 		double r = raw_pool(jobs, nw), d = dispatch(jobs, nw);
 
-		printf("round %d: raw pipe pool %9.0f jobs/s   dispatcher %9.0f jobs/s   ratio %.2f\n",
+		printf("round %d: raw pipe pool %9.0f jobs/s   batched dispatcher %9.0f jobs/s   ratio %.2f\n",
 		    round + 1, r, d, d / r);
 		fflush(stdout);	/* before the next fork copies the buffer */
 		if (r > raw)
@@ -212,7 +215,7 @@ int main(int argc, char **argv)
 		if (d > disp)
 			disp = d;
 	}
-	printf("best: raw pipe pool %.0f jobs/s, dispatcher %.0f jobs/s, ratio %.2f "
+	printf("best: raw pipe pool %.0f jobs/s, batched dispatcher %.0f jobs/s, ratio %.2f "
 	    "(%u noop jobs, %u workers, %ld cpus)\n",
 	    raw, disp, disp / raw, jobs, nw, sysconf(_SC_NPROCESSORS_ONLN));
 	return 0;

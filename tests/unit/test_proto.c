@@ -44,7 +44,9 @@ static const struct msg_idle idle_msg = {
 	.index = 7, .pid = 4242, .gen = 99, .slot = 12345,
 	.job_id = 0x0123456789abcdefULL, .status = 137, .pad = 0,
 };
-static const struct msg_assign assign_msg = { .slot = 3, .attempt = 2, .job_id = 0x300003 };
+static const struct msg_assign assign_msg = {
+	.n = 3, .job = { { 3, 2, 0x300003 }, { 9, 1, 0x400009 }, { 1, 1, 0x500001 } },
+};
 static const struct msg_ctl ctl_msg = { .type = CTL_DRAIN, .len = 0 };
 
 static const struct {
@@ -60,7 +62,7 @@ static const struct {
 /* Three copies of a message go through; then EOF reads as 0. */
 START_TEST(test_roundtrip)
 {
-	unsigned char buf[64];
+	unsigned char buf[sizeof(struct msg_assign) + 1];
 	int p[2];
 
 	ck_assert_int_eq(fd_pipe(p, 0), 0);
@@ -295,6 +297,60 @@ START_TEST(test_no_interleave)
 }
 END_TEST
 
+/* Writers report batches of PROTO_BATCH results in one write each, as a
+ * worker does: the reader finds every batch whole, never mixed with
+ * another writer's messages. */
+START_TEST(test_batch_no_interleave)
+{
+	enum { BATCHES = 500 };
+	pid_t pids[WRITERS];
+	uint32_t next[WRITERS] = { 0 };
+	struct msg_idle m, want;
+	int p[2], r;
+	uint32_t total = 0, cur = WRITERS;
+
+	ck_assert_int_eq(fd_pipe(p, 0), 0);
+	for (uint32_t w = 0; w < WRITERS; w++) {
+		if ((pids[w] = test_fork()) == 0) {
+			struct msg_idle out[PROTO_BATCH];
+
+			close(p[0]);
+			for (uint32_t b = 0; b < BATCHES; b++) {
+				for (uint32_t k = 0; k < PROTO_BATCH; k++)
+					make_idle(&out[k], w, b * PROTO_BATCH + k, (int32_t)getpid());
+				if (proto_write(p[1], out, sizeof(out)) == -1)
+					_exit(1);
+			}
+			_exit(0);
+		}
+	}
+	close(p[1]);
+	while ((r = proto_read(p[0], &m, sizeof(m))) == 1) {
+		uint32_t w = m.index;
+
+		ck_assert_msg(w < WRITERS, "message %u: index got %u, want < %d", total, w, WRITERS);
+		/* inside a batch, only the writer that started it */
+		if (total % PROTO_BATCH != 0)
+			ck_assert_msg(w == cur, "message %u (of a batch of %d) from writer %u, "
+			    "want writer %u", total, PROTO_BATCH, w, cur);
+		cur = w;
+		make_idle(&want, w, next[w], pids[w]);
+		ck_assert_msg(memcmp(&m, &want, sizeof(m)) == 0,
+		    "message %u from writer %u: got slot %u, want slot %u (intact, in order)",
+		    total, w, m.slot, want.slot);
+		next[w]++;
+		total++;
+	}
+	ck_assert_msg(r == 0, "read ended with %d (%s), want EOF", r, strerror(errno));
+	for (uint32_t w = 0; w < WRITERS; w++) {
+		wait_ok(pids[w], "writer");
+		ck_assert_msg(next[w] == BATCHES * PROTO_BATCH, "writer %u: got %u messages, want %u",
+		    w, next[w], BATCHES * PROTO_BATCH);
+	}
+	close(p[0]);
+}
+END_TEST
+
 /* --- fd ------------------------------------------------------------------- */
 
 #define FD_SCAN 200	/* check fds 3..FD_SCAN-1 */
@@ -416,6 +472,7 @@ proto_suite(void)
 	tcase_add_loop_test(tc, test_split_message, 0, 2);
 	tcase_add_test(tc, test_split_stalled);
 	tcase_add_test(tc, test_no_interleave);
+	tcase_add_test(tc, test_batch_no_interleave);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("fd");

@@ -18,6 +18,9 @@
  *             the open are dropped or ignored; enqueue on a full ring
  *   kill      a child SIGKILLed while enqueueing as fast as it can: every
  *             id it reported is queued after recovery
+ *   transitions  segment_run / requeue / finish through a job's life, the
+ *             gauges and counters they keep; each refused from every wrong
+ *             state with nothing changed; the census, exact and by gauges
  *
  * Segments are named /jobqd-test-<pid>-<test pid>-<n>; every test unlinks
  * its names, and main() sweeps the ones a failed check left behind.
@@ -1551,6 +1554,211 @@ START_TEST(test_payload_len)
 }
 END_TEST
 
+/* --- transitions ---------------------------------------------------------- */
+
+/* The gauges and counters a transition may move, in one comparable row. */
+struct gauges {
+	uint32_t queued, running;
+	uint64_t completed, failed, retried, waits, runs;
+};
+
+static void
+gauges(struct segment *s, struct gauges *g)
+{
+	struct seg_header *h = segment_header(s);
+
+	memset(g, 0, sizeof(*g));
+	g->queued = atomic_load(&h->queued);
+	g->running = atomic_load(&h->running);
+	g->completed = atomic_load(&h->completed);
+	g->failed = atomic_load(&h->failed);
+	g->retried = atomic_load(&h->retried);
+	for (int k = 0; k < SEG_HIST_BUCKETS; k++) {
+		g->waits += atomic_load(&h->wait_hist[k]);
+		g->runs += atomic_load(&h->run_hist[k]);
+	}
+}
+
+/* One job through run, a charged retry, an uncharged requeue, done. */
+START_TEST(test_transition_life)
+{
+	const char *name = seg_name();
+	struct segment *s = seg_create(name, 4, 16);
+	struct gauges g;
+	struct slot *sl;
+	uint32_t free_before = ring_count(segment_free(s)), v;
+	long i;
+
+	enqueue_job(s, "a");
+	i = segment_next_ready(s);
+	ck_assert_int_ge(i, 0);
+	sl = segment_slot(s, (uint32_t)i);
+	ck_assert_int_eq(segment_run(s, (uint32_t)i, 4242), 0);
+	gauges(s, &g);
+	ck_assert_uint_eq(atomic_load(&sl->state), SLOT_RUNNING);
+	ck_assert_uint_eq(sl->attempts, 1);
+	ck_assert_int_eq(sl->worker_pid, 4242);
+	ck_assert_int_eq(sl->t_started, 0);	/* the worker sets it */
+	ck_assert_uint_eq(g.queued, 0);
+	ck_assert_uint_eq(g.running, 1);
+	ck_assert_int_eq(segment_requeue(s, (uint32_t)i, 1), 0);	/* failed attempt */
+	gauges(s, &g);
+	ck_assert_uint_eq(atomic_load(&sl->state), SLOT_QUEUED);
+	ck_assert_uint_eq(sl->attempts, 1);
+	ck_assert_uint_eq(g.retried, 1);
+	ck_assert_uint_eq(g.queued, 1);
+	ck_assert_uint_eq(g.running, 0);
+	ck_assert_int_eq(segment_run(s, (uint32_t)i, 4243), 0);
+	ck_assert_uint_eq(sl->attempts, 2);
+	ck_assert_int_eq(segment_requeue(s, (uint32_t)i, 0), 0);	/* never ran */
+	gauges(s, &g);
+	ck_assert_uint_eq(sl->attempts, 1);
+	ck_assert_uint_eq(g.retried, 1);
+	ck_assert_uint_eq(g.queued, 1);
+	ck_assert_int_eq(segment_run(s, (uint32_t)i, 4244), 0);
+	sl->t_started = sl->t_queued + 2000000;		/* as a worker would */
+	sl->t_finished = sl->t_started + 7000000;
+	ck_assert_uint_eq(ring_count(segment_free(s)), free_before - 1);
+	ck_assert_int_eq(segment_finish(s, (uint32_t)i, SLOT_DONE), 0);
+	gauges(s, &g);
+	ck_assert_uint_eq(atomic_load(&sl->state), SLOT_DONE);
+	ck_assert_uint_eq(sl->attempts, 2);
+	ck_assert_uint_eq(g.queued, 0);
+	ck_assert_uint_eq(g.running, 0);
+	ck_assert_uint_eq(g.completed, 1);
+	ck_assert_uint_eq(g.failed, 0);
+	ck_assert_uint_eq(g.waits, 1);
+	ck_assert_uint_eq(g.runs, 1);
+	ck_assert_uint_eq(atomic_load(&segment_header(s)->wait_sum_us), 2000);
+	ck_assert_uint_eq(atomic_load(&segment_header(s)->run_sum_us), 7000);
+	/* back on the free ring, last */
+	ck_assert_uint_eq(ring_count(segment_free(s)), free_before);
+	while (ring_pop(segment_free(s), &v) == 0 && ring_count(segment_free(s)) > 0)
+		;
+	ck_assert_uint_eq(v, (uint32_t)i);
+	segment_close(s);
+	segment_unlink(name);
+}
+END_TEST
+
+/* A job that never started (attempts exhausted before a crash) fails from
+ * QUEUED: the queued gauge, the failed counter, no histogram. */
+START_TEST(test_transition_fail_queued)
+{
+	const char *name = seg_name();
+	struct segment *s = seg_create(name, 4, 16);
+	struct gauges g;
+	long i;
+
+	enqueue_job(s, "a");
+	i = segment_next_ready(s);
+	ck_assert_int_eq(segment_finish(s, (uint32_t)i, SLOT_FAILED), 0);
+	gauges(s, &g);
+	ck_assert_uint_eq(atomic_load(&segment_slot(s, (uint32_t)i)->state), SLOT_FAILED);
+	ck_assert_uint_eq(g.queued, 0);
+	ck_assert_uint_eq(g.failed, 1);
+	ck_assert_uint_eq(g.waits + g.runs, 0);
+	segment_close(s);
+	segment_unlink(name);
+}
+END_TEST
+
+/* Each transition from each state: refused (-1, nothing changed) unless
+ * the state is the expected one.  _i: the state. */
+START_TEST(test_transition_wrong_state)
+{
+	static const struct {
+		const char *what;
+		unsigned ok;	/* 1 << state accepted */
+	} ops[] = {
+		{ "run", 1u << SLOT_QUEUED },
+		{ "requeue charged", 1u << SLOT_RUNNING },
+		{ "requeue", 1u << SLOT_RUNNING },
+		{ "finish done", 1u << SLOT_QUEUED | 1u << SLOT_RUNNING },
+		{ "finish failed", 1u << SLOT_QUEUED | 1u << SLOT_RUNNING },
+		{ "finish to queued", 0 },
+		{ "state 99", 0 },
+	};
+	const char *name = seg_name();
+	struct segment *s = seg_create(name, 4, 16);
+	uint32_t st = (uint32_t)_i;
+
+	for (unsigned k = 0; k < NELEM(ops); k++) {
+		struct slot *sl = segment_slot(s, 0);
+		struct gauges before, after;
+		uint32_t attempts = 5, free_n, all[4];
+		int r = -2;
+
+		atomic_store(&sl->state, k == NELEM(ops) - 1 ? 99 : st);
+		sl->attempts = attempts;
+		drain(segment_free(s), all, 4);	/* room for a finish */
+		free_n = ring_count(segment_free(s));
+		gauges(s, &before);
+		switch (k) {
+		case 0: r = segment_run(s, 0, 1); break;
+		case 1: r = segment_requeue(s, 0, 1); break;
+		case 2: r = segment_requeue(s, 0, 0); break;
+		case 3: r = segment_finish(s, 0, SLOT_DONE); break;
+		case 4: r = segment_finish(s, 0, SLOT_FAILED); break;
+		case 5: r = segment_finish(s, 0, SLOT_QUEUED); break;
+		case 6: r = segment_run(s, 0, 1); break;
+		}
+		if (k != NELEM(ops) - 1 && (ops[k].ok >> st & 1)) {
+			ck_assert_msg(r == 0, "%s from state %u: got %d, want 0", ops[k].what, st, r);
+			continue;
+		}
+		gauges(s, &after);
+		ck_assert_msg(r == -1, "%s from state %u: got %d, want -1", ops[k].what, st, r);
+		ck_assert_msg(memcmp(&before, &after, sizeof(before)) == 0,
+		    "%s from state %u: gauges changed", ops[k].what, st);
+		ck_assert_uint_eq(atomic_load(&sl->state), k == NELEM(ops) - 1 ? 99 : st);
+		ck_assert_uint_eq(sl->attempts, attempts);
+		ck_assert_uint_eq(ring_count(segment_free(s)), free_n);
+	}
+	segment_close(s);
+	segment_unlink(name);
+}
+END_TEST
+
+/* The census: exact counts the slot table, otherwise the gauges; workers
+ * by scoreboard state, garbage states left out. */
+START_TEST(test_census)
+{
+	const char *name = seg_name();
+	struct segment *s = seg_create(name, 8, 16);
+	struct seg_header *h = segment_header(s);
+	static const uint32_t states[8] = {
+		SLOT_QUEUED, SLOT_QUEUED, SLOT_RUNNING, SLOT_DONE,
+		SLOT_FAILED, SLOT_FILLING, SLOT_FREE, SLOT_RUNNING,
+	};
+	struct seg_census c;
+
+	for (uint32_t i = 0; i < 8; i++)
+		atomic_store(&segment_slot(s, i)->state, states[i]);
+	atomic_store(&h->queued, 7);
+	atomic_store(&h->running, 9);
+	atomic_store(&segment_score(s, 0)->state, SCORE_BUSY);
+	atomic_store(&segment_score(s, 3)->state, SCORE_IDLE);
+	atomic_store(&segment_score(s, 4)->state, SCORE_BUSY);
+	atomic_store(&segment_score(s, 9)->state, SCORE_EXITING);
+	atomic_store(&segment_score(s, 10)->state, 77);
+	segment_census(s, 1, &c);
+	ck_assert_uint_eq(c.queued, 2);
+	ck_assert_uint_eq(c.running, 2);
+	ck_assert_uint_eq(c.workers[SCORE_BUSY], 2);
+	ck_assert_uint_eq(c.workers[SCORE_IDLE], 1);
+	ck_assert_uint_eq(c.workers[SCORE_EXITING], 1);
+	ck_assert_uint_eq(c.workers[SCORE_STARTING], 0);
+	ck_assert_uint_eq(c.workers[SCORE_EMPTY], SEG_SCORE_COUNT - 5);
+	segment_census(s, 0, &c);
+	ck_assert_uint_eq(c.queued, 7);
+	ck_assert_uint_eq(c.running, 9);
+	ck_assert_uint_eq(c.workers[SCORE_BUSY], 2);
+	segment_close(s);
+	segment_unlink(name);
+}
+END_TEST
+
 static Suite *
 segment_suite(void)
 {
@@ -1594,6 +1802,13 @@ segment_suite(void)
 	tcase_add_test(tc, test_bad_header_fields);
 	tcase_add_test(tc, test_enqueue_ring_full);
 	tcase_add_test(tc, test_payload_len);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("transitions");
+	tcase_add_test(tc, test_transition_life);
+	tcase_add_test(tc, test_transition_fail_queued);
+	tcase_add_loop_test(tc, test_transition_wrong_state, SLOT_FREE, SLOT_FAILED + 1);
+	tcase_add_test(tc, test_census);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("kill");
