@@ -69,7 +69,9 @@ parse_##field(struct config *c, const char *v, char *why, size_t n)	\
 	X(body_timeout,		"30",		1)			\
 	X(allow,		"",		1)			\
 	X(deny,			"",		1)			\
-	X(auth_token_file,	"",		1)
+	X(auth_token_file,	"",		1)			\
+	X(journal,		"",		0)			\
+	X(journal_sync,		"yes",		0)
 
 struct key {
 	const char *name;
@@ -562,6 +564,29 @@ parse_auth_token_file(struct config *c, const char *v, char *why, size_t n)
 		return -1;
 	return set_string(c->auth_token_file, sizeof c->auth_token_file, v,
 	    why, n);
+}
+
+/* journal: "" (off) or the absolute path of a directory. */
+static int
+parse_journal(struct config *c, const char *v, char *why, size_t n)
+{
+	if (v[0] != '\0' && v[0] != '/') {
+		snprintf(why, n, "must be an absolute path, got \"%s\"", v);
+		return -1;
+	}
+	return set_string(c->journal, sizeof c->journal, v, why, n);
+}
+
+/* journal_sync: yes or no. */
+static int
+parse_journal_sync(struct config *c, const char *v, char *why, size_t n)
+{
+	if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0) {
+		snprintf(why, n, "must be yes or no, got \"%s\"", v);
+		return -1;
+	}
+	c->journal_sync = v[0] == 'y';
+	return 0;
 }
 
 #define KEY_ENTRY(name, def, live)	{ #name, def, parse_##name, live },
