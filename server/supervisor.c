@@ -328,6 +328,8 @@ static void keep_restart_keys(const struct config *old, struct config *nc)
 	KEEP(pidfile, "pidfile");
 	KEEP(user, "user");
 	KEEP(group, "group");
+	KEEP(journal, "journal");
+	KEEP(journal_sync, "journal_sync");
 #undef KEEP
 }
 
@@ -475,6 +477,7 @@ int supervisor_run(struct supervisor_args *a)
 	if ((m.httpd = httpd_new(m.cfg, a->seg)) == NULL)
 		fatal("http server");
 	httpd_set_listener(m.httpd, a->listen_fd);
+	httpd_set_journal(m.httpd, a->journal);
 	if (httpd_watch(m.httpd, m.sigfd, on_signal, &m) == -1)
 		fatal("epoll");
 	proctitle_set("jobqd: master");
