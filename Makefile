@@ -156,6 +156,7 @@ $(B)/tests/bench/%: tests/bench/%.c $(LIB)
 bench: jobqd $(BENCH_BINS)
 	@for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done
 	@if [ -x tests/bench/http_bench.sh ]; then JOBQD_BIN=$(CURDIR)/jobqd tests/bench/http_bench.sh; fi
+	JOBQD_BIN=$(CURDIR)/jobqd tests/bench/journal_bench.sh
 
 FUZZ_BIN := build/fuzz/fuzz_http_parser
 fuzz:

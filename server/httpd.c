@@ -1191,9 +1191,14 @@ void httpd_free(struct httpd *h)
 	obuf_free(&h->body);
 	free(h->stash);
 	if (h->journal != NULL) {
+		struct journal_stats st;
+
 		segment_finished(h->seg, job_finished, h);
 		if (journal_commit(h->journal) == -1)
 			log_warn("journal: the last sync");
+		journal_stats(h->journal, &st);
+		log_info("journal: %" PRIu64 " syncs since the start; %u files, %" PRIu64
+		    " bytes", st.commits, st.files, st.bytes);
 		journal_close(h->journal);
 	}
 	free(h->pending);
