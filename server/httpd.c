@@ -62,7 +62,8 @@
  * the round ends.  A job whose record cannot be written is answered 503
  * at once.  Completions go to the journal (unsynced) as the master sees
  * the dispatcher's finished slots on the free ring (segment_finished), at
- * the start of every round.
+ * the start of every round; they ride the next commit, or the next tick's
+ * when no job comes (at most one sync per TICK_MS for them).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -694,8 +695,7 @@ static void journal_warn(struct httpd *h, const char *what)
 	if (h->journal_warned != 0 && now - h->journal_warned < JOURNAL_WARN_NS)
 		return;
 	h->journal_warned = now;
-	log_warn("journal: %s failed; answering 503 (later failures within a second "
-	    "are not logged)", what);
+	log_warn("journal: %s (later failures within a second are not logged)", what);
 }
 
 /* 503 for a job the journal could not take: it does not exist. */
@@ -715,7 +715,7 @@ static void body_journal(struct httpd *h, struct conn *c, uint32_t len)
 	uint64_t id = segment_assign(h->seg, i, len);
 
 	if (journal_append_job(h->journal, id, 0, segment_slot(h->seg, i)->payload, len) == -1) {
-		journal_warn(h, "write");
+		journal_warn(h, "write failed, answering 503");
 		conn_drop_slot(h, c);
 		journal_refused(h, c, "journal write failed");
 		request_done(h, c);
@@ -1071,8 +1071,8 @@ static void job_finished(void *arg, uint64_t id, int failed)
 	struct httpd *h = arg;
 
 	if (journal_append_end(h->journal, id, failed ? JOURNAL_FAILED : JOURNAL_DONE) == -1)
-		log_warn("journal: writing the end of job %016" PRIx64 " (it may run again "
-		    "after a reboot)", id);
+		journal_warn(h, "writing a completion failed (the job may run again after "
+		    "a reboot)");
 }
 
 /* The round's group commit: one journal_commit for the jobs written so
@@ -1085,7 +1085,7 @@ static void journal_round(struct httpd *h)
 		int rc = journal_commit(h->journal);
 
 		if (rc == -1)
-			journal_warn(h, "sync");
+			journal_warn(h, "sync failed, answering 503 to the jobs of the round");
 		for (uint32_t k = 0; k < n; k++) {
 			struct pending p = h->pending[k];
 			struct conn *c = p.c;
@@ -1314,6 +1314,10 @@ int httpd_poll(struct httpd *h, int timeout_ms)
 	}
 	now = clock_mono_ns();
 	if (now >= h->next_tick) {
+		/* completions seen while no job came: on disk within a tick */
+		if (h->journal != NULL && journal_commit(h->journal) == -1)
+			journal_warn(h, "sync of completions failed (the jobs may run again "
+			    "after a reboot)");
 		tick(h, now);
 		h->next_tick = now + TICK_MS * NS_PER_MS;
 	}
