@@ -321,6 +321,59 @@ START_TEST(test_torn_tail)
 }
 END_TEST
 
+/* Requests pipelined on one connection and spread over several: each job
+ * is committed before its 202, the answers come in order, every job runs
+ * once. */
+START_TEST(test_pipelined)
+{
+	struct daemon d;
+	char journal[256], jkey[300], req[64 * 128], id[17], body[1024];
+	const char *extra[] = { "-o", "handler=noop", "-o", jkey, "-o", "queue=256",
+	    "-o", "workers=2", NULL };
+	struct hc *c[4];
+	size_t len = 0;
+	int n = 0;
+
+	ck_assert_int_eq(daemon_prepare(&d), 0);
+	snprintf(journal, sizeof(journal), "%s/journal", d.dir);
+	snprintf(jkey, sizeof(jkey), "journal=%s", journal);
+	ck_assert_int_eq(daemon_run(&d, extra), 0);
+	for (int i = 0; i < 64; i++)
+		len += (size_t)snprintf(req + len, sizeof(req) - len, "POST /payload HTTP/1.1\r\n"
+		    "Host: t\r\nContent-Length: 2\r\n\r\n%02d", i);
+	for (int k = 0; k < 4; k++) {
+		ck_assert_ptr_nonnull(c[k] = hc_open(d.port));
+		ck_assert_int_eq(hc_send(c[k], req, len), 0);
+	}
+	for (int i = 0; i < 64; i++)
+		for (int k = 0; k < 4; k++) {
+			struct hc_resp r;
+			char *p;
+
+			ck_assert_int_eq(hc_read(c[k], &r, 0, 10000), 0);
+			ck_assert_int_eq(r.status, 202);
+			ck_assert_ptr_nonnull(p = strstr(r.body, "\"id\":\""));
+			snprintf(id, sizeof(id), "%.16s", p + 6);
+			hc_resp_free(&r);
+			if (i == 63)	/* the last ones: known and finished below */
+				n += job_get(d.port, id, body, sizeof(body)) == 200;
+		}
+	for (int k = 0; k < 4; k++)
+		hc_close(c[k]);
+	ck_assert_int_eq(n, 4);
+	ck_assert_msg(idle_wait(d.port), "the jobs never finished");
+	ck_assert_int_eq(http(d.port, "GET", "/status", NULL, body, sizeof(body), NULL, 0), 200);
+	ck_assert_msg(strstr(body, "\"accepted\":256,\"completed\":256,") != NULL, "%s", body);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+	/* a clean stop: every completion is in the journal, nothing comes back */
+	ck_assert_int_eq(shm_unlink(d.shm) == 0 || errno == ENOENT, 1);
+	ck_assert_int_eq(daemon_run(&d, extra), 0);
+	ck_assert(daemon_log_wait(&d, ": 0 jobs recovered from the journal", WAIT_S));
+	ck_assert_int_eq(daemon_stop(&d), 0);
+	daemon_cleanup(&d);
+}
+END_TEST
+
 /* --- a full disk: a small tmpfs under the journal ------------------------- */
 
 static char full_dir[128];	/* the mount point (parent process's fixture) */
@@ -407,6 +460,7 @@ static Suite *journal_suite(void)
 	tcase_set_timeout(tc, 2 * WAIT_S);
 	tcase_add_test(tc, test_jobs_survive_kill_and_lost_segment);
 	tcase_add_test(tc, test_torn_tail);
+	tcase_add_test(tc, test_pipelined);
 	suite_add_tcase(s, tc);
 	tcase_set_timeout(full, 2 * WAIT_S);
 	tcase_add_unchecked_fixture(full, full_setup, full_teardown);
