@@ -62,8 +62,9 @@
  * the round ends.  A job whose record cannot be written is answered 503
  * at once.  Completions go to the journal (unsynced) as the master sees
  * the dispatcher's finished slots on the free ring (segment_finished), at
- * the start of every round; they ride the next commit, or the next tick's
- * when no job comes (at most one sync per TICK_MS for them).
+ * the start of every round and before a slot is taken off that ring; they
+ * ride the next commit, or the next tick's when no job comes (at most one
+ * sync per TICK_MS for them).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -199,6 +200,7 @@ static void send_error(struct httpd *h, struct conn *c, int status,
     const char *msg, const char *extra);
 static void conn_flush(struct httpd *h, struct conn *c);
 static void conn_expire(struct httpd *h, struct conn *c);
+static void job_finished(void *arg, uint64_t id, int failed);
 
 /* --- listener ------------------------------------------------------------ */
 
@@ -327,6 +329,10 @@ static long slot_reserve(struct httpd *h)
 		segment_slot(h->seg, (uint32_t)i)->payload_len = 0;
 		return i;
 	}
+	/* the END of the job that leaves the slot goes to the journal first:
+	 * finished slots up to this one */
+	if (h->journal != NULL)
+		segment_finished(h->seg, job_finished, h);
 	i = segment_reserve(h->seg);
 	note_bad(h);
 	return i;
@@ -1284,7 +1290,7 @@ int httpd_poll(struct httpd *h, int timeout_ms)
 		n = 0;
 	}
 	h->now = clock_mono_ns();
-	if (h->journal != NULL)	/* before a slot is taken again */
+	if (h->journal != NULL)
 		segment_finished(h->seg, job_finished, h);
 	for (int i = 0; i < n; i++) {
 		struct ev *ev = evs[i].data.ptr;
