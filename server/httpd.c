@@ -55,7 +55,9 @@
  * gets its id (segment_assign) and its record in the journal at once, and
  * its connection waits in COMMIT, reading and answering nothing.  After
  * the round's events, one journal_commit (one fdatasync) covers every job
- * of the round; then they are published to the dispatcher and answered
+ * of the round (with the journal, a round with jobs waiting also takes
+ * the events that came meanwhile, a few epoll_waits without waiting, so
+ * that one sync covers more jobs); then they are published to the dispatcher and answered
  * 202 (or, if the commit failed, their slots are freed and they are
  * answered 503: they never existed), and the connections go on with what
  * they had pipelined; jobs these add are committed in the same way before
@@ -1272,6 +1274,30 @@ int httpd_watch(struct httpd *h, int fd, void (*cb)(void *arg), void *arg)
 	return 0;
 }
 
+/* Serve n events of one epoll_wait. */
+static void serve(struct httpd *h, struct epoll_event *evs, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct ev *ev = evs[i].data.ptr;
+
+		switch (ev->kind) {
+		case EV_LISTENER:
+			if (h->listen_in_set)
+				do_accept(h);
+			break;
+		case EV_CONN:
+			conn_event(h, (struct conn *)ev, evs[i].events);
+			break;
+		case EV_WATCH: {
+			struct watch *w = (struct watch *)ev;
+
+			w->cb(w->arg);
+			break;
+		}
+		}
+	}
+}
+
 int httpd_poll(struct httpd *h, int timeout_ms)
 {
 	struct epoll_event evs[MAX_EVENTS];
@@ -1292,24 +1318,12 @@ int httpd_poll(struct httpd *h, int timeout_ms)
 	h->now = clock_mono_ns();
 	if (h->journal != NULL)
 		segment_finished(h->seg, job_finished, h);
-	for (int i = 0; i < n; i++) {
-		struct ev *ev = evs[i].data.ptr;
-
-		switch (ev->kind) {
-		case EV_LISTENER:
-			if (h->listen_in_set)
-				do_accept(h);
-			break;
-		case EV_CONN:
-			conn_event(h, (struct conn *)ev, evs[i].events);
-			break;
-		case EV_WATCH: {
-			struct watch *w = (struct watch *)ev;
-
-			w->cb(w->arg);
-			break;
-		}
-		}
+	serve(h, evs, n);
+	/* With jobs waiting for the sync: take what else has come meanwhile
+	 * into the same sync (bounded). */
+	for (int k = 0; k < 4 && h->npending > 0 && n > 0; k++) {
+		n = epoll_wait(h->epfd, evs, MAX_EVENTS, 0);
+		serve(h, evs, n > 0 ? n : 0);
 	}
 	journal_round(h);
 	/* One doorbell for every job this round enqueued: a syscall and a
