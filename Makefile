@@ -157,6 +157,7 @@ $(B)/tests/bench/%: tests/bench/%.c $(LIB)
 bench: jobqd $(BENCH_BINS)
 	@for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done
 	@echo "== tests/bench/http_bench.sh"; JOBQD_BIN=$(CURDIR)/jobqd bash tests/bench/http_bench.sh
+	@echo "== tests/bench/journal_bench.sh"; JOBQD_BIN=$(CURDIR)/jobqd bash tests/bench/journal_bench.sh
 
 FUZZ_BIN := build/fuzz/fuzz_http_parser
 fuzz:

@@ -72,7 +72,9 @@ parse_##field(struct config *c, const char *v, char *why, size_t n)	\
 	X(body_timeout,		"30",		1, body_timeout)	\
 	X(allow,		"",		1, acl)			\
 	X(deny,			"",		1, acl)			\
-	X(auth_token_file,	"",		1, auth_token_file)
+	X(auth_token_file,	"",		1, auth_token_file)	\
+	X(journal,		"",		0, journal)		\
+	X(journal_sync,		"yes",		0, journal_sync)
 
 struct key {
 	const char *name;
@@ -566,6 +568,29 @@ parse_auth_token_file(struct config *c, const char *v, char *why, size_t n)
 		return -1;
 	return set_string(c->auth_token_file, sizeof c->auth_token_file, v,
 	    why, n);
+}
+
+/* journal: "" (off) or the absolute path of a directory. */
+static int
+parse_journal(struct config *c, const char *v, char *why, size_t n)
+{
+	if (v[0] != '\0' && v[0] != '/') {
+		snprintf(why, n, "must be an absolute path, got \"%s\"", v);
+		return -1;
+	}
+	return set_string(c->journal, sizeof c->journal, v, why, n);
+}
+
+/* journal_sync: yes or no. */
+static int
+parse_journal_sync(struct config *c, const char *v, char *why, size_t n)
+{
+	if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0) {
+		snprintf(why, n, "must be yes or no, got \"%s\"", v);
+		return -1;
+	}
+	c->journal_sync = v[0] == 'y';
+	return 0;
 }
 
 #define KEY_ENTRY(name, def, live, field)	{ #name, def, parse_##name, live, \

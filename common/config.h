@@ -80,6 +80,8 @@ struct config {
 	 * (with its permissions checked) into acl at every load */
 	char auth_token_file[CONFIG_PATH_MAX];
 	struct acl acl;
+	char journal[CONFIG_PATH_MAX];	/* directory; "" = no journal */
+	int journal_sync;		/* 1: fdatasync before the 202 */
 };
 
 void config_defaults(struct config *c);

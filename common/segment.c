@@ -38,6 +38,7 @@ struct segment {
 	unsigned node;		/* put in the job ids this process makes */
 	struct seg_header g;
 	struct ring ready, free;
+	uint32_t seen;		/* free ring: entries given to segment_finished */
 	pid_t noted;		/* the process that noted a bad value */
 	int note_new;		/* noted and not yet taken */
 	char note[160];
@@ -471,11 +472,10 @@ long segment_next_ready(struct segment *s)
 	return pop_valid(s, &s->ready, 1u << SLOT_QUEUED, "ready");
 }
 
-uint64_t segment_enqueue(struct segment *s, uint32_t i, uint32_t len)
+uint64_t segment_assign(struct segment *s, uint32_t i, uint32_t len)
 {
-	struct seg_header *h = s->h;
 	struct slot *sl = segment_slot(s, i);
-	uint64_t seq = atomic_fetch_add_explicit(&h->next_seq, 1, memory_order_relaxed);
+	uint64_t seq = atomic_fetch_add_explicit(&s->h->next_seq, 1, memory_order_relaxed);
 
 	sl->id = jobid_make(s->node, seq, i);
 	sl->payload_len = len;
@@ -484,12 +484,20 @@ uint64_t segment_enqueue(struct segment *s, uint32_t i, uint32_t len)
 	sl->t_started = sl->t_finished = 0;
 	sl->worker_pid = 0;
 	sl->exit_status = 0;
+	return sl->id;
+}
+
+int segment_publish(struct segment *s, uint32_t i)
+{
+	struct seg_header *h = s->h;
+	struct slot *sl = segment_slot(s, i);
+
 	/* Publish: everything above is visible before the state and the index. */
 	atomic_store_explicit(&sl->state, SLOT_QUEUED, memory_order_release);
 	atomic_fetch_add_explicit(&h->queued, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&h->accepted, 1, memory_order_relaxed);
 	if (ring_push(&s->ready, i) == 0)
-		return sl->id;
+		return 0;
 	/* Each slot is on a ring at most once, so only a rewritten ring is
 	 * full: take it all back, the slot stays ours. */
 	note_bad(s, "ready ring full (%" PRIu32 " entries) with slot %" PRIu32 " to push",
@@ -497,7 +505,74 @@ uint64_t segment_enqueue(struct segment *s, uint32_t i, uint32_t len)
 	atomic_store_explicit(&sl->state, SLOT_FILLING, memory_order_relaxed);
 	atomic_fetch_sub_explicit(&h->queued, 1, memory_order_relaxed);
 	atomic_fetch_sub_explicit(&h->accepted, 1, memory_order_relaxed);
+	return -1;
+}
+
+uint64_t segment_enqueue(struct segment *s, uint32_t i, uint32_t len)
+{
+	uint64_t id = segment_assign(s, i, len);
+
+	return segment_publish(s, i) == 0 ? id : 0;
+}
+
+void segment_finished(struct segment *s, segment_finished_fn *fn, void *arg)
+{
+	struct ring_shm *m = s->free.m;
+	uint32_t head = atomic_load_explicit(&m->head, memory_order_relaxed);
+	uint32_t tail = atomic_load_explicit(&m->tail, memory_order_acquire);
+
+	/* Outside head..tail (entries popped meanwhile, a reset ring): start
+	 * again from the head; an END written twice is harmless. */
+	if (s->seen - head > tail - head)
+		s->seen = head;
+	if (tail - s->seen > s->g.capacity)	/* a rewritten tail */
+		s->seen = tail - s->g.capacity;
+	for (; s->seen != tail; s->seen++) {
+		uint32_t i = m->v[s->seen & s->free.mask];
+		struct slot *sl;
+		uint32_t st;
+
+		if (i >= s->g.capacity)
+			continue;	/* segment_reserve drops it */
+		sl = segment_slot(s, i);
+		st = atomic_load_explicit(&sl->state, memory_order_acquire);
+		if ((st == SLOT_DONE || st == SLOT_FAILED) && sl->id != 0)
+			fn(arg, sl->id, st == SLOT_FAILED);
+	}
+}
+
+int segment_restore(struct segment *s, uint64_t id, const void *payload, uint32_t len)
+{
+	uint32_t i = jobid_slot(id);
+	struct slot *sl;
+
+	if (id == 0 || i >= s->g.capacity || len > s->g.max_payload) {
+		errno = EINVAL;
+		return -1;
+	}
+	sl = segment_slot(s, i);
+	memcpy(sl->payload, payload, len);
+	sl->id = id;
+	sl->payload_len = len;
+	sl->attempts = 0;
+	sl->t_queued = clock_wall_ns();
+	sl->t_started = sl->t_finished = 0;
+	sl->worker_pid = 0;
+	sl->exit_status = 0;
+	atomic_store(&sl->state, SLOT_QUEUED);
+	segment_seq_above(s, id);
 	return 0;
+}
+
+void segment_seq_above(struct segment *s, uint64_t id)
+{
+	uint64_t seq = (id >> JOBID_SLOT_BITS) & JOBID_SEQ_MOD;
+	uint64_t next = atomic_load(&s->h->next_seq);
+
+	/* next_seq counts up from the lower half of the sequences (a
+	 * fold is 2^35 jobs away): compare folded values */
+	if ((next - 1) % JOBID_SEQ_MOD + 1 <= seq)
+		atomic_store(&s->h->next_seq, seq + 1);
 }
 
 long segment_payload_len(struct segment *s, uint32_t i)

@@ -188,6 +188,28 @@ long segment_reserve(struct segment *s);
  * 0 when the ready ring is full (only a rewritten ring can be): then
  * nothing changed and the slot is still the caller's, FILLING. */
 uint64_t segment_enqueue(struct segment *s, uint32_t i, uint32_t len);
+/* The same in two steps, for a master that must write the job elsewhere
+ * (the journal) before anyone may see it.  segment_assign: the slot gets
+ * its id, length and times and stays FILLING (invisible); returns the id.
+ * segment_publish: QUEUED and on the ready ring; 0, or -1 when the ready
+ * ring is full (a rewritten ring): the slot is still FILLING and the
+ * caller's. */
+uint64_t segment_assign(struct segment *s, uint32_t i, uint32_t len);
+int segment_publish(struct segment *s, uint32_t i);
+/* Master: call fn(arg, id, failed) for every DONE or FAILED job pushed on
+ * the free ring since the last call, without taking its slot (its result
+ * stays readable): how the master learns of completions.  An entry may be
+ * seen again after the ring was rebuilt or popped past the cursor. */
+typedef void segment_finished_fn(void *arg, uint64_t id, int failed);
+void segment_finished(struct segment *s, segment_finished_fn *fn, void *arg);
+/* Master at start-up, before segment_recover rebuilds the rings: put job
+ * id back in its own slot, QUEUED with this payload, attempts 0, and move
+ * the job sequence above it.  0, or -1 (EINVAL: id 0, slot beyond the
+ * queue, len over max_payload). */
+int segment_restore(struct segment *s, uint64_t id, const void *payload, uint32_t len);
+/* Make sure no job id made from now on has the sequence of id or one
+ * below it. */
+void segment_seq_above(struct segment *s, uint64_t id);
 /* Dispatcher: the next QUEUED slot from the ready ring, or -1 when none;
  * entries that name no slot or a slot not QUEUED are dropped. */
 long segment_next_ready(struct segment *s);

@@ -53,8 +53,26 @@
  *
  * Closed connections are freed at the end of httpd_poll(), so an event
  * later in the same batch never touches freed memory.
+ *
+ * Journal (httpd_set_journal; DURABILITY in jobqd(8)): a complete body
+ * gets its id (segment_assign) and its record in the journal at once, and
+ * its connection waits in COMMIT, reading and answering nothing.  After
+ * the round's events, one journal_commit (one fdatasync) covers every job
+ * of the round (with the journal, a round with jobs waiting also takes
+ * the events that came meanwhile, a few epoll_waits without waiting, so
+ * that one sync covers more jobs); then they are published to the dispatcher and answered
+ * 202 (or, if the commit failed, their slots are freed and they are
+ * answered 503: they never existed), and the connections go on with what
+ * they had pipelined; jobs these add are committed in the same way before
+ * the round ends.  A job whose record cannot be written is answered 503
+ * at once.  Completions go to the journal (unsynced) as the master sees
+ * the dispatcher's finished slots on the free ring (segment_finished), at
+ * the start of every round and before a slot is taken off that ring; they
+ * ride the next commit, or the next tick's when no job comes (at most one
+ * sync per TICK_MS for them).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -67,6 +85,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/journal.h"
 #include "common/log.h"
 #include "server/http_parser.h"
 #include "server/httpd.h"
@@ -85,6 +104,7 @@
 #define MAX_EVENTS	64
 #define NS_PER_MS	1000000LL
 #define NS_PER_S	1000000000LL
+#define JOURNAL_WARN_NS	NS_PER_S	/* at most one journal warning a second */
 
 enum ev_kind { EV_LISTENER, EV_CONN, EV_WATCH };
 
@@ -101,7 +121,7 @@ struct watch {
 	struct watch *next;
 };
 
-enum conn_state { CS_HEAD, CS_BODY, CS_LINGER };
+enum conn_state { CS_HEAD, CS_BODY, CS_COMMIT, CS_LINGER };
 enum conn_timer { T_NONE, T_IDLE, T_HEAD, T_BODY, T_LINGER };
 
 struct conn {
@@ -164,6 +184,17 @@ struct httpd {
 	uint32_t *stash;	/* FILLING slots whose body never completed */
 	uint32_t nstash, stash_cap;
 
+	/* the journal; this round's jobs written to it, awaiting the commit
+	 * (each holds a slot: at most stash_cap) */
+	struct journal *journal;
+	struct pending {
+		struct conn *c;
+		uint32_t slot;
+		uint64_t id;
+	} *pending;
+	uint32_t npending;
+	int64_t journal_warned;
+
 	uint64_t responses[ROUTES_MAX_STATUS];
 	struct obuf body;	/* scratch for rendering a response body */
 	time_t date_sec;
@@ -175,6 +206,7 @@ static void send_error(struct httpd *h, struct conn *c, int status,
     const char *msg, const char *extra);
 static void conn_flush(struct httpd *h, struct conn *c);
 static void conn_expire(struct httpd *h, struct conn *c);
+static void job_finished(void *arg, uint64_t id, int failed);
 
 /* --- listener ------------------------------------------------------------ */
 
@@ -239,7 +271,7 @@ static void conn_update_events(struct httpd *h, struct conn *c)
 	uint32_t want = 0;
 	struct epoll_event e;
 
-	if (c->dead)
+	if (c->dead || c->state == CS_COMMIT)	/* answered within the round */
 		return;
 	if (c->state == CS_LINGER) {
 		want = obuf_pending(&c->out) ? EPOLLOUT : EPOLLIN;
@@ -303,9 +335,22 @@ static long slot_reserve(struct httpd *h)
 		segment_slot(h->seg, (uint32_t)i)->payload_len = 0;
 		return i;
 	}
+	/* the END of the job that leaves the slot goes to the journal first:
+	 * finished slots up to this one */
+	if (h->journal != NULL)
+		segment_finished(h->seg, job_finished, h);
 	i = segment_reserve(h->seg);
 	note_bad(h);
 	return i;
+}
+
+/* Keep a FILLING slot for the next body. */
+static void stash_slot(struct httpd *h, uint32_t i)
+{
+	if (h->nstash < h->stash_cap)
+		h->stash[h->nstash++] = i;
+	else	/* cannot happen: a slot is reserved at most once */
+		log_errorx("httpd: slot stash overflow (slot %" PRIu32 " lost)", i);
 }
 
 /* Give up the connection's slot (its body will never complete). */
@@ -313,10 +358,7 @@ static void conn_drop_slot(struct httpd *h, struct conn *c)
 {
 	if (c->slot < 0)
 		return;
-	if (h->nstash < h->stash_cap)
-		h->stash[h->nstash++] = (uint32_t)c->slot;
-	else	/* cannot happen: a slot is reserved at most once */
-		log_errorx("httpd: slot stash overflow (slot %ld lost)", c->slot);
+	stash_slot(h, (uint32_t)c->slot);
 	c->slot = -1;
 }
 
@@ -368,7 +410,7 @@ static struct conn *reclaim_victim(struct httpd *h)
 		int64_t at = conn_idle_since(h, c);
 		int idle = at != 0;
 
-		if (c->slot >= 0)
+		if (c->slot >= 0 || c->state == CS_COMMIT)
 			continue;
 		if (!idle)
 			at = c->since;
@@ -684,12 +726,55 @@ static int payload_claim(struct httpd *h, struct conn *c)
 	return -1;
 }
 
+/* A journal operation failed: warn (at most once a second). */
+static void journal_warn(struct httpd *h, const char *what)
+{
+	int64_t now = clock_mono_ns();
+
+	if (h->journal_warned != 0 && now - h->journal_warned < JOURNAL_WARN_NS)
+		return;
+	h->journal_warned = now;
+	log_warn("journal: %s (later failures within a second are not logged)", what);
+}
+
+/* 503 for a job the journal could not take: it does not exist. */
+static void journal_refused(struct httpd *h, struct conn *c, const char *msg)
+{
+	struct reply rep = { .body = &h->body };
+
+	routes_error(&rep, 503, msg);
+	snprintf(rep.extra, sizeof rep.extra, "Retry-After: 1\r\n");
+	send_reply(h, c, &rep, 0);
+}
+
+/* With a journal: write the job; the answer waits for the round's commit. */
+static void body_journal(struct httpd *h, struct conn *c, uint32_t len)
+{
+	uint32_t i = (uint32_t)c->slot;
+	uint64_t id = segment_assign(h->seg, i, len);
+
+	if (journal_append_job(h->journal, id, 0, segment_slot(h->seg, i)->payload, len) == -1) {
+		journal_warn(h, "write failed, answering 503");
+		conn_drop_slot(h, c);
+		journal_refused(h, c, "journal write failed");
+		request_done(h, c);
+		return;
+	}
+	h->pending[h->npending++] = (struct pending){ .c = c, .slot = i, .id = id };
+	c->slot = -1;
+	c->state = CS_COMMIT;
+}
+
 /* The whole body is here: enqueue the job (or finish skipping). */
 static void body_complete(struct httpd *h, struct conn *c, uint64_t len)
 {
 	struct reply rep = { .body = &h->body };
 	uint64_t id;
 
+	if (c->slot >= 0 && h->journal != NULL) {
+		body_journal(h, c, (uint32_t)len);
+		return;
+	}
 	if (c->slot >= 0) {
 		id = segment_enqueue(h->seg, (uint32_t)c->slot, (uint32_t)len);
 		if (id == 0) {	/* a rewritten ready ring: the slot is still ours */
@@ -846,7 +931,7 @@ static void conn_process(struct httpd *h, struct conn *c)
 {
 	c->more = 0;
 	while (!c->dead && !c->close_after && c->state != CS_LINGER &&
-	    obuf_pending(&c->out) < OUT_CAP) {
+	    c->state != CS_COMMIT && obuf_pending(&c->out) < OUT_CAP) {
 		struct http_request req;
 		int rc;
 
@@ -855,6 +940,8 @@ static void conn_process(struct httpd *h, struct conn *c)
 
 			if (c->in_len > 0)
 				body_feed(h, c);
+			if (c->state == CS_COMMIT)
+				break;
 			if (c->state == CS_BODY) {
 				if (c->peer_eof) {	/* a partial body: never enqueued */
 					conn_drop_slot(h, c);
@@ -1013,6 +1100,72 @@ static void tick(struct httpd *h, int64_t now)
 	}
 }
 
+/* --- the journal ---------------------------------------------------------- */
+
+/* segment_finished: a job the dispatcher finished. */
+static void job_finished(void *arg, uint64_t id, int failed)
+{
+	struct httpd *h = arg;
+
+	if (journal_append_end(h->journal, id, failed ? JOURNAL_FAILED : JOURNAL_DONE) == -1)
+		journal_warn(h, "writing a completion failed (the job may run again after "
+		    "a reboot)");
+}
+
+/* The round's group commit: one journal_commit for the jobs written so
+ * far, then publish and answer them, and serve what their connections
+ * pipelined; repeat for the jobs that adds. */
+static void journal_round(struct httpd *h)
+{
+	while (h->npending > 0) {
+		uint32_t n = h->npending;
+		int rc = journal_commit(h->journal);
+
+		if (rc == -1)
+			journal_warn(h, "sync failed, answering 503 to the jobs of the round");
+		for (uint32_t k = 0; k < n; k++) {
+			struct pending p = h->pending[k];
+			struct conn *c = p.c;
+			struct reply rep = { .body = &h->body };
+			int ok = rc == 0 && segment_publish(h->seg, p.slot) == 0;
+
+			if (ok) {
+				h->bell_pending = 1;
+			} else {
+				if (rc == 0) {	/* a rewritten ready ring */
+					note_bad(h);
+					(void)journal_append_end(h->journal, p.id, JOURNAL_CANCELED);
+				}
+				stash_slot(h, p.slot);
+			}
+			if (c->dead)	/* the job stands (or not) all the same */
+				continue;
+			if (ok) {
+				routes_accepted(&rep, p.id);
+				send_reply(h, c, &rep, 0);
+			} else {
+				journal_refused(h, c, rc == 0 ? "queue full" : "journal sync failed");
+			}
+			request_done(h, c);
+			conn_process(h, c);
+			if (!c->dead)
+				conn_flush(h, c);
+			if (!c->dead)
+				conn_update_events(h, c);
+		}
+		h->npending -= n;
+		memmove(h->pending, h->pending + n, h->npending * sizeof(*h->pending));
+	}
+}
+
+void httpd_set_journal(struct httpd *h, struct journal *j)
+{
+	h->journal = j;
+	if (j != NULL && h->pending == NULL &&
+	    (h->pending = calloc(h->stash_cap ? h->stash_cap : 1, sizeof(*h->pending))) == NULL)
+		fatal("httpd: journal");
+}
+
 /* --- the loop and its settings ------------------------------------------- */
 
 struct httpd *httpd_new(const struct config *c, struct segment *seg)
@@ -1074,6 +1227,18 @@ void httpd_free(struct httpd *h)
 	close(h->epfd);
 	obuf_free(&h->body);
 	free(h->stash);
+	if (h->journal != NULL) {
+		struct journal_stats st;
+
+		segment_finished(h->seg, job_finished, h);
+		if (journal_commit(h->journal) == -1)
+			log_warn("journal: the last sync");
+		journal_stats(h->journal, &st);
+		log_info("journal: %" PRIu64 " syncs since the start; %u files, %" PRIu64
+		    " bytes", st.commits, st.files, st.bytes);
+		journal_close(h->journal);
+	}
+	free(h->pending);
 	free(h);
 }
 
@@ -1138,24 +1303,9 @@ int httpd_watch(struct httpd *h, int fd, void (*cb)(void *arg), void *arg)
 	return 0;
 }
 
-int httpd_poll(struct httpd *h, int timeout_ms)
+/* Serve n events of one epoll_wait. */
+static void serve(struct httpd *h, struct epoll_event *evs, int n)
 {
-	struct epoll_event evs[MAX_EVENTS];
-	int64_t now = clock_mono_ns();
-	int64_t until_tick = (h->next_tick - now + NS_PER_MS - 1) / NS_PER_MS;
-	int n, wait = timeout_ms;
-
-	if (until_tick < 0)
-		until_tick = 0;
-	if (wait < 0 || wait > until_tick)
-		wait = (int)until_tick;
-	n = epoll_wait(h->epfd, evs, MAX_EVENTS, wait);
-	if (n == -1) {
-		if (errno != EINTR)
-			return -1;
-		n = 0;
-	}
-	h->now = clock_mono_ns();
 	for (int i = 0; i < n; i++) {
 		struct ev *ev = evs[i].data.ptr;
 
@@ -1175,6 +1325,36 @@ int httpd_poll(struct httpd *h, int timeout_ms)
 		}
 		}
 	}
+}
+
+int httpd_poll(struct httpd *h, int timeout_ms)
+{
+	struct epoll_event evs[MAX_EVENTS];
+	int64_t now = clock_mono_ns();
+	int64_t until_tick = (h->next_tick - now + NS_PER_MS - 1) / NS_PER_MS;
+	int n, wait = timeout_ms;
+
+	if (until_tick < 0)
+		until_tick = 0;
+	if (wait < 0 || wait > until_tick)
+		wait = (int)until_tick;
+	n = epoll_wait(h->epfd, evs, MAX_EVENTS, wait);
+	if (n == -1) {
+		if (errno != EINTR)
+			return -1;
+		n = 0;
+	}
+	h->now = clock_mono_ns();
+	if (h->journal != NULL)
+		segment_finished(h->seg, job_finished, h);
+	serve(h, evs, n);
+	/* With jobs waiting for the sync: take what else has come meanwhile
+	 * into the same sync (bounded). */
+	for (int k = 0; k < 4 && h->npending > 0 && n > 0; k++) {
+		n = epoll_wait(h->epfd, evs, MAX_EVENTS, 0);
+		serve(h, evs, n > 0 ? n : 0);
+	}
+	journal_round(h);
 	/* One doorbell for every job this round enqueued: a syscall and a
 	 * wake-up per round, not per request. */
 	if (h->bell_pending) {
@@ -1183,6 +1363,10 @@ int httpd_poll(struct httpd *h, int timeout_ms)
 	}
 	now = clock_mono_ns();
 	if (now >= h->next_tick) {
+		/* completions seen while no job came: on disk within a tick */
+		if (h->journal != NULL && journal_commit(h->journal) == -1)
+			journal_warn(h, "sync of completions failed (the jobs may run again "
+			    "after a reboot)");
 		tick(h, now);
 		h->next_tick = now + TICK_MS * NS_PER_MS;
 	}

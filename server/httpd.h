@@ -16,6 +16,9 @@
  *   httpd_configure(h, c)      live settings: timeouts, max_connections
  *   httpd_set_doorbell(h, fd)  the dispatcher's doorbell write end, or -1
  *   httpd_set_draining(h, on)  /healthz and POST answer 503, keep-alive ends
+ *   httpd_set_journal(h, j)    write every job to journal j (or NULL) and
+ *                              answer 202 once a round's commit holds it;
+ *                              httpd_free closes j
  *   httpd_watch(h, fd, cb, arg)  call cb(arg) when fd is readable
  *   httpd_poll(h, timeout_ms)  wait for events and serve them
  *   httpd_connections(h)       open client connections
@@ -29,6 +32,7 @@
 #include "common/segment.h"
 
 struct httpd;
+struct journal;
 
 /* socket + SO_REUSEADDR + bind + listen, non-blocking and close-on-exec;
  * the fd, or -1 with "listen ADDR: reason" in err. */
@@ -41,6 +45,7 @@ void httpd_close_listener(struct httpd *h);
 void httpd_configure(struct httpd *h, const struct config *c);
 void httpd_set_doorbell(struct httpd *h, int fd);
 void httpd_set_draining(struct httpd *h, int on);
+void httpd_set_journal(struct httpd *h, struct journal *j);
 /* 0, or -1 with errno. */
 int httpd_watch(struct httpd *h, int fd, void (*cb)(void *arg), void *arg);
 /* 0, or -1 with errno (an interrupted wait is 0). */

@@ -29,6 +29,7 @@
 #include "common/notify.h"
 #include "common/proctitle.h"
 #include "common/segment.h"
+#include "server/durable.h"
 #include "server/httpd.h"
 #include "server/pidfile.h"
 #include "server/routes.h"
@@ -266,6 +267,7 @@ int main(int argc, char **argv)
 	if (a.cfg.pidfile[0] != '\0' && pidfile_write(a.cfg.pidfile, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	drop_privileges(&a.cfg, a.seg, uid, gid);
+	a.journal = durable_open(&a.cfg, a.seg);	/* as the daemon's user */
 	if (daemon_mode) {
 		log_tee_stderr(0);
 		if (fd_devnull_stdio(0) == -1)

@@ -471,6 +471,7 @@ int supervisor_run(struct supervisor_args *a)
 	if ((m.httpd = httpd_new(m.cfg, a->seg)) == NULL)
 		fatal("http server");
 	httpd_set_listener(m.httpd, a->listen_fd);
+	httpd_set_journal(m.httpd, a->journal);
 	if (httpd_watch(m.httpd, m.sigfd, on_signal, &m) == -1)
 		fatal("epoll");
 	proctitle_set("jobqd: master");

@@ -19,6 +19,7 @@ struct supervisor_args {
 	char *const *overrides;		/* -o key=value, re-applied on SIGHUP */
 	size_t noverrides;
 	struct segment *seg;
+	struct journal *journal;	/* or NULL; the HTTP side's from the start */
 	int listen_fd;
 	int ready_fd;			/* -d: write a byte when serving, or -1 */
 	int daemonized;			/* -d: stderr is /dev/null, log=stderr means syslog */

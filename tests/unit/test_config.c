@@ -87,7 +87,9 @@ show(const struct config *c, const char *key, char *out, size_t n)
 	U(drain_timeout); U(max_connections); U(keepalive_timeout);
 	U(header_timeout); U(body_timeout); U(node);
 	S(listen); S(shm_name); S(pidfile); S(user); S(group); S(log);
-	S(auth_token_file);
+	S(auth_token_file); S(journal);
+	else if (strcmp(key, "journal_sync") == 0)
+		snprintf(out, n, "%s", c->journal_sync ? "yes" : "no");
 	else if (strcmp(key, "log_level") == 0)
 		snprintf(out, n, "%s", levels[c->log_level]);
 	else if (strcmp(key, "allow") == 0)
@@ -125,6 +127,8 @@ static const struct { const char *key, *want; } defaults[] = {
 	{ "allow", "" },
 	{ "deny", "" },
 	{ "auth_token_file", "" },
+	{ "journal", "" },
+	{ "journal_sync", "yes" },
 };
 
 START_TEST(test_defaults)
@@ -215,6 +219,10 @@ static const struct { const char *key, *value, *want; } valid[] = {
 	{ "deny", "0.0.0.0/0 ::/0", "0.0.0.0/0 ::/0" },
 	{ "auth_token_file", "@TOKEN@", "@TOKEN@" },
 	{ "auth_token_file", "", "" },
+	{ "journal", "/var/lib/jobqd/journal", "/var/lib/jobqd/journal" },
+	{ "journal", "", "" },
+	{ "journal_sync", "yes", "yes" },
+	{ "journal_sync", "no", "no" },
 };
 
 START_TEST(test_set_valid)
@@ -310,6 +318,9 @@ static const struct { const char *key, *value, *want; } invalid[] = {
 	{ "auth_token_file", "token", "auth_token_file: must be an absolute path, got \"token\"" },
 	{ "auth_token_file", "@FILE@", "auth_token_file: @FILE@: mode 0644 lets group or others at the token; want 0600 or 0400 (chmod 600 @FILE@)" },
 	{ "auth_token_file", "@DIR@", "auth_token_file: @DIR@: not a regular file" },
+	{ "journal", "var/journal", "journal: must be an absolute path, got \"var/journal\"" },
+	{ "journal_sync", "1", "journal_sync: must be yes or no, got \"1\"" },
+	{ "journal_sync", "", "journal_sync: must be yes or no, got \"\"" },
 	{ "nosuchkey", "1", "nosuchkey: unknown key" },
 	{ "Workers", "1", "Workers: unknown key" },
 };
@@ -552,11 +563,13 @@ START_TEST(test_load_every_key)
 	    "pidfile = /run/p\nuser = root\ngroup = root\nlog = syslog\n"
 	    "log_level = debug\nmax_connections = 7\nkeepalive_timeout = 8\n"
 	    "header_timeout = 9\nbody_timeout = 10\n"
-	    "allow = 10.0.0.0/8\ndeny = 10.0.0.1\nauth_token_file = @TOKEN@\n";
+	    "allow = 10.0.0.0/8\ndeny = 10.0.0.1\nauth_token_file = @TOKEN@\n"
+	    "journal = /var/lib/j\njournal_sync = no\n";
 	static const char *const want[] = {
 		"[::1]:9000", "2", "3", "1024", "noop ms=0 argc=0", "4", "5",
 		"6", "/q", "200", "/run/p", "root", "root", "syslog", "debug", "7", "8",
 		"9", "10", "10.0.0.0/8", "10.0.0.1/32", "@TOKEN@",
+		"/var/lib/j", "no",
 	};
 	const char *const *k = config_keys();
 	struct config c;
@@ -818,6 +831,7 @@ static const struct { const char *key; int live; } keytab[] = {
 	{ "max_connections", 1 }, { "keepalive_timeout", 1 },
 	{ "header_timeout", 1 }, { "body_timeout", 1 },
 	{ "allow", 1 }, { "deny", 1 }, { "auth_token_file", 1 },
+	{ "journal", 0 }, { "journal_sync", 0 },
 };
 #define NKEYTAB	(sizeof keytab / sizeof keytab[0])
 

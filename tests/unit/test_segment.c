@@ -16,6 +16,8 @@
  *             wrapper runs the predecessor there) is not adopted; bad ring
  *             entries, ring headers, header sizes and payload_len after
  *             the open are dropped or ignored; enqueue on a full ring
+ *   journal   assign/publish, the finished slots seen on the free ring,
+ *             restore of a job in its own slot and the sequence above it
  *   kill      a child SIGKILLed while enqueueing as fast as it can: every
  *             id it reported is queued after recovery
  *   transitions  segment_run / requeue / finish through a job's life, the
@@ -1759,6 +1761,132 @@ START_TEST(test_census)
 }
 END_TEST
 
+/* --- the calls the journal wiring makes ----------------------------------- */
+
+/* assign gives the id and keeps the slot FILLING (invisible); publish
+ * queues it; enqueue is the two. */
+START_TEST(test_assign_publish)
+{
+	const char *name = seg_name();
+	struct segment *s = seg_create(name, 4, 32);
+	long i = segment_reserve(s);
+	uint64_t id;
+
+	ck_assert_int_ge(i, 0);
+	id = segment_assign(s, (uint32_t)i, 5);
+	ck_assert_uint_eq(jobid_slot(id), (uint32_t)i);
+	ck_assert_uint_eq(atomic_load(&segment_slot(s, (uint32_t)i)->state), SLOT_FILLING);
+	ck_assert_ptr_null(segment_lookup(s, id));
+	ck_assert_uint_eq(ring_count(segment_ready(s)), 0);
+	ck_assert_uint_eq(atomic_load(&segment_header(s)->accepted), 0);
+	ck_assert_int_eq(segment_publish(s, (uint32_t)i), 0);
+	ck_assert_ptr_eq(segment_lookup(s, id), segment_slot(s, (uint32_t)i));
+	ck_assert_uint_eq(segment_slot(s, (uint32_t)i)->payload_len, 5);
+	ck_assert_int_eq(segment_next_ready(s), i);
+	ck_assert_uint_eq(atomic_load(&segment_header(s)->accepted), 1);
+	segment_close(s);
+	ck_assert_int_eq(segment_unlink(name), 0);
+}
+END_TEST
+
+struct seen {
+	uint64_t id[8];
+	int failed[8];
+	unsigned n;
+};
+
+static void
+on_finished(void *arg, uint64_t id, int failed)
+{
+	struct seen *v = arg;
+
+	ck_assert_uint_lt(v->n, NELEM(v->id));
+	v->id[v->n] = id;
+	v->failed[v->n++] = failed;
+}
+
+/* The finished slots pushed on the free ring are reported once each, and
+ * stay on the ring (their results readable); again after a rebuild. */
+START_TEST(test_finished)
+{
+	const char *name = seg_name();
+	struct segment *s = seg_create(name, 4, 32);
+	struct seen v = { .n = 0 };
+	struct seg_recovery r;
+	uint64_t a, b;
+	long i, k;
+
+	/* the fresh segment's free ring holds FREE slots: nothing to report */
+	segment_finished(s, on_finished, &v);
+	ck_assert_uint_eq(v.n, 0);
+	i = segment_reserve(s);
+	a = segment_enqueue(s, (uint32_t)i, 1);
+	k = segment_reserve(s);
+	b = segment_enqueue(s, (uint32_t)k, 1);
+	ck_assert_int_ge(segment_reserve(s), 0);	/* the free ring empty */
+	ck_assert_int_ge(segment_reserve(s), 0);
+	ck_assert_int_eq(segment_next_ready(s), i);
+	ck_assert_int_eq(segment_next_ready(s), k);
+	atomic_store(&segment_slot(s, (uint32_t)i)->state, SLOT_DONE);
+	ck_assert_int_eq(ring_push(segment_free(s), (uint32_t)i), 0);
+	atomic_store(&segment_slot(s, (uint32_t)k)->state, SLOT_FAILED);
+	ck_assert_int_eq(ring_push(segment_free(s), (uint32_t)k), 0);
+	ck_assert_int_eq(ring_push(segment_free(s), 999), 0);	/* no slot: skipped */
+	segment_finished(s, on_finished, &v);
+	ck_assert_uint_eq(v.n, 2);
+	ck_assert(v.id[0] == a && v.failed[0] == 0 && v.id[1] == b && v.failed[1] == 1);
+	ck_assert_ptr_nonnull(segment_lookup(s, a));
+	segment_finished(s, on_finished, &v);
+	ck_assert_uint_eq(v.n, 2);
+	/* the master took entries past the cursor: no harm, nothing new */
+	while (segment_reserve(s) >= 0)
+		;
+	segment_finished(s, on_finished, &v);
+	ck_assert_uint_eq(v.n, 2);
+	/* a rebuilt ring is seen afresh (an END written twice is a no-op) */
+	atomic_store(&segment_slot(s, (uint32_t)i)->state, SLOT_DONE);
+	ck_assert_int_eq(segment_recover(s, 0, &r), 0);
+	segment_finished(s, on_finished, &v);
+	ck_assert_uint_eq(v.n, 3);
+	ck_assert(v.id[2] == a);
+	segment_close(s);
+	ck_assert_int_eq(segment_unlink(name), 0);
+}
+END_TEST
+
+/* restore puts a job back in its own slot with its id; recover queues it;
+ * new ids come after it. */
+START_TEST(test_restore)
+{
+	const char *name = seg_name();
+	struct segment *s = seg_create(name, 4, 32);
+	uint64_t id = jobid_make(0, UINT64_C(1) << 34, 2), next;
+	struct seg_recovery r;
+	long i;
+
+	ck_assert_int_eq(segment_restore(s, id, "hello", 5), 0);
+	ck_assert_int_eq(segment_restore(s, jobid_make(0, 7, 4), "x", 1), -1);	/* slot 4 */
+	ck_assert_int_eq(segment_restore(s, id, "0123456789012345678901234567890123", 33), -1);
+	ck_assert_int_eq(segment_restore(s, 0, "x", 1), -1);
+	ck_assert_int_eq(segment_recover(s, 0, &r), 0);
+	ck_assert_uint_eq(r.requeued, 1);
+	ck_assert_ptr_eq(segment_lookup(s, id), segment_slot(s, 2));
+	ck_assert_int_eq(memcmp(segment_slot(s, 2)->payload, "hello", 5), 0);
+	ck_assert_int_eq(segment_next_ready(s), 2);
+	i = segment_reserve(s);
+	ck_assert_int_ne(i, 2);
+	next = segment_enqueue(s, (uint32_t)i, 0);
+	ck_assert_uint_gt(next >> JOBID_SLOT_BITS, id >> JOBID_SLOT_BITS);
+	/* an id below the sequence changes nothing */
+	segment_seq_above(s, jobid_make(0, 3, 1));
+	i = segment_reserve(s);
+	ck_assert_uint_gt(segment_enqueue(s, (uint32_t)i, 0) >> JOBID_SLOT_BITS,
+	    next >> JOBID_SLOT_BITS);
+	segment_close(s);
+	ck_assert_int_eq(segment_unlink(name), 0);
+}
+END_TEST
+
 static Suite *
 segment_suite(void)
 {
@@ -1809,6 +1937,12 @@ segment_suite(void)
 	tcase_add_test(tc, test_transition_fail_queued);
 	tcase_add_loop_test(tc, test_transition_wrong_state, SLOT_FREE, SLOT_FAILED + 1);
 	tcase_add_test(tc, test_census);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("journal");
+	tcase_add_test(tc, test_assign_publish);
+	tcase_add_test(tc, test_finished);
+	tcase_add_test(tc, test_restore);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("kill");
