@@ -42,6 +42,13 @@
  * sees our flag.  Without an idle worker the flag is not set: a worker
  * announcing itself wakes us anyway.
  *
+ * Reload (CTL_CONFIG): a new generation of workers is spawned while the
+ * old one keeps running jobs; the first new worker to announce itself
+ * retires the old one (counted as a good reload).  If more new workers
+ * die before announcing themselves than the generation has (all of them,
+ * then a throttled respawn), the old configuration comes back and the new
+ * workers are retired (a failed reload).
+ *
  * Ending: CTL_STOP or SIGTERM kills every worker's process group, reaps
  * them and exits 0; the jobs they were running go back to QUEUED without
  * counting the attempt we cut short (the master's recovery requeues them).
@@ -85,7 +92,12 @@ struct dispatcher {
 	struct ring *ready, *freer;
 	uint32_t cap;
 	struct pool *pool;
-	uint32_t rgen;			/* reload generation */
+	uint32_t rgen;			/* reload generation of cfg */
+	uint32_t gens;			/* generations numbered so far */
+	int pending;			/* a reload waits for its first worker */
+	struct config old;		/* while pending: the generation serving */
+	uint32_t old_rgen;
+	unsigned pending_deaths;	/* new workers dead before announcing */
 	uint32_t *retry;		/* FIFO of slot indices, cap entries */
 	uint32_t retry_head, retry_n;
 	int doorbell_fd, ctl_fd, sig_r;
@@ -221,6 +233,33 @@ static void record(struct dispatcher *d, uint32_t i, uint64_t job_id, int32_t st
 		fail_attempt(d, i, sl);
 }
 
+/* A pending reload's first worker announced itself: the new generation
+ * can start, the old one is retired (it finishes its batches). */
+static void reload_done(struct dispatcher *d)
+{
+	log_info("reload: generation %" PRIu32 " started, retiring generation %" PRIu32,
+	    d->rgen, d->old_rgen);
+	d->pending = 0;
+	pool_retire(d->pool, d->rgen);
+	atomic_fetch_add(&d->h->reloads_ok, 1);
+}
+
+/* A pending reload's workers keep dying before announcing themselves:
+ * back to the generation that serves (log and level stay as reloaded). */
+static void reload_undo(struct dispatcher *d, const char *why)
+{
+	log_errorx("reload: the new workers cannot start (%s): keeping generation %" PRIu32,
+	    why, d->old_rgen);
+	memcpy(d->old.log, d->cfg.log, sizeof(d->old.log));
+	d->old.log_level = d->cfg.log_level;
+	d->cfg = d->old;
+	d->rgen = d->old_rgen;
+	d->pending = 0;
+	pool_retire(d->pool, d->rgen);
+	pool_throttle_reset(d->pool);
+	atomic_fetch_add(&d->h->reloads_failed, 1);
+}
+
 /* Process the whole messages in the idle buffer. */
 static void idle_messages(struct dispatcher *d)
 {
@@ -231,8 +270,15 @@ static void idle_messages(struct dispatcher *d)
 		struct pool_done r;
 
 		memcpy(&m, d->ibuf + off, sizeof(m));
-		if (pool_idle(d->pool, &m, &r) == 1)
+		switch (pool_idle(d->pool, &m, &r)) {
+		case 0:
+			if (d->pending && pool_rgen(d->pool, m.index) == d->rgen)
+				reload_done(d);
+			break;
+		case 1:
 			record(d, r.slot, r.job_id, r.status);
+			break;
+		}
 	}
 	/* A torn message cannot happen (writes <= PIPE_BUF are atomic); keep
 	 * any tail for the next read all the same. */
@@ -327,6 +373,11 @@ static void handle_deaths(struct dispatcher *d)
 			atomic_fetch_add_explicit(&d->h->worker_deaths, 1, memory_order_relaxed);
 		}
 		death_jobs(d, &x, status);
+		/* every new worker died before announcing itself, and a
+		 * throttled respawn too: the new generation cannot start */
+		if (d->pending && x.rgen == d->rgen && x.throttled &&
+		    ++d->pending_deaths > d->cfg.workers)
+			reload_undo(d, how);
 	}
 }
 
@@ -426,10 +477,17 @@ static void assign(struct dispatcher *d)
 	}
 }
 
+/* Live workers of the current generation (a pending reload's: the old
+ * one serves meanwhile, not retired). */
+static unsigned current_workers(struct dispatcher *d)
+{
+	return d->pending ? pool_count_gen(d->pool, d->rgen) : pool_count(d->pool, POOL_CURRENT);
+}
+
 /* Fork the workers the current generation is missing. */
 static void spawn(struct dispatcher *d)
 {
-	unsigned have = pool_count(d->pool, POOL_CURRENT), allowed;
+	unsigned have = current_workers(d), allowed;
 
 	if (d->closing || d->stopping || have >= d->cfg.workers)
 		return;
@@ -448,6 +506,7 @@ static void start_closing(struct dispatcher *d, const char *why)
 		return;
 	log_info("%s: finishing %u running job%s, then exiting", why, busy, plural(busy));
 	d->closing = 1;
+	d->pending = 0;
 	pool_retire_all(d->pool);
 }
 
@@ -480,19 +539,30 @@ static _Noreturn void stop(struct dispatcher *d)
 	finish_exit(d, 0);
 }
 
-/* CTL_CONFIG: a new worker generation with the new settings. */
+/* CTL_CONFIG: a new worker generation with the new settings.  The
+ * generation serving keeps serving until a new worker announces itself
+ * (reload_done) or the new ones cannot start (reload_undo).  A reload
+ * while one is pending replaces it: its workers are retired. */
 static void reload(struct dispatcher *d, const struct config *c)
 {
 	if (strcmp(c->log, d->cfg.log) != 0 && log_open(c->log, c->log_level) == -1)
 		log_warn("reload: log %s", c->log);
 	log_set_level(c->log_level);
+	if (d->pending)
+		pool_retire(d->pool, d->old_rgen);
+	else {
+		d->old = d->cfg;
+		d->old_rgen = d->rgen;
+	}
 	d->cfg = *c;
 	if (d->cfg.max_attempts == 0)
 		d->cfg.max_attempts = 1;
-	d->rgen++;
-	log_info("reload: generation %" PRIu32 ", %u worker%s, handler \"%s\"",
-	    d->rgen, d->cfg.workers, plural(d->cfg.workers), d->cfg.handler);
-	pool_retire(d->pool, d->rgen);
+	d->rgen = ++d->gens;
+	d->pending = 1;
+	d->pending_deaths = 0;
+	log_info("reload: generation %" PRIu32 ", %u worker%s, handler \"%s\"; generation %"
+	    PRIu32 " serves until it starts", d->rgen, d->cfg.workers, plural(d->cfg.workers),
+	    d->cfg.handler, d->old_rgen);
 	pool_throttle_reset(d->pool);
 	d->run_ns = UNKNOWN_RUN_NS;	/* a new handler */
 }
@@ -583,7 +653,7 @@ static int timeout_ms(int64_t deadline)
  * when an idle worker waits for work. */
 static void wait_events(struct dispatcher *d)
 {
-	int want_spawn = !d->closing && pool_count(d->pool, POOL_CURRENT) < d->cfg.workers;
+	int want_spawn = !d->closing && current_workers(d) < d->cfg.workers;
 	int timeout = timeout_ms(pool_next_event(d->pool, want_spawn));
 	int sleeping = 0, n;
 	struct pollfd p[4] = {

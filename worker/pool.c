@@ -297,6 +297,11 @@ pid_t pool_pid(const struct pool *p, uint32_t i)
 	return p->e[i].pid;
 }
 
+uint32_t pool_rgen(const struct pool *p, uint32_t i)
+{
+	return p->e[i].rgen;
+}
+
 int pool_take_idle(struct pool *p)
 {
 	int32_t i = p->idle_head;
@@ -420,6 +425,7 @@ int pool_next_death(struct pool *p, struct pool_death *d)
 	d->timed_out = e->timed_out;
 	d->killed = e->killed;
 	d->retired = e->retired;
+	d->rgen = e->rgen;
 	if (e->reported < e->n) {
 		struct score *sc = segment_score(p->seg, i);
 		uint32_t done = atomic_load_explicit(&sc->progress, memory_order_acquire);
@@ -581,4 +587,14 @@ unsigned pool_count(const struct pool *p, enum pool_count_what what)
 		return p->live - p->retired;
 	}
 	return 0;
+}
+
+unsigned pool_count_gen(const struct pool *p, uint32_t rgen)
+{
+	unsigned n = 0;
+
+	for (uint32_t i = 0; i < p->high; i++)
+		n += p->e[i].rgen == rgen && !p->e[i].retired &&
+		    p->e[i].state != W_EMPTY && p->e[i].state != W_DEAD;
+	return n;
 }

@@ -1299,6 +1299,8 @@ START_TEST(reload_generation)
 	ew[0] = script;
 	cfg_init(&c, HANDLER_EXEC, 3, ew, 1);
 	h_ctl(&t, CTL_CONFIG, &c, sizeof(c));
+	/* the old generation serves until a new worker announces itself */
+	wait_log(&t, "reload: generation 1 started, retiring generation 0", 1, 10000);
 	after = h_submit(&t, "y", 1);
 	sl = h_wait_job(&t, after, 5000);
 	ck_assert_uint_eq(atomic_load(&sl->state), SLOT_DONE);
@@ -1564,6 +1566,51 @@ START_TEST(batch_timeout_right_job)
 }
 END_TEST
 
+/* A reload to a handler whose workers cannot start (a spool directory
+ * that cannot be made: each new worker exits with status 1 before it
+ * announces itself): the old generation keeps running jobs throughout, the
+ * new one is given up, logged with the reason and counted as a failed
+ * reload; a later good reload still takes over. */
+START_TEST(reload_cannot_start)
+{
+	const char *w[] = { "sleep" }, *bad[] = { "/proc/self/no/such/spool" };
+	struct harness t;
+	struct config c, nc;
+	uint64_t id[4];
+
+	cfg_init(&c, HANDLER_SLEEP, 2, w, 0);
+	c.sleep_ms = 1;
+	h_start(&t, &c, 16, 16);
+	wait_idle_workers(&t, 2, 5000);
+	cfg_init(&nc, HANDLER_SPOOL, 2, bad, 1);
+	h_ctl(&t, CTL_CONFIG, &nc, sizeof(nc));
+	for (int k = 0; k < 2; k++)
+		id[k] = h_submit(&t, "x", 1);
+	wait_log(&t, "reload: the new workers cannot start (exited with status 1): "
+	    "keeping generation 0", 1, 20000);
+	for (int k = 2; k < 4; k++)
+		id[k] = h_submit(&t, "y", 1);
+	for (int k = 0; k < 4; k++) {
+		struct slot *sl = h_wait_job(&t, id[k], 10000);
+
+		ck_assert_uint_eq(atomic_load(&sl->state), SLOT_DONE);
+		ck_assert_uint_eq(sl->attempts, 1);
+	}
+	ck_assert_uint_eq(atomic_load(&t.h->reloads_failed), 1);
+	ck_assert_uint_eq(atomic_load(&t.h->reloads_ok), 0);
+	/* a good reload after it: generation 2 takes over */
+	cfg_init(&nc, HANDLER_NOOP, 2, NULL, 0);
+	h_ctl(&t, CTL_CONFIG, &nc, sizeof(nc));
+	wait_log(&t, "reload: generation 2 started, retiring generation 0", 1, 10000);
+	id[0] = h_submit(&t, "z", 1);
+	ck_assert_uint_eq(atomic_load(&h_wait_job(&t, id[0], 10000)->state), SLOT_DONE);
+	ck_assert_uint_eq(atomic_load(&t.h->reloads_ok), 1);
+	h_end(&t);
+	ck_assert_int_eq(log_count(&t, "generation 1 started"), 0);
+	rm_dir(t.dir);
+}
+END_TEST
+
 /* A reload while a worker is in the middle of a batch: the retired worker
  * finishes its batch, the new generation runs new work meanwhile; every
  * job done once. */
@@ -1673,6 +1720,7 @@ Suite *dispatcher_suite(void)
 	tcase_add_test(tc, batch_worker_killed);
 	tcase_add_test(tc, batch_timeout_right_job);
 	tcase_add_test(tc, batch_reload);
+	tcase_add_test(tc, reload_cannot_start);
 	tcase_add_test(tc, short_queue_not_batched);
 	suite_add_tcase(s, tc);
 	return s;
