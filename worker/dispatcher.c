@@ -413,9 +413,11 @@ static int64_t next_job(struct dispatcher *d)
  * workers), a queue no longer than the pool is never batched: no job
  * waits behind another while a busy worker is about to be idle.  Only
  * while jobs run shorter than SHORT_JOB_NS (a moving average) is it
- * shared among as many idle workers as there are CPUs, for bigger
- * batches: waiting behind such jobs costs less than a wake-up, and more
- * batches at once than CPUs run no sooner. */
+ * shared among as many idle workers as there are CPUs, and a batch gets
+ * up to SHORT_JOB_NS of work before another worker is woken, for bigger
+ * batches: waiting behind such jobs costs less than a wake-up (a worker's
+ * and the dispatcher's, at its report), and more batches at once than
+ * CPUs run no sooner. */
 static uint32_t batch_size(struct dispatcher *d)
 {
 	unsigned workers = d->cfg.workers, idle = pool_count(d->pool, POOL_IDLE);
@@ -426,6 +428,13 @@ static uint32_t batch_size(struct dispatcher *d)
 	else if (workers < idle)
 		workers = idle;
 	n = (uint32_t)((queued + (uint64_t)workers - 1) / workers);
+	if (d->run_ns < SHORT_JOB_NS) {
+		/* another worker only for more than SHORT_JOB_NS of work */
+		uint64_t least = SHORT_JOB_NS / ((uint64_t)d->run_ns + 1);
+
+		if (n < least)
+			n = least < queued ? (uint32_t)least : queued;
+	}
 	return n == 0 ? 1 : n > PROTO_BATCH ? PROTO_BATCH : n;
 }
 
