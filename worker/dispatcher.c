@@ -327,12 +327,13 @@ static void death_jobs(struct dispatcher *d, const struct pool_death *x, int32_t
 	if (x->running) {
 		struct slot *sl = held_slot(d, x->job[k].slot, x->job[k].job_id);
 
-		if (d->stopping && x->killed && !x->timed_out && WIFSIGNALED(x->wstatus) &&
-		    WTERMSIG(x->wstatus) == SIGKILL) {
-			/* We cut it short: not the job's attempt.  QUEUED,
-			 * it runs first at the next start.  A worker that
-			 * died otherwise (a crash of its own) is charged
-			 * below like any other. */
+		if (((d->stopping && x->killed && !x->timed_out) || x->late) &&
+		    WIFSIGNALED(x->wstatus) && WTERMSIG(x->wstatus) == SIGKILL) {
+			/* We cut it short (stopping, or killing for the
+			 * previous job's timeout as that job ended): not the
+			 * job's attempt.  QUEUED, first in line.  A worker
+			 * that died otherwise (a crash of its own) is
+			 * charged below like any other. */
 			requeue(d, x->job[k].slot, 0);
 			return;
 		}

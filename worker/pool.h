@@ -38,8 +38,10 @@
  * A batch on the scoreboard: pool_assign sets job_id to the first job and
  * progress to 0; the worker marks each job it starts (job_id,
  * job_started) and, after writing the job's result into its slot, counts
- * it in progress.  Job timeouts run from job_started, per job.  A death
- * reports the jobs of the batch not reported on the pipe: the first
+ * it in progress.  Job timeouts run from job_started, per job; the kill
+ * notes the job it is for (progress then), and a death whose progress
+ * went past it was a kill that landed after that job ended ("late").
+ * A death reports the jobs of the batch not reported on the pipe: the first
  * "finished" of them by progress, their results in the slots, then the one
  * that was running, if any, then those never started.
  */
@@ -74,6 +76,8 @@ struct pool_death {
 	struct proto_job job[PROTO_BATCH];
 	int timed_out;		/* we killed it for job_timeout */
 	int killed;		/* we killed it: timeout or pool_kill_all */
+	int late;		/* the job it timed out for had finished when the
+				 * kill landed: the running job was cut short */
 	int retired;		/* its job pipe was closed: exit expected */
 	uint32_t rgen;		/* its reload generation */
 	int throttled;		/* it died before its first job: respawn later */
