@@ -389,8 +389,7 @@ static void reload(struct master *m)
 	log_set_level(nc.log_level);
 	httpd_configure(m->httpd, &nc);
 	*m->cfg = nc;
-	send_ctl(m, CTL_CONFIG, m->cfg, sizeof(*m->cfg));
-	atomic_fetch_add(&segment_header(m->a->seg)->reloads_ok, 1);
+	send_ctl(m, CTL_CONFIG, m->cfg, sizeof(*m->cfg));	/* it counts the result */
 	log_info("configuration reloaded: %u worker%s, handler \"%s\"",
 	    nc.workers, plural(nc.workers), nc.handler);
 	notify_send("READY=1");

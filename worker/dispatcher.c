@@ -42,6 +42,13 @@
  * sees our flag.  Without an idle worker the flag is not set: a worker
  * announcing itself wakes us anyway.
  *
+ * Reload (CTL_CONFIG): a new generation of workers is spawned while the
+ * old one keeps running jobs; the first new worker to announce itself
+ * retires the old one (counted as a good reload).  If more new workers
+ * die before announcing themselves than the generation has (all of them,
+ * then a throttled respawn), the old configuration comes back and the new
+ * workers are retired (a failed reload).
+ *
  * Ending: CTL_STOP or SIGTERM kills every worker's process group, reaps
  * them and exits 0; the jobs they were running go back to QUEUED without
  * counting the attempt we cut short (the master's recovery requeues them).
@@ -85,7 +92,12 @@ struct dispatcher {
 	struct ring *ready, *freer;
 	uint32_t cap;
 	struct pool *pool;
-	uint32_t rgen;			/* reload generation */
+	uint32_t rgen;			/* reload generation of cfg */
+	uint32_t gens;			/* generations numbered so far */
+	int pending;			/* a reload waits for its first worker */
+	struct config old;		/* while pending: the generation serving */
+	uint32_t old_rgen;
+	unsigned pending_deaths;	/* new workers dead before announcing */
 	uint32_t *retry;		/* FIFO of slot indices, cap entries */
 	uint32_t retry_head, retry_n;
 	int doorbell_fd, ctl_fd, sig_r;
@@ -221,6 +233,33 @@ static void record(struct dispatcher *d, uint32_t i, uint64_t job_id, int32_t st
 		fail_attempt(d, i, sl);
 }
 
+/* A pending reload's first worker announced itself: the new generation
+ * can start, the old one is retired (it finishes its batches). */
+static void reload_done(struct dispatcher *d)
+{
+	log_info("reload: generation %" PRIu32 " started, retiring generation %" PRIu32,
+	    d->rgen, d->old_rgen);
+	d->pending = 0;
+	pool_retire(d->pool, d->rgen);
+	atomic_fetch_add(&d->h->reloads_ok, 1);
+}
+
+/* A pending reload's workers keep dying before announcing themselves:
+ * back to the generation that serves (log and level stay as reloaded). */
+static void reload_undo(struct dispatcher *d, const char *why)
+{
+	log_errorx("reload: the new workers cannot start (%s): keeping generation %" PRIu32,
+	    why, d->old_rgen);
+	memcpy(d->old.log, d->cfg.log, sizeof(d->old.log));
+	d->old.log_level = d->cfg.log_level;
+	d->cfg = d->old;
+	d->rgen = d->old_rgen;
+	d->pending = 0;
+	pool_retire(d->pool, d->rgen);
+	pool_throttle_reset(d->pool);
+	atomic_fetch_add(&d->h->reloads_failed, 1);
+}
+
 /* Process the whole messages in the idle buffer. */
 static void idle_messages(struct dispatcher *d)
 {
@@ -231,8 +270,15 @@ static void idle_messages(struct dispatcher *d)
 		struct pool_done r;
 
 		memcpy(&m, d->ibuf + off, sizeof(m));
-		if (pool_idle(d->pool, &m, &r) == 1)
+		switch (pool_idle(d->pool, &m, &r)) {
+		case 0:
+			if (d->pending && pool_rgen(d->pool, m.index) == d->rgen)
+				reload_done(d);
+			break;
+		case 1:
 			record(d, r.slot, r.job_id, r.status);
+			break;
+		}
 	}
 	/* A torn message cannot happen (writes <= PIPE_BUF are atomic); keep
 	 * any tail for the next read all the same. */
@@ -281,12 +327,13 @@ static void death_jobs(struct dispatcher *d, const struct pool_death *x, int32_t
 	if (x->running) {
 		struct slot *sl = held_slot(d, x->job[k].slot, x->job[k].job_id);
 
-		if (d->stopping && x->killed && !x->timed_out && WIFSIGNALED(x->wstatus) &&
-		    WTERMSIG(x->wstatus) == SIGKILL) {
-			/* We cut it short: not the job's attempt.  QUEUED,
-			 * it runs first at the next start.  A worker that
-			 * died otherwise (a crash of its own) is charged
-			 * below like any other. */
+		if (((d->stopping && x->killed && !x->timed_out) || x->late) &&
+		    WIFSIGNALED(x->wstatus) && WTERMSIG(x->wstatus) == SIGKILL) {
+			/* We cut it short (stopping, or killing for the
+			 * previous job's timeout as that job ended): not the
+			 * job's attempt.  QUEUED, first in line.  A worker
+			 * that died otherwise (a crash of its own) is
+			 * charged below like any other. */
 			requeue(d, x->job[k].slot, 0);
 			return;
 		}
@@ -327,6 +374,11 @@ static void handle_deaths(struct dispatcher *d)
 			atomic_fetch_add_explicit(&d->h->worker_deaths, 1, memory_order_relaxed);
 		}
 		death_jobs(d, &x, status);
+		/* every new worker died before announcing itself, and a
+		 * throttled respawn too: the new generation cannot start */
+		if (d->pending && x.rgen == d->rgen && x.throttled &&
+		    ++d->pending_deaths > d->cfg.workers)
+			reload_undo(d, how);
 	}
 }
 
@@ -362,9 +414,11 @@ static int64_t next_job(struct dispatcher *d)
  * workers), a queue no longer than the pool is never batched: no job
  * waits behind another while a busy worker is about to be idle.  Only
  * while jobs run shorter than SHORT_JOB_NS (a moving average) is it
- * shared among as many idle workers as there are CPUs, for bigger
- * batches: waiting behind such jobs costs less than a wake-up, and more
- * batches at once than CPUs run no sooner. */
+ * shared among as many idle workers as there are CPUs, and a batch gets
+ * up to SHORT_JOB_NS of work before another worker is woken, for bigger
+ * batches: waiting behind such jobs costs less than a wake-up (a worker's
+ * and the dispatcher's, at its report), and more batches at once than
+ * CPUs run no sooner. */
 static uint32_t batch_size(struct dispatcher *d)
 {
 	unsigned workers = d->cfg.workers, idle = pool_count(d->pool, POOL_IDLE);
@@ -375,6 +429,13 @@ static uint32_t batch_size(struct dispatcher *d)
 	else if (workers < idle)
 		workers = idle;
 	n = (uint32_t)((queued + (uint64_t)workers - 1) / workers);
+	if (d->run_ns < SHORT_JOB_NS) {
+		/* another worker only for more than SHORT_JOB_NS of work */
+		uint64_t least = SHORT_JOB_NS / ((uint64_t)d->run_ns + 1);
+
+		if (n < least)
+			n = least < queued ? (uint32_t)least : queued;
+	}
 	return n == 0 ? 1 : n > PROTO_BATCH ? PROTO_BATCH : n;
 }
 
@@ -426,10 +487,17 @@ static void assign(struct dispatcher *d)
 	}
 }
 
+/* Live workers of the current generation (a pending reload's: the old
+ * one serves meanwhile, not retired). */
+static unsigned current_workers(struct dispatcher *d)
+{
+	return d->pending ? pool_count_gen(d->pool, d->rgen) : pool_count(d->pool, POOL_CURRENT);
+}
+
 /* Fork the workers the current generation is missing. */
 static void spawn(struct dispatcher *d)
 {
-	unsigned have = pool_count(d->pool, POOL_CURRENT), allowed;
+	unsigned have = current_workers(d), allowed;
 
 	if (d->closing || d->stopping || have >= d->cfg.workers)
 		return;
@@ -448,6 +516,7 @@ static void start_closing(struct dispatcher *d, const char *why)
 		return;
 	log_info("%s: finishing %u running job%s, then exiting", why, busy, plural(busy));
 	d->closing = 1;
+	d->pending = 0;
 	pool_retire_all(d->pool);
 }
 
@@ -480,19 +549,30 @@ static _Noreturn void stop(struct dispatcher *d)
 	finish_exit(d, 0);
 }
 
-/* CTL_CONFIG: a new worker generation with the new settings. */
+/* CTL_CONFIG: a new worker generation with the new settings.  The
+ * generation serving keeps serving until a new worker announces itself
+ * (reload_done) or the new ones cannot start (reload_undo).  A reload
+ * while one is pending replaces it: its workers are retired. */
 static void reload(struct dispatcher *d, const struct config *c)
 {
 	if (strcmp(c->log, d->cfg.log) != 0 && log_open(c->log, c->log_level) == -1)
 		log_warn("reload: log %s", c->log);
 	log_set_level(c->log_level);
+	if (d->pending)
+		pool_retire(d->pool, d->old_rgen);
+	else {
+		d->old = d->cfg;
+		d->old_rgen = d->rgen;
+	}
 	d->cfg = *c;
 	if (d->cfg.max_attempts == 0)
 		d->cfg.max_attempts = 1;
-	d->rgen++;
-	log_info("reload: generation %" PRIu32 ", %u worker%s, handler \"%s\"",
-	    d->rgen, d->cfg.workers, plural(d->cfg.workers), d->cfg.handler);
-	pool_retire(d->pool, d->rgen);
+	d->rgen = ++d->gens;
+	d->pending = 1;
+	d->pending_deaths = 0;
+	log_info("reload: generation %" PRIu32 ", %u worker%s, handler \"%s\"; generation %"
+	    PRIu32 " serves until it starts", d->rgen, d->cfg.workers, plural(d->cfg.workers),
+	    d->cfg.handler, d->old_rgen);
 	pool_throttle_reset(d->pool);
 	d->run_ns = UNKNOWN_RUN_NS;	/* a new handler */
 }
@@ -583,7 +663,7 @@ static int timeout_ms(int64_t deadline)
  * when an idle worker waits for work. */
 static void wait_events(struct dispatcher *d)
 {
-	int want_spawn = !d->closing && pool_count(d->pool, POOL_CURRENT) < d->cfg.workers;
+	int want_spawn = !d->closing && current_workers(d) < d->cfg.workers;
 	int timeout = timeout_ms(pool_next_event(d->pool, want_spawn));
 	int sleeping = 0, n;
 	struct pollfd p[4] = {

@@ -53,6 +53,7 @@ struct entry {
 	int retired;
 	int timed_out;
 	int killed;		/* by us: timeout or shutdown */
+	uint32_t timed_at;	/* timed_out: progress then (the job's index) */
 	int listed;		/* on the idle list */
 	int wstatus;		/* W_DEAD: from waitpid */
 	uint32_t n, reported;	/* the batch; busy while reported < n */
@@ -297,6 +298,11 @@ pid_t pool_pid(const struct pool *p, uint32_t i)
 	return p->e[i].pid;
 }
 
+uint32_t pool_rgen(const struct pool *p, uint32_t i)
+{
+	return p->e[i].rgen;
+}
+
 int pool_take_idle(struct pool *p)
 {
 	int32_t i = p->idle_head;
@@ -420,6 +426,7 @@ int pool_next_death(struct pool *p, struct pool_death *d)
 	d->timed_out = e->timed_out;
 	d->killed = e->killed;
 	d->retired = e->retired;
+	d->rgen = e->rgen;
 	if (e->reported < e->n) {
 		struct score *sc = segment_score(p->seg, i);
 		uint32_t done = atomic_load_explicit(&sc->progress, memory_order_acquire);
@@ -432,6 +439,9 @@ int pool_next_death(struct pool *p, struct pool_death *d)
 		d->running = d->finished < d->n &&
 		    atomic_load_explicit(&sc->job_id, memory_order_relaxed) ==
 		    d->job[d->finished].job_id;
+		/* the timed-out job ended before our kill landed: the one
+		 * running then was not it */
+		d->late = e->timed_out && done > e->timed_at;
 		p->busy--;
 		if (e->timeout != 0)
 			p->deadlines--;
@@ -474,17 +484,23 @@ void pool_expire(struct pool *p, int64_t now)
 		struct entry *e = &p->e[i];
 		struct score *sc = segment_score(p->seg, i);
 		int64_t started;
+		uint32_t done;
 		char id[JOBID_STRLEN + 1];
 
 		if (e->state != W_BUSY || e->timeout == 0 || e->timed_out)
 			continue;
-		started = atomic_load_explicit(&sc->job_started, memory_order_relaxed);
-		if (started == 0 || now < started + e->timeout)
+		/* job_started between two reads of progress: it belongs to
+		 * job "done" of the batch (else look again next round) */
+		done = atomic_load_explicit(&sc->progress, memory_order_acquire);
+		started = atomic_load_explicit(&sc->job_started, memory_order_acquire);
+		if (started == 0 || now < started + e->timeout ||
+		    atomic_load_explicit(&sc->progress, memory_order_acquire) != done)
 			continue;
 		jobid_format(atomic_load_explicit(&sc->job_id, memory_order_relaxed), id);
 		log_warnx("job %s timed out after %" PRId64 " s, killing worker %ld",
 		    id, (now - started + 500000000) / 1000000000, (long)e->pid);
 		e->timed_out = 1;
+		e->timed_at = done;
 		atomic_fetch_add_explicit(&segment_header(p->seg)->job_timeouts, 1,
 		    memory_order_relaxed);
 		kill_worker(e);
@@ -581,4 +597,14 @@ unsigned pool_count(const struct pool *p, enum pool_count_what what)
 		return p->live - p->retired;
 	}
 	return 0;
+}
+
+unsigned pool_count_gen(const struct pool *p, uint32_t rgen)
+{
+	unsigned n = 0;
+
+	for (uint32_t i = 0; i < p->high; i++)
+		n += p->e[i].rgen == rgen && !p->e[i].retired &&
+		    p->e[i].state != W_EMPTY && p->e[i].state != W_DEAD;
+	return n;
 }

@@ -17,6 +17,7 @@
  *                               the batch's last result makes it idle
  *   pool_take_idle(p)           an idle worker for the next batch, or -1
  *   pool_pid(p, i)              worker i's pid
+ *   pool_rgen(p, i)             worker i's reload generation
  *   pool_assign(p, i, ...)      send a batch of jobs to idle worker i
  *   pool_reap(p, block)         collect exited workers (waitpid)
  *   pool_next_death(p, &death)  hand out one collected death, free its entry
@@ -27,6 +28,7 @@
  *   pool_spawn_allowed(p, now)  how many spawns the throttle allows now
  *   pool_next_event(p)          the nearest deadline or respawn time
  *   pool_count(p, what)         live / busy / idle / current workers
+ *   pool_count_gen(p, rgen)     live workers of one generation, not retired
  *
  * Deaths are collected in two steps on purpose: a worker writes its last
  * announcement before it exits, so between pool_reap() and
@@ -36,8 +38,10 @@
  * A batch on the scoreboard: pool_assign sets job_id to the first job and
  * progress to 0; the worker marks each job it starts (job_id,
  * job_started) and, after writing the job's result into its slot, counts
- * it in progress.  Job timeouts run from job_started, per job.  A death
- * reports the jobs of the batch not reported on the pipe: the first
+ * it in progress.  Job timeouts run from job_started, per job; the kill
+ * notes the job it is for (progress then), and a death whose progress
+ * went past it was a kill that landed after that job ended ("late").
+ * A death reports the jobs of the batch not reported on the pipe: the first
  * "finished" of them by progress, their results in the slots, then the one
  * that was running, if any, then those never started.
  */
@@ -72,7 +76,10 @@ struct pool_death {
 	struct proto_job job[PROTO_BATCH];
 	int timed_out;		/* we killed it for job_timeout */
 	int killed;		/* we killed it: timeout or pool_kill_all */
+	int late;		/* the job it timed out for had finished when the
+				 * kill landed: the running job was cut short */
 	int retired;		/* its job pipe was closed: exit expected */
+	uint32_t rgen;		/* its reload generation */
 	int throttled;		/* it died before its first job: respawn later */
 };
 
@@ -89,6 +96,7 @@ int pool_spawn(struct pool *p, const struct config *c, uint32_t rgen);
 int pool_idle(struct pool *p, const struct msg_idle *m, struct pool_done *done);
 int pool_take_idle(struct pool *p);
 pid_t pool_pid(const struct pool *p, uint32_t i);
+uint32_t pool_rgen(const struct pool *p, uint32_t i);
 /* Mark worker i busy with n (1 .. PROTO_BATCH) jobs and write the
  * assignment (timeout: ns each job may run, 0 = none); 0.  -1 when the
  * write failed (the worker died after announcing itself): no job reached
@@ -116,5 +124,8 @@ unsigned pool_spawn_allowed(struct pool *p, int64_t now);
 int64_t pool_next_event(const struct pool *p, int want_spawn);
 /* POOL_CURRENT: live and not retired (the current generation). */
 unsigned pool_count(const struct pool *p, enum pool_count_what what);
+/* Live, not retired workers of reload generation rgen (a walk of the
+ * table: for the time a reload is pending). */
+unsigned pool_count_gen(const struct pool *p, uint32_t rgen);
 
 #endif

@@ -32,6 +32,7 @@
 #include "common/proto.h"
 #include "common/segment.h"
 #include "worker/dispatcher.h"
+#include "worker/pool.h"
 
 struct harness {
 	char name[64];
@@ -1299,6 +1300,8 @@ START_TEST(reload_generation)
 	ew[0] = script;
 	cfg_init(&c, HANDLER_EXEC, 3, ew, 1);
 	h_ctl(&t, CTL_CONFIG, &c, sizeof(c));
+	/* the old generation serves until a new worker announces itself */
+	wait_log(&t, "reload: generation 1 started, retiring generation 0", 1, 10000);
 	after = h_submit(&t, "y", 1);
 	sl = h_wait_job(&t, after, 5000);
 	ck_assert_uint_eq(atomic_load(&sl->state), SLOT_DONE);
@@ -1564,6 +1567,112 @@ START_TEST(batch_timeout_right_job)
 }
 END_TEST
 
+/* The kill for a job's timeout lands just after that job ended and the
+ * next of its batch started (simulated on the scoreboard once the worker
+ * is dead): the pool says so ("late"), and the dispatcher then requeues
+ * the running job without charging it the attempt. */
+START_TEST(timeout_kill_late)
+{
+	const char *w[] = { "sleep" };
+	char name[64], err[256];
+	struct segment *seg;
+	struct config c;
+	struct pool *p;
+	struct score *sc;
+	struct proto_job job[2];
+	struct msg_idle m;
+	struct pool_done done;
+	struct pool_death x;
+	int64_t end = clock_mono_ns() + 10 * 1000000000LL;
+	int wi;
+
+	snprintf(name, sizeof(name), "/jobqd-dtest-%ld-late", (long)getpid());
+	segment_unlink(name);
+	ck_assert_int_eq(segment_open(name, 4, 16, geteuid(), &seg, err, sizeof(err)), SEG_CREATED);
+	cfg_init(&c, HANDLER_SLEEP, 1, w, 0);
+	c.sleep_ms = 60000;
+	ck_assert_ptr_nonnull(p = pool_create(seg, err, sizeof(err)));
+	ck_assert_int_ge(wi = pool_spawn(p, &c, 0), 0);
+	while (proto_read(pool_idle_fd(p), &m, sizeof(m)) != 1) {
+		ck_assert_msg(clock_mono_ns() < end, "no announcement in 10 s");
+		msleep(2);
+	}
+	ck_assert_int_eq(pool_idle(p, &m, &done), 0);
+	for (int k = 0; k < 2; k++) {
+		long i = segment_reserve(seg);
+
+		ck_assert_int_ge(i, 0);
+		job[k] = (struct proto_job){ .slot = (uint32_t)i, .attempt = 1,
+		    .job_id = segment_enqueue(seg, (uint32_t)i, 1) };
+	}
+	ck_assert_int_eq(pool_take_idle(p), wi);
+	ck_assert_int_eq(pool_assign(p, (uint32_t)wi, job, 2, 1), 0);	/* 1 ns each */
+	sc = segment_score(seg, (uint32_t)wi);
+	while (atomic_load(&sc->job_started) == 0) {
+		ck_assert_msg(clock_mono_ns() < end, "the first job did not start in 10 s");
+		msleep(2);
+	}
+	pool_expire(p, clock_mono_ns());	/* job[0]'s timeout: killed */
+	ck_assert_uint_eq(pool_reap(p, 1), 1);
+	/* as if job[0] had ended and job[1] started before the kill landed */
+	atomic_store(&sc->progress, 1);
+	atomic_store(&sc->job_id, job[1].job_id);
+	ck_assert_int_eq(pool_next_death(p, &x), 1);
+	ck_assert(x.timed_out && x.late);
+	ck_assert_uint_eq(x.n, 2);
+	ck_assert_uint_eq(x.finished, 1);
+	ck_assert_int_eq(x.running, 1);
+	pool_destroy(p);
+	segment_close(seg);
+	segment_unlink(name);
+}
+END_TEST
+
+/* A reload to a handler whose workers cannot start (a spool directory
+ * that cannot be made: each new worker exits with status 1 before it
+ * announces itself): the old generation keeps running jobs throughout, the
+ * new one is given up, logged with the reason and counted as a failed
+ * reload; a later good reload still takes over. */
+START_TEST(reload_cannot_start)
+{
+	const char *w[] = { "sleep" }, *bad[] = { "/proc/self/no/such/spool" };
+	struct harness t;
+	struct config c, nc;
+	uint64_t id[4];
+
+	cfg_init(&c, HANDLER_SLEEP, 2, w, 0);
+	c.sleep_ms = 1;
+	h_start(&t, &c, 16, 16);
+	wait_idle_workers(&t, 2, 5000);
+	cfg_init(&nc, HANDLER_SPOOL, 2, bad, 1);
+	h_ctl(&t, CTL_CONFIG, &nc, sizeof(nc));
+	for (int k = 0; k < 2; k++)
+		id[k] = h_submit(&t, "x", 1);
+	wait_log(&t, "reload: the new workers cannot start (exited with status 1): "
+	    "keeping generation 0", 1, 20000);
+	for (int k = 2; k < 4; k++)
+		id[k] = h_submit(&t, "y", 1);
+	for (int k = 0; k < 4; k++) {
+		struct slot *sl = h_wait_job(&t, id[k], 10000);
+
+		ck_assert_uint_eq(atomic_load(&sl->state), SLOT_DONE);
+		ck_assert_uint_eq(sl->attempts, 1);
+	}
+	ck_assert_uint_eq(atomic_load(&t.h->reloads_failed), 1);
+	ck_assert_uint_eq(atomic_load(&t.h->reloads_ok), 0);
+	/* a good reload after it: generation 2 takes over */
+	cfg_init(&nc, HANDLER_NOOP, 2, NULL, 0);
+	h_ctl(&t, CTL_CONFIG, &nc, sizeof(nc));
+	wait_log(&t, "reload: generation 2 started, retiring generation 0", 1, 10000);
+	id[0] = h_submit(&t, "z", 1);
+	ck_assert_uint_eq(atomic_load(&h_wait_job(&t, id[0], 10000)->state), SLOT_DONE);
+	ck_assert_uint_eq(atomic_load(&t.h->reloads_ok), 1);
+	h_end(&t);
+	ck_assert_int_eq(log_count(&t, "generation 1 started"), 0);
+	rm_dir(t.dir);
+}
+END_TEST
+
 /* A reload while a worker is in the middle of a batch: the retired worker
  * finishes its batch, the new generation runs new work meanwhile; every
  * job done once. */
@@ -1673,6 +1782,8 @@ Suite *dispatcher_suite(void)
 	tcase_add_test(tc, batch_worker_killed);
 	tcase_add_test(tc, batch_timeout_right_job);
 	tcase_add_test(tc, batch_reload);
+	tcase_add_test(tc, reload_cannot_start);
+	tcase_add_test(tc, timeout_kill_late);
 	tcase_add_test(tc, short_queue_not_batched);
 	suite_add_tcase(s, tc);
 	return s;
