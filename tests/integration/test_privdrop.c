@@ -21,7 +21,7 @@
 #include "tests/lib/daemon.h"
 #include "tests/lib/http_client.h"
 
-#define POLL_SECS	15
+#define POLL_SECS	60
 
 /* nobody's entry, or NULL (and a line) when the test cannot run. */
 static struct passwd *nobody(const char *test)
