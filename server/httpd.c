@@ -179,7 +179,8 @@ struct httpd {
 	uint64_t responses[ROUTES_MAX_STATUS];
 	struct obuf body;	/* scratch for rendering a response body */
 	time_t date_sec;
-	char date[40];
+	char date[128];		/* the header lines around Date (add_date) */
+	size_t date_len;
 };
 
 static void conn_close(struct httpd *h, struct conn *c);
@@ -499,17 +500,22 @@ static void do_accept(void *arg, int lfd, unsigned ready)
 
 /* --- responses ----------------------------------------------------------- */
 
-/* The Date header value, formatted once per second. */
-static const char *http_date(struct httpd *h)
+/* A string literal, without strlen. */
+#define OBUF_LIT(o, s)	obuf_add((o), "" s, sizeof(s) - 1)
+
+/* The header lines between the status line and the Content-Type value,
+ * Date among them, formatted once per second. */
+static void add_date(struct httpd *h, struct obuf *o)
 {
 	time_t now = time(NULL);
 	struct tm tm;
 
 	if (now != h->date_sec && gmtime_r(&now, &tm) != NULL) {
-		strftime(h->date, sizeof h->date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		h->date_len = strftime(h->date, sizeof h->date, "\r\nDate: %a, %d %b %Y "
+		    "%H:%M:%S GMT\r\nServer: jobqd\r\nContent-Type: ", &tm);
 		h->date_sec = now;
 	}
-	return h->date;
+	obuf_add(o, h->date, h->date_len);
 }
 
 /* Append a response to the connection's output; close after it when the
@@ -525,20 +531,22 @@ static void send_reply(struct httpd *h, struct conn *c, struct reply *rep,
 	if (rep->status >= 0 && rep->status < ROUTES_MAX_STATUS)
 		h->responses[rep->status]++;
 	/* Appends, not printf: this runs once per request. */
-	obuf_str(o, "HTTP/1.1 ");
+	OBUF_LIT(o, "HTTP/1.1 ");
 	obuf_uint(o, (uint64_t)rep->status);
-	obuf_str(o, " ");
+	OBUF_LIT(o, " ");
 	obuf_str(o, http_status_text(rep->status));
-	obuf_str(o, "\r\nDate: ");
-	obuf_str(o, http_date(h));
-	obuf_str(o, "\r\nServer: jobqd\r\nContent-Type: ");
+	add_date(h, o);
 	obuf_str(o, rep->ctype);
-	obuf_str(o, "\r\nContent-Length: ");
+	OBUF_LIT(o, "\r\nContent-Length: ");
 	obuf_uint(o, blen);
-	obuf_str(o, "\r\n");
+	OBUF_LIT(o, "\r\n");
 	obuf_str(o, rep->extra);
-	obuf_str(o, c->close_after ? "Connection: close\r\n\r\n" :
-	    c->http10 ? "Connection: keep-alive\r\n\r\n" : "\r\n");
+	if (c->close_after)
+		OBUF_LIT(o, "Connection: close\r\n\r\n");
+	else if (c->http10)
+		OBUF_LIT(o, "Connection: keep-alive\r\n\r\n");
+	else
+		OBUF_LIT(o, "\r\n");
 	if (!head_only)
 		obuf_add(o, rep->body->p + rep->body->off, blen);
 	if (o->failed) {
@@ -803,7 +811,7 @@ static void payload_start(struct httpd *h, struct conn *c,
 		return;
 	}
 	if (expect)
-		obuf_str(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
+		OBUF_LIT(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
 	return;
 answer:
 	conn_consume(c, head_len);
