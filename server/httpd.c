@@ -1,7 +1,7 @@
 /*
- * httpd — the master's HTTP/1.1 event loop (see httpd.h): one epoll set,
- * non-blocking accept, a state machine per connection, the response
- * writer and the timers.
+ * httpd — the master's HTTP/1.1 server (see httpd.h), on the master's
+ * event loop (loop.h): non-blocking accept, a state machine per
+ * connection, the response writer and the connection timers.
  *
  * A connection is in one of three states:
  *   HEAD    reading a request head into the fixed input buffer (idle when
@@ -41,33 +41,35 @@
  * one or for the client to read its answers; or lingering), else of the
  * one whose current request has been arriving longest; one sending a
  * body into a slot is never taken.  With none to take, the listener
- * leaves the epoll set (the kernel's backlog holds newcomers) for
+ * is not watched (the kernel's backlog holds newcomers) for
  * ACCEPT_PAUSE_MS or until one closes.  The same pause follows EMFILE and
  * friends.
  *
- * Timers: every connection has one deadline; a tick every TICK_MS scans
- * them all (bounded work, no timer syscalls).  While answers wait for the
+ * Timers: every connection has one deadline; a loop timer every TICK_MS
+ * scans them all (bounded work, no timer syscalls).  While answers wait for the
  * client to read them (the output cap is reached), the idle timer runs
  * and every send that makes progress re-arms it; the header timer starts
  * afresh when the next head can be served.
  *
- * Closed connections are freed at the end of httpd_poll(), so an event
- * later in the same batch never touches freed memory.
+ * Closed connections are freed at the end of the loop's round (in its
+ * hook, and after the tick), so that nothing of the round still holding
+ * one (the journal's pending jobs) touches freed memory.
  *
  * Journal (httpd_set_journal; DURABILITY in jobqd(8)): a complete body
  * gets its id (segment_assign) and its record in the journal at once, and
  * its connection waits in COMMIT, reading and answering nothing.  After
- * the round's events, one journal_commit (one fdatasync) covers every job
- * of the round (with the journal, a round with jobs waiting also takes
- * the events that came meanwhile, a few epoll_waits without waiting, so
- * that one sync covers more jobs); then they are published to the dispatcher and answered
+ * the round's events, in the loop's round hook, one journal_commit (one
+ * fdatasync) covers every job of the round (with jobs waiting, the hook
+ * first asks the loop for the events that came meanwhile, a few passes
+ * without waiting, so that one sync covers more jobs); then they are
+ * published to the dispatcher and answered
  * 202 (or, if the commit failed, their slots are freed and they are
  * answered 503: they never existed), and the connections go on with what
  * they had pipelined; jobs these add are committed in the same way before
  * the round ends.  A job whose record cannot be written is answered 503
  * at once.  Completions go to the journal (unsynced) as the master sees
  * the dispatcher's finished slots on the free ring (segment_finished), at
- * the start of every round and before a slot is taken off that ring; they
+ * the end of every round and before a slot is taken off that ring; they
  * ride the next commit, or the next tick's when no job comes (at most one
  * sync per TICK_MS for them).
  */
@@ -79,7 +81,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -89,6 +90,7 @@
 #include "common/log.h"
 #include "server/http_parser.h"
 #include "server/httpd.h"
+#include "server/loop.h"
 #include "server/obuf.h"
 #include "server/routes.h"
 
@@ -101,36 +103,19 @@
 #define STALL_MS	1000	/* a body this long without a byte may lose its slot */
 #define DISCARD_MAX	(16 * 1024)	/* unwanted body bytes read to keep a connection */
 #define EMFILE_WARN_S	10
-#define MAX_EVENTS	64
 #define NS_PER_MS	1000000LL
 #define NS_PER_S	1000000000LL
 #define JOURNAL_WARN_NS	NS_PER_S	/* at most one journal warning a second */
-
-enum ev_kind { EV_LISTENER, EV_CONN, EV_WATCH };
-
-/* First member of everything in the epoll set. */
-struct ev {
-	enum ev_kind kind;
-};
-
-struct watch {
-	struct ev ev;
-	int fd;
-	void (*cb)(void *arg);
-	void *arg;
-	struct watch *next;
-};
 
 enum conn_state { CS_HEAD, CS_BODY, CS_COMMIT, CS_LINGER };
 enum conn_timer { T_NONE, T_IDLE, T_HEAD, T_BODY, T_LINGER };
 
 struct conn {
-	struct ev ev;
+	struct httpd *h;
 	int fd;
 	enum conn_state state;
 	enum conn_timer timer;
 	int64_t deadline;	/* CLOCK_MONOTONIC ns, with timer */
-	uint32_t events;	/* the epoll mask registered */
 	int dead;		/* closed; freed at the end of the poll */
 	int close_after;	/* shut down once the output is written */
 	int peer_eof;
@@ -155,7 +140,8 @@ struct conn {
 };
 
 struct httpd {
-	int epfd;
+	struct loop *loop;
+	long long tick_timer;
 	struct segment *seg;
 	struct seg_header *hdr;
 	uint32_t max_payload;
@@ -164,9 +150,7 @@ struct httpd {
 	int64_t keepalive_ns, header_ns, body_ns;
 	struct acl acl;
 
-	struct ev listener_ev;
 	int listen_fd;
-	int listen_in_set;	/* the listener is in the epoll set */
 	int64_t accept_paused_until;
 	int64_t emfile_warned;	/* when we last warned of running out of fds */
 
@@ -177,9 +161,6 @@ struct httpd {
 	struct conn *conns;	/* open connections */
 	struct conn *graveyard;	/* closed, freed at the end of the poll */
 	unsigned nconns;
-	struct watch *watches;
-	int64_t next_tick;
-	int64_t now;		/* when this round's events came */
 
 	uint32_t *stash;	/* FILLING slots whose body never completed */
 	uint32_t nstash, stash_cap;
@@ -198,7 +179,8 @@ struct httpd {
 	uint64_t responses[ROUTES_MAX_STATUS];
 	struct obuf body;	/* scratch for rendering a response body */
 	time_t date_sec;
-	char date[40];
+	char date[128];		/* the header lines around Date (add_date) */
+	size_t date_len;
 };
 
 static void conn_close(struct httpd *h, struct conn *c);
@@ -207,22 +189,20 @@ static void send_error(struct httpd *h, struct conn *c, int status,
 static void conn_flush(struct httpd *h, struct conn *c);
 static void conn_expire(struct httpd *h, struct conn *c);
 static void job_finished(void *arg, uint64_t id, int failed);
+static void do_accept(void *arg, int fd, unsigned ready);
+static void conn_event(void *arg, int fd, unsigned ready);
 
 /* --- listener ------------------------------------------------------------ */
 
-/* Put the listener in or out of the epoll set as the pauses say. */
+/* Watch the listener or not, as the pauses say. */
 static void listener_update(struct httpd *h)
 {
-	int want = h->listen_fd != -1 && h->accept_paused_until == 0;
-	struct epoll_event e = { .events = EPOLLIN, .data.ptr = &h->listener_ev };
-
-	if (want == h->listen_in_set)
+	if (h->listen_fd == -1)
 		return;
-	if (epoll_ctl(h->epfd, want ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, h->listen_fd, &e) == -1) {
-		log_warn("httpd: epoll_ctl listener");
-		return;
-	}
-	h->listen_in_set = want;
+	if (h->accept_paused_until != 0)
+		loop_unwatch(h->loop, h->listen_fd);
+	else if (loop_watch(h->loop, h->listen_fd, LOOP_IN, do_accept, h) == -1)
+		log_warn("httpd: watching the listener");
 }
 
 void httpd_set_listener(struct httpd *h, int fd)
@@ -237,10 +217,8 @@ void httpd_close_listener(struct httpd *h)
 {
 	if (h->listen_fd == -1)
 		return;
-	if (h->listen_in_set &&
-	    epoll_ctl(h->epfd, EPOLL_CTL_DEL, h->listen_fd, NULL) == -1)
-		log_warn("httpd: epoll_ctl del listener");
-	h->listen_in_set = 0;
+	/* unwatched first: a forked child may still hold the socket */
+	loop_unwatch(h->loop, h->listen_fd);
 	if (close(h->listen_fd) == -1)
 		log_warn("httpd: close listener");
 	h->listen_fd = -1;
@@ -251,7 +229,7 @@ void httpd_close_listener(struct httpd *h)
 /* Arm the connection's one timer (a new kind starts a new phase). */
 static void conn_timer(struct httpd *h, struct conn *c, enum conn_timer t)
 {
-	int64_t now = h->now;	/* this round's: every timer is seconds long */
+	int64_t now = loop_now(h->loop);	/* every timer is seconds long */
 
 	if (t != c->timer)
 		c->since = now;
@@ -265,34 +243,27 @@ static void conn_timer(struct httpd *h, struct conn *c, enum conn_timer t)
 	}
 }
 
-/* Register the epoll mask the connection's state asks for. */
+/* Watch what the connection's state asks for. */
 static void conn_update_events(struct httpd *h, struct conn *c)
 {
-	uint32_t want = 0;
-	struct epoll_event e;
+	unsigned want = 0;
 
 	if (c->dead || c->state == CS_COMMIT)	/* answered within the round */
 		return;
 	if (c->state == CS_LINGER) {
-		want = obuf_pending(&c->out) ? EPOLLOUT : EPOLLIN;
+		want = obuf_pending(&c->out) ? LOOP_OUT : LOOP_IN;
 	} else {
 		if (!c->peer_eof && !c->close_after && c->in_len < IN_CAP &&
 		    obuf_pending(&c->out) < OUT_CAP)
-			want |= EPOLLIN;
+			want |= LOOP_IN;
 		/* more: a writable socket calls us back to serve the rest */
 		if (obuf_pending(&c->out) || c->more)
-			want |= EPOLLOUT;
+			want |= LOOP_OUT;
 	}
-	if (want == c->events)
-		return;
-	e.events = want;
-	e.data.ptr = &c->ev;
-	if (epoll_ctl(h->epfd, EPOLL_CTL_MOD, c->fd, &e) == -1) {
-		log_warn("httpd: epoll_ctl mod");
+	if (loop_watch(h->loop, c->fd, want, conn_event, c) == -1) {
+		log_warn("httpd: watching a connection");
 		conn_close(h, c);
-		return;
 	}
-	c->events = want;
 }
 
 /* Log the first bad value the segment calls dropped (once per process). */
@@ -315,7 +286,7 @@ static int slot_available(struct httpd *h)
  * is over STALL_MS, or NULL.  Looked for only when the queue is full. */
 static struct conn *stalled_body(struct httpd *h)
 {
-	int64_t limit = h->now - STALL_MS * NS_PER_MS;
+	int64_t limit = loop_now(h->loop) - STALL_MS * NS_PER_MS;
 	struct conn *c, *best = NULL;
 
 	for (c = h->conns; c != NULL; c = c->next)
@@ -369,8 +340,8 @@ static void conn_close(struct httpd *h, struct conn *c)
 		return;
 	c->dead = 1;
 	conn_drop_slot(h, c);
-	/* close(2) removes the fd from the epoll set (we never dup it). */
-	if (close(c->fd) == -1)
+	/* close(2) takes the fd out of the epoll set (we never dup it). */
+	if (loop_close(h->loop, c->fd) == -1)
 		log_debug("httpd: close: %s", strerror(errno));
 	c->fd = -1;
 	if (c->prev)
@@ -432,10 +403,13 @@ static void accept_pause(struct httpd *h, int64_t now)
 }
 
 /* Accept what is pending on the listener. */
-static void do_accept(struct httpd *h)
+static void do_accept(void *arg, int lfd, unsigned ready)
 {
+	struct httpd *h = arg;
+
+	(void)lfd;
+	(void)ready;
 	for (int n = 0; n < ACCEPT_BATCH; n++) {
-		struct epoll_event e;
 		struct conn *c, *victim = NULL;
 		struct sockaddr_storage peer;
 		socklen_t plen = sizeof peer;
@@ -498,15 +472,12 @@ static void do_accept(struct httpd *h)
 			return;
 		}
 		memset(c, 0, offsetof(struct conn, in));
-		c->ev.kind = EV_CONN;
+		c->h = h;
 		c->fd = fd;
 		c->slot = -1;
 		http_head_init(&c->scan);
-		c->events = EPOLLIN;
-		e.events = EPOLLIN;
-		e.data.ptr = &c->ev;
-		if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &e) == -1) {
-			log_warn("httpd: epoll_ctl add");
+		if (loop_watch(h->loop, fd, LOOP_IN, conn_event, c) == -1) {
+			log_warn("httpd: watching a connection");
 			close(fd);
 			free(c);
 			return;
@@ -529,17 +500,22 @@ static void do_accept(struct httpd *h)
 
 /* --- responses ----------------------------------------------------------- */
 
-/* The Date header value, formatted once per second. */
-static const char *http_date(struct httpd *h)
+/* A string literal, without strlen. */
+#define OBUF_LIT(o, s)	obuf_add((o), "" s, sizeof(s) - 1)
+
+/* The header lines between the status line and the Content-Type value,
+ * Date among them, formatted once per second. */
+static void add_date(struct httpd *h, struct obuf *o)
 {
 	time_t now = time(NULL);
 	struct tm tm;
 
 	if (now != h->date_sec && gmtime_r(&now, &tm) != NULL) {
-		strftime(h->date, sizeof h->date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		h->date_len = strftime(h->date, sizeof h->date, "\r\nDate: %a, %d %b %Y "
+		    "%H:%M:%S GMT\r\nServer: jobqd\r\nContent-Type: ", &tm);
 		h->date_sec = now;
 	}
-	return h->date;
+	obuf_add(o, h->date, h->date_len);
 }
 
 /* Append a response to the connection's output; close after it when the
@@ -555,20 +531,22 @@ static void send_reply(struct httpd *h, struct conn *c, struct reply *rep,
 	if (rep->status >= 0 && rep->status < ROUTES_MAX_STATUS)
 		h->responses[rep->status]++;
 	/* Appends, not printf: this runs once per request. */
-	obuf_str(o, "HTTP/1.1 ");
+	OBUF_LIT(o, "HTTP/1.1 ");
 	obuf_uint(o, (uint64_t)rep->status);
-	obuf_str(o, " ");
+	OBUF_LIT(o, " ");
 	obuf_str(o, http_status_text(rep->status));
-	obuf_str(o, "\r\nDate: ");
-	obuf_str(o, http_date(h));
-	obuf_str(o, "\r\nServer: jobqd\r\nContent-Type: ");
+	add_date(h, o);
 	obuf_str(o, rep->ctype);
-	obuf_str(o, "\r\nContent-Length: ");
+	OBUF_LIT(o, "\r\nContent-Length: ");
 	obuf_uint(o, blen);
-	obuf_str(o, "\r\n");
+	OBUF_LIT(o, "\r\n");
 	obuf_str(o, rep->extra);
-	obuf_str(o, c->close_after ? "Connection: close\r\n\r\n" :
-	    c->http10 ? "Connection: keep-alive\r\n\r\n" : "\r\n");
+	if (c->close_after)
+		OBUF_LIT(o, "Connection: close\r\n\r\n");
+	else if (c->http10)
+		OBUF_LIT(o, "Connection: keep-alive\r\n\r\n");
+	else
+		OBUF_LIT(o, "\r\n");
 	if (!head_only)
 		obuf_add(o, rep->body->p + rep->body->off, blen);
 	if (o->failed) {
@@ -833,7 +811,7 @@ static void payload_start(struct httpd *h, struct conn *c,
 		return;
 	}
 	if (expect)
-		obuf_str(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
+		OBUF_LIT(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
 	return;
 answer:
 	conn_consume(c, head_len);
@@ -1029,7 +1007,7 @@ static void conn_read(struct httpd *h, struct conn *c)
 	}
 	if (c->state == CS_LINGER)
 		return;
-	c->read_at = h->now;
+	c->read_at = loop_now(h->loop);
 	if (direct) {
 		c->body_got += (uint64_t)n;
 		c->body_left -= (uint64_t)n;
@@ -1040,18 +1018,20 @@ static void conn_read(struct httpd *h, struct conn *c)
 	c->in_len += (size_t)n;
 }
 
-/* One epoll event for a connection. */
-static void conn_event(struct httpd *h, struct conn *c, uint32_t events)
+/* The connection's fd is ready. */
+static void conn_event(void *arg, int fd, unsigned ready)
 {
-	if (c->dead)
-		return;
-	if (events & EPOLLERR) {
+	struct conn *c = arg;
+	struct httpd *h = c->h;
+
+	(void)fd;
+	if (ready & LOOP_ERR) {
 		conn_close(h, c);
 		return;
 	}
-	if (events & (EPOLLIN | EPOLLHUP))
+	if (ready & (LOOP_IN | LOOP_HUP))
 		conn_read(h, c);
-	if (!c->dead && (events & EPOLLOUT))
+	if (!c->dead && (ready & LOOP_OUT))
 		conn_flush(h, c);
 	if (!c->dead)
 		conn_process(h, c);
@@ -1082,22 +1062,6 @@ static void conn_expire(struct httpd *h, struct conn *c)
 		conn_flush(h, c);
 	if (!c->dead)
 		conn_update_events(h, c);
-}
-
-/* The periodic timer scan, and the end of an accept pause. */
-static void tick(struct httpd *h, int64_t now)
-{
-	struct conn *c, *next;
-
-	for (c = h->conns; c != NULL; c = next) {
-		next = c->next;
-		if (c->timer != T_NONE && now >= c->deadline)
-			conn_expire(h, c);
-	}
-	if (h->accept_paused_until != 0 && now >= h->accept_paused_until) {
-		h->accept_paused_until = 0;
-		listener_update(h);
-	}
 }
 
 /* --- the journal ---------------------------------------------------------- */
@@ -1166,39 +1130,9 @@ void httpd_set_journal(struct httpd *h, struct journal *j)
 		fatal("httpd: journal");
 }
 
-/* --- the loop and its settings ------------------------------------------- */
+/* --- the round and the tick ---------------------------------------------- */
 
-struct httpd *httpd_new(const struct config *c, struct segment *seg)
-{
-	struct httpd *h = calloc(1, sizeof *h);
-
-	if (h == NULL)
-		return NULL;
-	h->seg = seg;
-	h->hdr = segment_header(seg);
-	h->max_payload = segment_max_payload(seg);
-	h->stash_cap = segment_capacity(seg);
-	h->stash = calloc(h->stash_cap ? h->stash_cap : 1, sizeof *h->stash);
-	h->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (h->stash == NULL || h->epfd == -1) {
-		int saved = errno;
-
-		if (h->epfd != -1)
-			close(h->epfd);
-		free(h->stash);
-		free(h);
-		errno = saved;
-		return NULL;
-	}
-	h->listener_ev.kind = EV_LISTENER;
-	h->listen_fd = -1;
-	h->doorbell_fd = -1;
-	h->next_tick = clock_mono_ns() + TICK_MS * NS_PER_MS;
-	httpd_configure(h, c);
-	return h;
-}
-
-/* Free the connections closed during this poll. */
+/* Free the connections closed in this round. */
 static void bury(struct httpd *h)
 {
 	while (h->graveyard) {
@@ -1210,21 +1144,89 @@ static void bury(struct httpd *h)
 	}
 }
 
+/* The loop's round hook: with jobs waiting for the sync, first take what
+ * else has come meanwhile (the loop bounds it); then the journal's group
+ * commit and one doorbell for every job the round enqueued. */
+static int round_end(void *arg, int last)
+{
+	struct httpd *h = arg;
+
+	if (!last && h->npending > 0)
+		return 1;
+	if (h->journal != NULL) {
+		segment_finished(h->seg, job_finished, h);
+		journal_round(h);
+	}
+	/* a syscall and a wake-up per round, not per request */
+	if (h->bell_pending) {
+		h->bell_pending = 0;
+		doorbell(h);
+	}
+	bury(h);
+	return 0;
+}
+
+/* Every TICK_MS: the connections' deadlines, the end of an accept pause,
+ * and the completions seen while no job came (on disk within a tick). */
+static int tick(void *arg)
+{
+	struct httpd *h = arg;
+	int64_t now = loop_now(h->loop);
+	struct conn *c, *next;
+
+	if (h->journal != NULL && journal_commit(h->journal) == -1)
+		journal_warn(h, "sync of completions failed (the jobs may run again "
+		    "after a reboot)");
+	for (c = h->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->timer != T_NONE && now >= c->deadline)
+			conn_expire(h, c);
+	}
+	if (h->accept_paused_until != 0 && now >= h->accept_paused_until) {
+		h->accept_paused_until = 0;
+		listener_update(h);
+	}
+	bury(h);
+	return TICK_MS;
+}
+
+/* --- settings -------------------------------------------------------------- */
+
+struct httpd *httpd_new(struct loop *l, const struct config *c, struct segment *seg)
+{
+	struct httpd *h = calloc(1, sizeof *h);
+
+	if (h == NULL)
+		return NULL;
+	h->loop = l;
+	h->seg = seg;
+	h->hdr = segment_header(seg);
+	h->max_payload = segment_max_payload(seg);
+	h->stash_cap = segment_capacity(seg);
+	h->stash = calloc(h->stash_cap ? h->stash_cap : 1, sizeof *h->stash);
+	if (h->stash == NULL || (h->tick_timer = loop_timer(l, TICK_MS, tick, h)) == -1) {
+		free(h->stash);
+		free(h);
+		errno = ENOMEM;
+		return NULL;
+	}
+	loop_set_hook(l, round_end, h);
+	h->listen_fd = -1;
+	h->doorbell_fd = -1;
+	httpd_configure(h, c);
+	return h;
+}
+
 void httpd_free(struct httpd *h)
 {
-	struct watch *w;
-
 	if (h == NULL)
 		return;
 	while (h->conns)
 		conn_close(h, h->conns);
 	bury(h);
 	httpd_close_listener(h);
-	while ((w = h->watches) != NULL) {
-		h->watches = w->next;
-		free(w);
-	}
-	close(h->epfd);
+	loop_timer_cancel(h->loop, h->tick_timer);
+	loop_set_hook(h->loop, NULL, NULL);
 	obuf_free(&h->body);
 	free(h->stash);
 	if (h->journal != NULL) {
@@ -1276,102 +1278,6 @@ void httpd_set_draining(struct httpd *h, int on)
 			conn_update_events(h, c);
 		}
 	}
-}
-
-int httpd_watch(struct httpd *h, int fd, void (*cb)(void *arg), void *arg)
-{
-	struct watch *w = malloc(sizeof *w);
-	struct epoll_event e;
-
-	if (w == NULL)
-		return -1;
-	w->ev.kind = EV_WATCH;
-	w->fd = fd;
-	w->cb = cb;
-	w->arg = arg;
-	e.events = EPOLLIN;
-	e.data.ptr = &w->ev;
-	if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &e) == -1) {
-		int saved = errno;
-
-		free(w);
-		errno = saved;
-		return -1;
-	}
-	w->next = h->watches;
-	h->watches = w;
-	return 0;
-}
-
-/* Serve n events of one epoll_wait. */
-static void serve(struct httpd *h, struct epoll_event *evs, int n)
-{
-	for (int i = 0; i < n; i++) {
-		struct ev *ev = evs[i].data.ptr;
-
-		switch (ev->kind) {
-		case EV_LISTENER:
-			if (h->listen_in_set)
-				do_accept(h);
-			break;
-		case EV_CONN:
-			conn_event(h, (struct conn *)ev, evs[i].events);
-			break;
-		case EV_WATCH: {
-			struct watch *w = (struct watch *)ev;
-
-			w->cb(w->arg);
-			break;
-		}
-		}
-	}
-}
-
-int httpd_poll(struct httpd *h, int timeout_ms)
-{
-	struct epoll_event evs[MAX_EVENTS];
-	int64_t now = clock_mono_ns();
-	int64_t until_tick = (h->next_tick - now + NS_PER_MS - 1) / NS_PER_MS;
-	int n, wait = timeout_ms;
-
-	if (until_tick < 0)
-		until_tick = 0;
-	if (wait < 0 || wait > until_tick)
-		wait = (int)until_tick;
-	n = epoll_wait(h->epfd, evs, MAX_EVENTS, wait);
-	if (n == -1) {
-		if (errno != EINTR)
-			return -1;
-		n = 0;
-	}
-	h->now = clock_mono_ns();
-	if (h->journal != NULL)
-		segment_finished(h->seg, job_finished, h);
-	serve(h, evs, n);
-	/* With jobs waiting for the sync: take what else has come meanwhile
-	 * into the same sync (bounded). */
-	for (int k = 0; k < 4 && h->npending > 0 && n > 0; k++) {
-		n = epoll_wait(h->epfd, evs, MAX_EVENTS, 0);
-		serve(h, evs, n > 0 ? n : 0);
-	}
-	journal_round(h);
-	/* One doorbell for every job this round enqueued: a syscall and a
-	 * wake-up per round, not per request. */
-	if (h->bell_pending) {
-		h->bell_pending = 0;
-		doorbell(h);
-	}
-	now = clock_mono_ns();
-	if (now >= h->next_tick) {
-		/* completions seen while no job came: on disk within a tick */
-		if (h->journal != NULL && journal_commit(h->journal) == -1)
-			journal_warn(h, "sync of completions failed (the jobs may run again "
-			    "after a reboot)");
-		tick(h, now);
-		h->next_tick = now + TICK_MS * NS_PER_MS;
-	}
-	bury(h);
-	return 0;
 }
 
 unsigned httpd_connections(const struct httpd *h)

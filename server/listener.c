@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "common/config.h"
-#include "server/httpd.h"
+#include "server/listener.h"
 
 #define LISTEN_BACKLOG	511
 

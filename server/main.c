@@ -30,7 +30,7 @@
 #include "common/proctitle.h"
 #include "common/segment.h"
 #include "server/durable.h"
-#include "server/httpd.h"
+#include "server/listener.h"
 #include "server/pidfile.h"
 #include "server/routes.h"
 #include "server/supervisor.h"

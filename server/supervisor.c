@@ -1,9 +1,9 @@
 /*
  * supervisor — the master's main loop (see supervisor.h).
  *
- * Signals are blocked and read from a signalfd that sits in the HTTP
- * loop's epoll set, so a signal only sets a flag; the loop acts on the flags
- * after each httpd_poll() round, in one place:
+ * Signals are blocked and read from a signalfd watched in the event loop
+ * (loop.h) that the HTTP side runs on, so a signal only sets a flag; the
+ * loop acts on the flags after each loop_poll() round, in one place:
  *
  *   SIGTERM/SIGINT  drain: close the listener, /healthz 503, CTL_DRAIN to
  *                   the dispatcher; CTL_STOP at drain_timeout or on a second
@@ -36,6 +36,8 @@
 #include "common/proctitle.h"
 #include "common/proto.h"
 #include "server/httpd.h"
+#include "server/listener.h"
+#include "server/loop.h"
 #include "server/supervisor.h"
 #include "worker/dispatcher.h"
 #include "worker/handler.h"
@@ -52,6 +54,7 @@ enum stop_state { RUNNING, DRAINING, STOPPING };
 struct master {
 	struct supervisor_args *a;
 	struct config *cfg;
+	struct loop *loop;
 	struct httpd *httpd;
 	int sigfd;
 	/* signal flags, set by on_signal, cleared by the loop */
@@ -74,12 +77,14 @@ struct master {
 };
 
 /* Read every pending signal from the signalfd and set its flag. */
-static void on_signal(void *arg)
+static void on_signal(void *arg, int fd, unsigned ready)
 {
 	struct master *m = arg;
 	struct signalfd_siginfo si;
 	ssize_t n;
 
+	(void)fd;
+	(void)ready;
 	for (;;) {
 		n = read(m->sigfd, &si, sizeof(si));
 		if (n == -1 && errno == EINTR)
@@ -467,11 +472,13 @@ int supervisor_run(struct supervisor_args *a)
 		fatal("prctl(PR_SET_CHILD_SUBREAPER)");
 	if ((m.sigfd = signals_open()) == -1)
 		fatal("signalfd");
-	if ((m.httpd = httpd_new(m.cfg, a->seg)) == NULL)
+	if ((m.loop = loop_new()) == NULL)
+		fatal("event loop");
+	if ((m.httpd = httpd_new(m.loop, m.cfg, a->seg)) == NULL)
 		fatal("http server");
 	httpd_set_listener(m.httpd, a->listen_fd);
 	httpd_set_journal(m.httpd, a->journal);
-	if (httpd_watch(m.httpd, m.sigfd, on_signal, &m) == -1)
+	if (loop_watch(m.loop, m.sigfd, LOOP_IN, on_signal, &m) == -1)
 		fatal("epoll");
 	proctitle_set("jobqd: master");
 	spawn_dispatcher(&m);
@@ -490,9 +497,9 @@ int supervisor_run(struct supervisor_args *a)
 	for (;;) {
 		int64_t now;
 
-		if (httpd_poll(m.httpd, TICK_MS) == -1)
+		if (loop_poll(m.loop, TICK_MS) == -1)
 			fatal("epoll_wait");
-		on_signal(&m);	/* a signal that raced the poll */
+		on_signal(&m, m.sigfd, 0);	/* a signal that raced the poll */
 		if (m.sig_chld) {
 			m.sig_chld = 0;
 			reap(&m);
@@ -534,6 +541,7 @@ int supervisor_run(struct supervisor_args *a)
 		}
 	}
 	httpd_free(m.httpd);
+	loop_free(m.loop);
 	segment_census(a->seg, 1, &census);
 	left = census.queued + census.running;
 	if (left == 0) {

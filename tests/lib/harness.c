@@ -3,7 +3,7 @@
  *
  * The parent creates the segment before forking, so both sides share the
  * mapping and the locked file description.  The child watches a control
- * pipe with httpd_watch: 'd'/'u' switch draining on/off (acknowledged
+ * pipe in the loop: 'd'/'u' switch draining on/off (acknowledged
  * with a byte on the ack pipe once done), 'q' (or EOF) frees the httpd and
  * exits, so sanitizers see a clean shutdown.
  */
@@ -25,6 +25,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "server/httpd.h"
+#include "server/loop.h"
 #include "tests/lib/harness.h"
 
 static volatile int child_quit;
@@ -45,12 +46,13 @@ void harness_config(struct config *c)
 }
 
 /* Child: a control byte from the test. */
-static void on_control(void *arg)
+static void on_control(void *arg, int fd, unsigned ready)
 {
-	int fd = *(int *)arg;
 	char b;
 	ssize_t n = read(fd, &b, 1);
 
+	(void)arg;
+	(void)ready;
 	if (n == -1 && errno == EINTR)
 		return;
 	if (n <= 0 || b == 'q')
@@ -66,16 +68,18 @@ static void on_control(void *arg)
 static _Noreturn void child_main(const struct config *c, struct segment *seg,
     int lfd, int ctl, int bell, unsigned nfds)
 {
+	struct loop *loop;
+
 	log_set_level(getenv("JOBQD_TEST_DEBUG") ? LOG_LEVEL_DEBUG : c->log_level);
 	log_set_role("test-master");
-	if ((child_httpd = httpd_new(c, seg)) == NULL) {
+	if ((loop = loop_new()) == NULL || (child_httpd = httpd_new(loop, c, seg)) == NULL) {
 		perror("httpd_new");
 		_exit(1);
 	}
 	httpd_set_listener(child_httpd, lfd);
 	httpd_set_doorbell(child_httpd, bell);
-	if (httpd_watch(child_httpd, ctl, on_control, &ctl) == -1) {
-		perror("httpd_watch");
+	if (loop_watch(loop, ctl, LOOP_IN, on_control, NULL) == -1) {
+		perror("loop_watch");
 		_exit(1);
 	}
 	if (nfds > 0) {
@@ -106,11 +110,12 @@ static _Noreturn void child_main(const struct config *c, struct segment *seg,
 		}
 	}
 	while (!child_quit)
-		if (httpd_poll(child_httpd, 1000) == -1) {
-			perror("httpd_poll");
+		if (loop_poll(loop, 1000) == -1) {
+			perror("loop_poll");
 			_exit(1);
 		}
 	httpd_free(child_httpd);
+	loop_free(loop);
 	segment_close(seg);
 	close(ctl);
 	close(bell);

@@ -18,7 +18,7 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/segment.h"
-#include "server/httpd.h"
+#include "server/listener.h"
 #include "server/obuf.h"
 #include "server/routes.h"
 
