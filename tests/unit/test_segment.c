@@ -1791,12 +1791,12 @@ END_TEST
 
 struct seen {
 	uint64_t id[8];
-	int failed[8];
+	int failed[8];		/* enum slot_state */
 	unsigned n;
 };
 
 static void
-on_finished(void *arg, uint64_t id, int failed)
+on_finished(void *arg, uint64_t id, enum slot_state failed)
 {
 	struct seen *v = arg;
 
@@ -1834,7 +1834,8 @@ START_TEST(test_finished)
 	ck_assert_int_eq(ring_push(segment_free(s), 999), 0);	/* no slot: skipped */
 	segment_finished(s, on_finished, &v);
 	ck_assert_uint_eq(v.n, 2);
-	ck_assert(v.id[0] == a && v.failed[0] == 0 && v.id[1] == b && v.failed[1] == 1);
+	ck_assert(v.id[0] == a && v.failed[0] == SLOT_DONE && v.id[1] == b &&
+	    v.failed[1] == SLOT_FAILED);
 	ck_assert_ptr_nonnull(segment_lookup(s, a));
 	segment_finished(s, on_finished, &v);
 	ck_assert_uint_eq(v.n, 2);
