@@ -210,15 +210,21 @@ static struct slot *job_find(const struct routes_ctx *ctx, const char *hexid,
 	return sl;
 }
 
-/* 200 (or status) and the job's JSON; 404/410 when its slot changed. */
+/* status and the job's JSON, read again while its state changes under
+ * us (a retried job the dispatcher takes at once); 404/410 when its slot
+ * was reused. */
 static void reply_job(const struct routes_ctx *ctx, int status, const struct slot *sl,
     uint64_t id, uint32_t st, struct reply *rep)
 {
-	reply_start(rep, status, "application/json");
-	if (json_job(rep->body, sl, id, st) == -1)
-		job_unknown(ctx, id, rep);
-	else
-		obuf_str(rep->body, "\n");
+	for (int tries = 0; tries < 3; tries++) {
+		reply_start(rep, status, "application/json");
+		if (json_job(rep->body, sl, id, st) == 0) {
+			obuf_str(rep->body, "\n");
+			return;
+		}
+		st = atomic_load_explicit(&sl->state, memory_order_acquire);
+	}
+	job_unknown(ctx, id, rep);
 }
 
 /* 409: the job is in state st. */

@@ -1856,11 +1856,11 @@ race_dispatcher(void *arg)
 	struct race *x = arg;
 
 	for (;;) {
+		int done = atomic_load(&x->done);	/* before the pop */
 		long i = segment_next_ready(x->s);
 
 		if (i < 0) {
-			if (atomic_load(&x->done) && segment_next_ready(x->s) < 0 &&
-			    ring_count(segment_ready(x->s)) == 0)
+			if (done)
 				return NULL;
 			continue;
 		}
