@@ -421,6 +421,33 @@ struct slot *segment_lookup(const struct segment *s, uint64_t id)
 	return sl;
 }
 
+/* The sequence part of a job id, or of next_seq, folded into 1 .. MOD. */
+static uint64_t seq_of(uint64_t id)
+{
+	return (id >> JOBID_SLOT_BITS) & JOBID_SEQ_MOD;
+}
+
+static uint64_t seq_fold(uint64_t seq)
+{
+	return (seq - 1) % JOBID_SEQ_MOD + 1;
+}
+
+int segment_expired(const struct segment *s, uint64_t id)
+{
+	uint32_t i = jobid_slot(id);
+	uint64_t seq = seq_of(id), cur;
+	struct slot *sl;
+
+	if (id == 0 || i >= s->g.capacity ||
+	    seq >= seq_fold(atomic_load_explicit(&s->h->next_seq, memory_order_relaxed)))
+		return 0;
+	sl = segment_slot(s, i);
+	cur = sl->id;
+	if (cur == id)	/* reserved for a new body: its id is not yet written */
+		return atomic_load_explicit(&sl->state, memory_order_acquire) == SLOT_FILLING;
+	return jobid_node(cur) == jobid_node(id) && seq_of(cur) > seq;
+}
+
 const char *segment_bad_once(struct segment *s)
 {
 	if (!s->note_new)
@@ -429,24 +456,59 @@ const char *segment_bad_once(struct segment *s)
 	return s->note;
 }
 
-/* Pop ring r until an entry names a slot in one of the states in mask
- * (1 << state); entries that do not are dropped, at most capacity of them
- * per call.  The index, or -1. */
-static long pop_valid(struct segment *s, struct ring *r, unsigned mask, const char *what)
+/* Producer of the free ring: slot i is finished; push it unless the
+ * entry it had before a retry is still there: that one serves.  0, or -1
+ * when the ring is full (only a rewritten ring can be). */
+static int push_free(struct segment *s, uint32_t i)
+{
+	struct slot *sl = segment_slot(s, i);
+
+	if (atomic_load_explicit(&sl->rings, memory_order_relaxed) & SLOT_ON_FREE &&
+	    atomic_fetch_and(&sl->rings, ~SLOT_ON_FREE) & SLOT_ON_FREE)
+		return 0;
+	return ring_push(&s->free, i);
+}
+
+/* Pop ring r (bit: its SLOT_ bits) until an entry names a slot in one of
+ * the states in mask (1 << state); entries that do not are dropped, at
+ * most capacity of them per call.  The index, or -1.  A canceled slot
+ * popped from the ready ring goes on the free ring.  An entry of a slot in
+ * a legal state (a retried slot's old free ring entry, a ready entry
+ * segment_cancel took) is dropped silently; others are noted. */
+static long pop_valid(struct segment *s, struct ring *r, uint32_t bit, unsigned mask,
+    const char *what)
 {
 	uint32_t i;
 
 	for (uint32_t n = 0; n <= s->g.capacity && ring_pop(r, &i) == 0; n++) {
-		uint32_t st;
+		struct slot *sl;
+		uint32_t st, had;
 
 		if (i >= s->g.capacity) {
 			note_bad(s, "%s ring entry %" PRIu32 " is not a slot (queue = %" PRIu32 ")",
 			    what, i, s->g.capacity);
 			continue;
 		}
-		st = atomic_load_explicit(&segment_slot(s, i)->state, memory_order_acquire);
-		if (st < 32 && (mask >> st & 1))
+		sl = segment_slot(s, i);
+		/* the bits before the state (acquire: a push_free that
+		 * cleared ON_FREE comes with its state) */
+		had = r == &s->free && !(atomic_load_explicit(&sl->rings,
+		    memory_order_acquire) & bit) ? 0 : atomic_fetch_and(&sl->rings, ~bit);
+		if (had & bit & SLOT_ON_FREE)
+			continue;	/* the entry of a retried slot */
+		if (had & bit & SLOT_CANCELING) {
+			/* segment_cancel took it: its state is CANCELED or
+			 * about to be, and it is finished */
+			if (push_free(s, i) == -1)
+				note_bad(s, "free ring full with canceled slot %" PRIu32
+				    " to push", i);
+			continue;
+		}
+		st = atomic_load_explicit(&sl->state, memory_order_acquire);
+		if ((had & bit || r == &s->free) && st < 32 && (mask >> st & 1))
 			return i;
+		if (st <= SLOT_CANCELED)
+			continue;	/* stale: a retried or taken slot */
 		note_bad(s, "%s ring entry: slot %" PRIu32 " is in state %" PRIu32,
 		    what, i, st);
 	}
@@ -455,8 +517,8 @@ static long pop_valid(struct segment *s, struct ring *r, unsigned mask, const ch
 
 long segment_reserve(struct segment *s)
 {
-	long i = pop_valid(s, &s->free, 1u << SLOT_FREE | 1u << SLOT_DONE | 1u << SLOT_FAILED,
-	    "free");
+	long i = pop_valid(s, &s->free, SLOT_ON_FREE, 1u << SLOT_FREE | 1u << SLOT_DONE |
+	    1u << SLOT_FAILED | 1u << SLOT_CANCELED, "free");
 	struct slot *sl;
 
 	if (i < 0)
@@ -469,7 +531,8 @@ long segment_reserve(struct segment *s)
 
 long segment_next_ready(struct segment *s)
 {
-	return pop_valid(s, &s->ready, 1u << SLOT_QUEUED, "ready");
+	return pop_valid(s, &s->ready, SLOT_ON_READY | SLOT_CANCELING, 1u << SLOT_QUEUED,
+	    "ready");
 }
 
 uint64_t segment_assign(struct segment *s, uint32_t i, uint32_t len)
@@ -496,12 +559,14 @@ int segment_publish(struct segment *s, uint32_t i)
 	atomic_store_explicit(&sl->state, SLOT_QUEUED, memory_order_release);
 	atomic_fetch_add_explicit(&h->queued, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&h->accepted, 1, memory_order_relaxed);
+	atomic_fetch_or(&sl->rings, SLOT_ON_READY);
 	if (ring_push(&s->ready, i) == 0)
 		return 0;
 	/* Each slot is on a ring at most once, so only a rewritten ring is
 	 * full: take it all back, the slot stays ours. */
 	note_bad(s, "ready ring full (%" PRIu32 " entries) with slot %" PRIu32 " to push",
 	    ring_count(&s->ready), i);
+	atomic_fetch_and(&sl->rings, ~SLOT_ON_READY);
 	atomic_store_explicit(&sl->state, SLOT_FILLING, memory_order_relaxed);
 	atomic_fetch_sub_explicit(&h->queued, 1, memory_order_relaxed);
 	atomic_fetch_sub_explicit(&h->accepted, 1, memory_order_relaxed);
@@ -536,8 +601,8 @@ void segment_finished(struct segment *s, segment_finished_fn *fn, void *arg)
 			continue;	/* segment_reserve drops it */
 		sl = segment_slot(s, i);
 		st = atomic_load_explicit(&sl->state, memory_order_acquire);
-		if ((st == SLOT_DONE || st == SLOT_FAILED) && sl->id != 0)
-			fn(arg, sl->id, st == SLOT_FAILED);
+		if ((st == SLOT_DONE || st == SLOT_FAILED || st == SLOT_CANCELED) && sl->id != 0)
+			fn(arg, sl->id, (enum slot_state)st);
 	}
 }
 
@@ -566,12 +631,12 @@ int segment_restore(struct segment *s, uint64_t id, const void *payload, uint32_
 
 void segment_seq_above(struct segment *s, uint64_t id)
 {
-	uint64_t seq = (id >> JOBID_SLOT_BITS) & JOBID_SEQ_MOD;
+	uint64_t seq = seq_of(id);
 	uint64_t next = atomic_load(&s->h->next_seq);
 
 	/* next_seq counts up from the lower half of the sequences (a
 	 * fold is 2^35 jobs away): compare folded values */
-	if ((next - 1) % JOBID_SEQ_MOD + 1 <= seq)
+	if (seq_fold(next) <= seq)
 		atomic_store(&s->h->next_seq, seq + 1);
 }
 
@@ -655,7 +720,122 @@ int segment_finish(struct segment *s, uint32_t i, enum slot_state to)
 		observe(h->wait_hist, &h->wait_sum_us, sl->t_started - sl->t_queued);
 		observe(h->run_hist, &h->run_sum_us, sl->t_finished - sl->t_started);
 	}
-	return ring_push(&s->free, i);
+	return push_free(s, i);
+}
+
+int segment_cancel(struct segment *s, uint32_t i)
+{
+	struct slot *sl = segment_slot(s, i);
+	uint32_t r = atomic_load(&sl->rings);
+
+	/* Take the ready ring entry from the dispatcher first: once it has
+	 * popped it, the slot is its own (segment_run expects it QUEUED). */
+	if (atomic_load_explicit(&sl->state, memory_order_relaxed) != SLOT_QUEUED)
+		return -1;
+	do {
+		if (!(r & SLOT_ON_READY))
+			return -1;
+	} while (!atomic_compare_exchange_weak(&sl->rings, &r,
+	    (r & ~SLOT_ON_READY) | SLOT_CANCELING));
+	sl->t_finished = clock_wall_ns();
+	atomic_store_explicit(&sl->state, SLOT_CANCELED, memory_order_release);
+	atomic_fetch_sub_explicit(&s->h->queued, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->h->canceled, 1, memory_order_relaxed);
+	return 0;
+}
+
+int segment_retry(struct segment *s, uint32_t i)
+{
+	struct slot *sl = segment_slot(s, i);
+	uint32_t st = atomic_load_explicit(&sl->state, memory_order_relaxed);
+	uint32_t r = SLOT_CANCELING;
+
+	if (st != SLOT_FAILED && st != SLOT_CANCELED)
+		return -1;
+	sl->attempts = 0;
+	sl->t_queued = clock_wall_ns();
+	sl->t_started = sl->t_finished = 0;
+	sl->worker_pid = 0;
+	sl->exit_status = 0;
+	atomic_store_explicit(&sl->state, SLOT_QUEUED, memory_order_release);
+	atomic_fetch_add_explicit(&s->h->queued, 1, memory_order_relaxed);
+	/* A canceled slot the dispatcher has not popped yet: its ready
+	 * entry serves again.  Else it is (or is about to be) on the free
+	 * ring, where that entry is now stale; and on the ready ring anew. */
+	if (atomic_compare_exchange_strong(&sl->rings, &r, SLOT_ON_READY) ||
+	    (r & SLOT_CANCELING && atomic_compare_exchange_strong(&sl->rings, &r,
+	    (r & ~SLOT_CANCELING) | SLOT_ON_READY)))
+		return 0;
+	if (atomic_fetch_or(&sl->rings, SLOT_ON_FREE | SLOT_ON_READY) & SLOT_ON_READY)
+		return 0;
+	if (ring_push(&s->ready, i) == 0)
+		return 0;
+	note_bad(s, "ready ring full (%" PRIu32 " entries) with slot %" PRIu32 " to push",
+	    ring_count(&s->ready), i);
+	atomic_fetch_and(&sl->rings, ~SLOT_ON_READY);
+	atomic_fetch_sub_explicit(&s->h->queued, 1, memory_order_relaxed);
+	atomic_store_explicit(&sl->state, st, memory_order_release);
+	return -1;
+}
+
+/* A min-heap of job ids (by sequence) of n entries: sift entry k down. */
+static void heap_down(uint64_t *a, uint32_t n, uint32_t k)
+{
+	for (;;) {
+		uint32_t m = k, l = 2 * k + 1, r = l + 1;
+		uint64_t t;
+
+		if (l < n && seq_of(a[l]) < seq_of(a[m]))
+			m = l;
+		if (r < n && seq_of(a[r]) < seq_of(a[m]))
+			m = r;
+		if (m == k)
+			return;
+		t = a[k];
+		a[k] = a[m];
+		a[m] = t;
+		k = m;
+	}
+}
+
+uint32_t segment_list(const struct segment *s, enum slot_state st, uint64_t *ids,
+    uint32_t max)
+{
+	uint32_t n = 0;
+
+	if (max == 0)
+		return 0;
+	/* keep the max newest in a min-heap, then sort it newest first */
+	for (uint32_t i = 0; i < s->g.capacity; i++) {
+		struct slot *sl = segment_slot(s, i);
+		uint64_t id;
+
+		if (atomic_load_explicit(&sl->state, memory_order_acquire) != st)
+			continue;
+		id = sl->id;
+		if (id == 0)
+			continue;
+		if (n < max) {
+			ids[n++] = id;
+			if (n == max)
+				for (uint32_t k = n / 2; k-- > 0;)
+					heap_down(ids, n, k);
+		} else if (seq_of(id) > seq_of(ids[0])) {
+			ids[0] = id;
+			heap_down(ids, n, 0);
+		}
+	}
+	if (n < max)
+		for (uint32_t k = n / 2; k-- > 0;)
+			heap_down(ids, n, k);
+	for (uint32_t m = n; m > 1; m--) {
+		uint64_t t = ids[0];
+
+		ids[0] = ids[m - 1];
+		ids[m - 1] = t;
+		heap_down(ids, m - 1, 0);
+	}
+	return n;
 }
 
 void segment_census(const struct segment *s, int exact, struct seg_census *c)
@@ -704,6 +884,7 @@ int segment_recover(struct segment *s, int keep_filling, struct seg_recovery *r)
 	for (uint32_t i = 0; i < cap; i++) {
 		struct slot *sl = segment_slot(s, i);
 
+		atomic_store(&sl->rings, 0);
 		switch (atomic_load(&sl->state)) {
 		case SLOT_RUNNING:
 			atomic_store(&sl->state, SLOT_QUEUED);
@@ -723,8 +904,8 @@ int segment_recover(struct segment *s, int keep_filling, struct seg_recovery *r)
 			sl->id = 0;
 			r->dropped++;
 			/* fall through */
-		default:	/* FREE, DONE, FAILED, or garbage: reusable */
-			if (atomic_load(&sl->state) > SLOT_FAILED)
+		default:	/* FREE, DONE, FAILED, CANCELED, or garbage: reusable */
+			if (atomic_load(&sl->state) > SLOT_CANCELED)
 				atomic_store(&sl->state, SLOT_FREE);
 			ring_push(&s->free, i);
 			r->freed++;
@@ -732,8 +913,10 @@ int segment_recover(struct segment *s, int keep_filling, struct seg_recovery *r)
 		}
 	}
 	qsort_r(order, n, sizeof(*order), by_id, s);
-	for (uint32_t k = 0; k < n; k++)
+	for (uint32_t k = 0; k < n; k++) {
+		atomic_store(&segment_slot(s, order[k])->rings, SLOT_ON_READY);
 		ring_push(&s->ready, order[k]);
+	}
 	free(order);
 	atomic_store(&s->h->queued, n);
 	atomic_store(&s->h->running, 0);
@@ -763,7 +946,7 @@ unsigned segment_node(const struct segment *s)
 uint64_t jobid_make(unsigned node, uint64_t seq, uint32_t slot)
 {
 	return (uint64_t)(node & JOBID_NODE_MAX) << JOBID_NODE_SHIFT |
-	    ((seq - 1) % JOBID_SEQ_MOD + 1) << JOBID_SLOT_BITS | slot;
+	    seq_fold(seq) << JOBID_SLOT_BITS | slot;
 }
 
 uint32_t jobid_slot(uint64_t id)

@@ -13,7 +13,12 @@
  *   QUEUED --dispatcher pops ready, assigns--> RUNNING (attempts + 1)
  *   RUNNING --dispatcher on a result--> DONE | FAILED, push free ring
  *   RUNNING --worker died, attempts left--> QUEUED (dispatcher's retry list)
- * A DONE or FAILED slot keeps its result, readable by id, until reused.
+ *   QUEUED --master: DELETE, still on the ready ring--> CANCELED; the
+ *       dispatcher pops it (segment_next_ready) onto the free ring
+ *   FAILED/CANCELED --master: retry--> QUEUED, attempts 0, on the ready
+ *       ring again (a stale free ring entry of it is dropped by the master)
+ * A DONE, FAILED or CANCELED slot keeps its result, readable by id, until
+ * reused.
  * The dispatcher makes its changes only through segment_run,
  * segment_requeue and segment_finish, which keep the queued and running
  * gauges.  A RUNNING slot is assigned to a worker; the worker writes
@@ -55,7 +60,22 @@ enum slot_state {
 	SLOT_RUNNING,
 	SLOT_DONE,
 	SLOT_FAILED,
+	SLOT_CANCELED,		/* by the master while QUEUED; finished, reusable */
+	/* room for SLOT_SCHEDULED */
 };
+
+/* struct slot's rings bits; each ring holds at most one entry per slot.
+ * The master sets ON_READY before it pushes a slot on the ready ring; the
+ * dispatcher clears it (and CANCELING) when it pops the entry, before it
+ * reads the state: a QUEUED slot with ON_READY is not yet the
+ * dispatcher's, and segment_cancel takes it by swapping ON_READY for
+ * CANCELING.  ON_FREE: the slot was retried while its entry was (or was
+ * about to be) on the free ring: the next pop of it drops it (stale), or
+ * the next push of it is skipped (it serves again), whichever comes
+ * first. */
+#define SLOT_ON_READY	1u
+#define SLOT_CANCELING	2u
+#define SLOT_ON_FREE	4u
 
 struct slot {
 	_Atomic uint32_t state;		/* enum slot_state */
@@ -67,7 +87,7 @@ struct slot {
 	int32_t worker_pid;		/* of the last attempt */
 	int32_t exit_status;		/* of the last attempt: exit code, 128+signal */
 	uint32_t payload_len;
-	uint32_t pad;
+	_Atomic uint32_t rings;		/* SLOT_ON_READY ... */
 	unsigned char payload[];	/* max_payload bytes */
 };
 
@@ -126,6 +146,8 @@ struct seg_header {
 	/* latency histograms (non-cumulative counts) and sums in µs */
 	_Atomic uint64_t wait_hist[SEG_HIST_BUCKETS], run_hist[SEG_HIST_BUCKETS];
 	_Atomic uint64_t wait_sum_us, run_sum_us;
+	_Atomic uint64_t canceled;		/* in the header's padding: any
+						   version 2 segment has it, 0 */
 };
 
 /* Upper bounds of the histogram buckets in µs; the last is +Inf. */
@@ -178,10 +200,15 @@ struct score *segment_score(const struct segment *s, uint32_t i);
 
 /* The slot holding job id now, or NULL (bad slot bits or reused). */
 struct slot *segment_lookup(const struct segment *s, uint64_t id);
+/* For an id segment_lookup does not find: 1 when this segment issued
+ * its sequence and its slot has since been reused (the slot holds a
+ * later job, or is being filled for one), else 0 (never issued here). */
+int segment_expired(const struct segment *s, uint64_t id);
 
 /* Master: take a reusable slot from the free ring and mark it FILLING;
  * returns its index, or -1 when the queue is full.  Entries that name no
- * slot, or a slot that is not FREE, DONE or FAILED, are dropped. */
+ * slot, or a slot that is not FREE, DONE, FAILED or CANCELED (a retried
+ * one), are dropped. */
 long segment_reserve(struct segment *s);
 /* Master: publish a FILLING slot whose payload_len bytes are written:
  * give it a job id, QUEUED, push it on the ready ring.  Returns the id, or
@@ -196,11 +223,12 @@ uint64_t segment_enqueue(struct segment *s, uint32_t i, uint32_t len);
  * caller's. */
 uint64_t segment_assign(struct segment *s, uint32_t i, uint32_t len);
 int segment_publish(struct segment *s, uint32_t i);
-/* Master: call fn(arg, id, failed) for every DONE or FAILED job pushed on
- * the free ring since the last call, without taking its slot (its result
- * stays readable): how the master learns of completions.  An entry may be
- * seen again after the ring was rebuilt or popped past the cursor. */
-typedef void segment_finished_fn(void *arg, uint64_t id, int failed);
+/* Master: call fn(arg, id, state) for every DONE, FAILED or CANCELED job
+ * pushed on the free ring since the last call, without taking its slot
+ * (its result stays readable): how the master learns of completions.  An
+ * entry may be seen again after the ring was rebuilt or popped past the
+ * cursor. */
+typedef void segment_finished_fn(void *arg, uint64_t id, enum slot_state st);
 void segment_finished(struct segment *s, segment_finished_fn *fn, void *arg);
 /* Master at start-up, before segment_recover rebuilds the rings: put job
  * id back in its own slot, QUEUED with this payload, attempts 0, and move
@@ -211,7 +239,9 @@ int segment_restore(struct segment *s, uint64_t id, const void *payload, uint32_
  * below it. */
 void segment_seq_above(struct segment *s, uint64_t id);
 /* Dispatcher: the next QUEUED slot from the ready ring, or -1 when none;
- * entries that name no slot or a slot not QUEUED are dropped. */
+ * a canceled slot goes on the free ring; entries that name no slot or a
+ * slot not QUEUED are dropped.  A slot returned is the dispatcher's:
+ * segment_cancel no longer takes it. */
 long segment_next_ready(struct segment *s);
 /* Worker: slot i's payload_len, or -1 when it exceeds max_payload. */
 long segment_payload_len(struct segment *s, uint32_t i);
@@ -236,6 +266,26 @@ const char *segment_bad_once(struct segment *s);
 int segment_run(struct segment *s, uint32_t i, pid_t worker);
 int segment_requeue(struct segment *s, uint32_t i, int charged);
 int segment_finish(struct segment *s, uint32_t i, enum slot_state to);
+
+/*
+ * Master: what DELETE and retry change.  0 done; else -1 and nothing
+ * changed.
+ *   segment_cancel   QUEUED and on the ready ring (not taken by the
+ *                    dispatcher: a requeued job on its retry list is
+ *                    not) -> CANCELED: the queued gauge - 1, the
+ *                    canceled counter + 1, t_finished now
+ *   segment_retry    FAILED or CANCELED -> QUEUED: attempts 0, a new
+ *                    t_queued, on the ready ring (-1 also when the ready
+ *                    ring is full: only a rewritten ring can be)
+ */
+int segment_cancel(struct segment *s, uint32_t i);
+int segment_retry(struct segment *s, uint32_t i);
+
+/* Master: job ids of state st, newest first: at most max of them in
+ * ids[], their count returned.  Scans the slot table: O(capacity x
+ * log max). */
+uint32_t segment_list(const struct segment *s, enum slot_state st, uint64_t *ids,
+    uint32_t max);
 
 /* Counts by state.  queued and running are the gauges, or with exact the
  * slot table counted (slow: capacity slots; for when no dispatcher runs). */

@@ -6,8 +6,9 @@
  * the segment lost.  For each job the journal holds live (oldest first):
  *   - its slot holds it QUEUED: nothing to do (RUNNING was requeued by
  *     segment_recover before);
- *   - its slot holds it DONE or FAILED, or holds another job: it finished
- *     while no master was there to write the END: write it now;
+ *   - its slot holds it DONE, FAILED or CANCELED, or holds another job:
+ *     it finished while no master was there to write the END: write it
+ *     now (CANCELED: a cancel whose END was not yet written);
  *   - its slot holds nothing (a new segment after a reboot or a removed
  *     /dev/shm file; or a body whose record was committed but the master
  *     died before it was published): put it back, with its own id.
@@ -50,8 +51,9 @@ static int reconcile_one(void *arg, uint64_t id, int64_t run_at, const void *pay
 	if (sl->id == id && (st == SLOT_QUEUED || st == SLOT_RUNNING))
 		return 0;
 	if (sl->id != 0 && st != SLOT_FREE) {
-		if (journal_append_end(r->j, id, sl->id == id && st == SLOT_FAILED ?
-		    JOURNAL_FAILED : JOURNAL_DONE) == -1)
+		if (journal_append_end(r->j, id, sl->id != id ? JOURNAL_DONE :
+		    st == SLOT_FAILED ? JOURNAL_FAILED :
+		    st == SLOT_CANCELED ? JOURNAL_CANCELED : JOURNAL_DONE) == -1)
 			fatal("journal: writing the end of job %016" PRIx64, id);
 		r->ended++;
 		return 0;

@@ -188,7 +188,7 @@ static void send_error(struct httpd *h, struct conn *c, int status,
     const char *msg, const char *extra);
 static void conn_flush(struct httpd *h, struct conn *c);
 static void conn_expire(struct httpd *h, struct conn *c);
-static void job_finished(void *arg, uint64_t id, int failed);
+static void job_finished(void *arg, uint64_t id, enum slot_state st);
 static void do_accept(void *arg, int fd, unsigned ready);
 static void conn_event(void *arg, int fd, unsigned ready);
 
@@ -846,7 +846,7 @@ static void handle_head(struct httpd *h, struct conn *c,
 		routes_error(&rep, 405, "method not allowed");
 		snprintf(rep.extra, sizeof rep.extra, "Allow: %s\r\n", routes_allow(r));
 	} else {
-		routes_answer(&ctx, r, req->path, req->path_len, &rep);
+		routes_answer(&ctx, r, req, &rep);
 	}
 	/* A body we do not want: skip a short Content-Length one; close
 	 * rather than read a long one, decode a chunked one or wait after an
@@ -1067,11 +1067,12 @@ static void conn_expire(struct httpd *h, struct conn *c)
 /* --- the journal ---------------------------------------------------------- */
 
 /* segment_finished: a job the dispatcher finished. */
-static void job_finished(void *arg, uint64_t id, int failed)
+static void job_finished(void *arg, uint64_t id, enum slot_state st)
 {
 	struct httpd *h = arg;
 
-	if (journal_append_end(h->journal, id, failed ? JOURNAL_FAILED : JOURNAL_DONE) == -1)
+	if (journal_append_end(h->journal, id, st == SLOT_FAILED ? JOURNAL_FAILED :
+	    st == SLOT_CANCELED ? JOURNAL_CANCELED : JOURNAL_DONE) == -1)
 		journal_warn(h, "writing a completion failed (the job may run again after "
 		    "a reboot)");
 }

@@ -15,6 +15,14 @@
 #include "server/routes.h"
 
 #define JOBS_PREFIX	"/jobs/"
+#define RETRY_SUFFIX	"/retry"
+#define LIST_DEFAULT	100	/* GET /jobs: limit's default and maximum */
+#define LIST_MAX	1000
+
+static const char *const state_names[] = {
+	[SLOT_QUEUED] = "queued", [SLOT_RUNNING] = "running",
+	[SLOT_DONE] = "done", [SLOT_FAILED] = "failed", [SLOT_CANCELED] = "canceled",
+};
 
 /* Does path[0..len) equal the C string s? */
 static int path_is(const char *path, size_t len, const char *s)
@@ -32,21 +40,29 @@ enum route routes_find(const char *path, size_t len)
 		return ROUTE_METRICS;
 	if (path_is(path, len, "/status"))
 		return ROUTE_STATUS;
-	if (len > strlen(JOBS_PREFIX) && memcmp(path, JOBS_PREFIX, strlen(JOBS_PREFIX)) == 0)
+	if (path_is(path, len, "/jobs"))
+		return ROUTE_JOBS;
+	if (len > strlen(JOBS_PREFIX) && memcmp(path, JOBS_PREFIX, strlen(JOBS_PREFIX)) == 0) {
+		if (len == strlen(JOBS_PREFIX) + JOBID_STRLEN + strlen(RETRY_SUFFIX) &&
+		    memcmp(path + len - strlen(RETRY_SUFFIX), RETRY_SUFFIX,
+		    strlen(RETRY_SUFFIX)) == 0)
+			return ROUTE_RETRY;
 		return ROUTE_JOB;
+	}
 	return ROUTE_NOT_FOUND;
 }
 
 int routes_allowed(enum route r, enum http_method m)
 {
-	if (r == ROUTE_PAYLOAD)
+	if (r == ROUTE_PAYLOAD || r == ROUTE_RETRY)
 		return m == HTTP_POST;
-	return m == HTTP_GET || m == HTTP_HEAD;
+	return m == HTTP_GET || m == HTTP_HEAD || (r == ROUTE_JOB && m == HTTP_DELETE);
 }
 
 const char *routes_allow(enum route r)
 {
-	return r == ROUTE_PAYLOAD ? "POST" : "GET, HEAD";
+	return r == ROUTE_PAYLOAD || r == ROUTE_RETRY ? "POST" :
+	    r == ROUTE_JOB ? "GET, HEAD, DELETE" : "GET, HEAD";
 }
 
 void routes_time(int64_t ns, char buf[32])
@@ -127,46 +143,26 @@ static void json_time(struct obuf *b, const char *name, int64_t ns)
 	obuf_printf(b, ",\"%s\":\"%s\"", name, t);
 }
 
-/* GET /jobs/{id}. */
-static void answer_job(const struct routes_ctx *ctx, const char *path,
-    size_t len, struct reply *rep)
+/* Append the JSON of job id, read from its slot sl in state st (a copy,
+ * checked after against the slot); -1 when the slot changed meanwhile. */
+static int json_job(struct obuf *b, const struct slot *sl, uint64_t id, uint32_t st)
 {
-	static const char *const names[] = {
-		[SLOT_QUEUED] = "queued", [SLOT_RUNNING] = "running",
-		[SLOT_DONE] = "done", [SLOT_FAILED] = "failed",
-	};
-	size_t plen = strlen(JOBS_PREFIX);
-	struct slot *sl, copy;
-	uint64_t id;
-	uint32_t st;
+	struct slot copy;
 	char hex[JOBID_STRLEN + 1];
-	struct obuf *b = rep->body;
+	int ended = st == SLOT_DONE || st == SLOT_FAILED;
 
-	if (jobid_parse(path + plen, len - plen, &id) == -1)
-		goto unknown;
-	if (jobid_node(id) != segment_node(ctx->seg)) {
-		reply_start(rep, 421, "application/json");
-		obuf_printf(b, "{\"error\":\"wrong node\",\"node\":%u}\n",
-		    segment_node(ctx->seg));
-		return;
-	}
-	if ((sl = segment_lookup(ctx->seg, id)) == NULL)
-		goto unknown;
-	st = atomic_load_explicit(&sl->state, memory_order_acquire);
 	memcpy(&copy, sl, sizeof copy);	/* header fields only */
 	atomic_thread_fence(memory_order_acquire);
 	if (sl->id != id || atomic_load(&sl->state) != st ||
-	    st < SLOT_QUEUED || st > SLOT_FAILED)
-		goto unknown;
-
+	    st < SLOT_QUEUED || st > SLOT_CANCELED)
+		return -1;
 	jobid_format(id, hex);
-	reply_start(rep, 200, "application/json");
 	obuf_printf(b, "{\"id\":\"%s\",\"state\":\"%s\",\"attempts\":%" PRIu32,
-	    hex, names[st], copy.attempts);
+	    hex, state_names[st], copy.attempts);
 	json_time(b, "queued_at", copy.t_queued);
 	json_time(b, "started_at", st == SLOT_QUEUED && copy.attempts == 0 ? 0 : copy.t_started);
-	json_time(b, "finished_at", st == SLOT_DONE || st == SLOT_FAILED ? copy.t_finished : 0);
-	if (st == SLOT_DONE || st == SLOT_FAILED)
+	json_time(b, "finished_at", ended || st == SLOT_CANCELED ? copy.t_finished : 0);
+	if (ended)
 		obuf_printf(b, ",\"exit_status\":%" PRId32, copy.exit_status);
 	else
 		obuf_str(b, ",\"exit_status\":null");
@@ -174,10 +170,196 @@ static void answer_job(const struct routes_ctx *ctx, const char *path,
 		obuf_printf(b, ",\"worker_pid\":%" PRId32, copy.worker_pid);
 	else
 		obuf_str(b, ",\"worker_pid\":null");
-	obuf_printf(b, ",\"payload_bytes\":%" PRIu32 "}\n", copy.payload_len);
-	return;
-unknown:
-	routes_error(rep, 404, "unknown job");
+	obuf_printf(b, ",\"payload_bytes\":%" PRIu32 "}", copy.payload_len);
+	return 0;
+}
+
+/* 404 for an id this segment never issued, 410 for one whose slot was
+ * reused. */
+static void job_unknown(const struct routes_ctx *ctx, uint64_t id, struct reply *rep)
+{
+	if (id != 0 && segment_expired(ctx->seg, id))
+		routes_error(rep, 410, "expired");
+	else
+		routes_error(rep, 404, "unknown job");
+}
+
+/* The job a /jobs/{id}[/retry] path names: its slot and state, or NULL
+ * and rep answered (404, 410, 421). */
+static struct slot *job_find(const struct routes_ctx *ctx, const char *hexid,
+    uint64_t *id, uint32_t *st, struct reply *rep)
+{
+	struct slot *sl;
+
+	*id = 0;
+	if (jobid_parse(hexid, JOBID_STRLEN, id) == -1) {
+		routes_error(rep, 404, "unknown job");
+		return NULL;
+	}
+	if (jobid_node(*id) != segment_node(ctx->seg)) {
+		reply_start(rep, 421, "application/json");
+		obuf_printf(rep->body, "{\"error\":\"wrong node\",\"node\":%u}\n",
+		    segment_node(ctx->seg));
+		return NULL;
+	}
+	if ((sl = segment_lookup(ctx->seg, *id)) == NULL) {
+		job_unknown(ctx, *id, rep);
+		return NULL;
+	}
+	*st = atomic_load_explicit(&sl->state, memory_order_acquire);
+	return sl;
+}
+
+/* status and the job's JSON, read again while its state changes under
+ * us (a retried job the dispatcher takes at once); 404/410 when its slot
+ * was reused. */
+static void reply_job(const struct routes_ctx *ctx, int status, const struct slot *sl,
+    uint64_t id, uint32_t st, struct reply *rep)
+{
+	for (int tries = 0; tries < 3; tries++) {
+		reply_start(rep, status, "application/json");
+		if (json_job(rep->body, sl, id, st) == 0) {
+			obuf_str(rep->body, "\n");
+			return;
+		}
+		st = atomic_load_explicit(&sl->state, memory_order_acquire);
+	}
+	job_unknown(ctx, id, rep);
+}
+
+/* 409: the job is in state st. */
+static void conflict(struct reply *rep, const char *msg, uint32_t st)
+{
+	reply_start(rep, 409, "application/json");
+	obuf_printf(rep->body, "{\"error\":\"%s\",\"state\":\"%s\"}\n", msg,
+	    st <= SLOT_CANCELED && state_names[st] ? state_names[st] : "unknown");
+}
+
+/* GET, HEAD or DELETE /jobs/{id}. */
+static void answer_job(const struct routes_ctx *ctx, const struct http_request *req,
+    struct reply *rep)
+{
+	size_t plen = strlen(JOBS_PREFIX);
+	struct slot *sl;
+	uint64_t id;
+	uint32_t st;
+
+	if (req->path_len != plen + JOBID_STRLEN) {
+		routes_error(rep, 404, "unknown job");
+		return;
+	}
+	if ((sl = job_find(ctx, req->path + plen, &id, &st, rep)) == NULL)
+		return;
+	if (req->method != HTTP_DELETE) {
+		reply_job(ctx, 200, sl, id, st, rep);
+	} else if (segment_cancel(ctx->seg, jobid_slot(id)) == 0) {
+		reply_job(ctx, 200, sl, id, SLOT_CANCELED, rep);
+	} else {
+		st = atomic_load(&sl->state);
+		/* QUEUED: requeued after its worker died, the dispatcher
+		 * holds it to run again */
+		conflict(rep, st == SLOT_QUEUED ? "about to run" : "not queued", st);
+	}
+}
+
+/* POST /jobs/{id}/retry. */
+static void answer_retry(const struct routes_ctx *ctx, const struct http_request *req,
+    struct reply *rep)
+{
+	struct slot *sl;
+	uint64_t id;
+	uint32_t st;
+
+	if ((sl = job_find(ctx, req->path + strlen(JOBS_PREFIX), &id, &st, rep)) == NULL)
+		return;
+	if (st != SLOT_FAILED && st != SLOT_CANCELED) {
+		conflict(rep, "not failed or canceled", st);
+		return;
+	}
+	if (segment_retry(ctx->seg, jobid_slot(id)) == -1) {
+		routes_error(rep, 503, "queue full");
+		return;
+	}
+	reply_job(ctx, 202, sl, id, SLOT_QUEUED, rep);
+}
+
+/* Parse GET /jobs's query: state=STATE (required) and limit=N. */
+static int list_query(const char *q, size_t len, uint32_t *st, uint32_t *limit)
+{
+	int have_state = 0;
+
+	*limit = LIST_DEFAULT;
+	while (len > 0) {
+		const char *amp = memchr(q, '&', len);
+		size_t n = amp ? (size_t)(amp - q) : len;
+
+		if (n > 6 && memcmp(q, "state=", 6) == 0) {
+			uint32_t k;
+
+			for (k = SLOT_QUEUED; k <= SLOT_CANCELED; k++)
+				if (strlen(state_names[k]) == n - 6 &&
+				    memcmp(q + 6, state_names[k], n - 6) == 0)
+					break;
+			/* no job is scheduled yet (no delays): an empty list */
+			if (k > SLOT_CANCELED && (n - 6 != 9 || memcmp(q + 6, "scheduled", 9) != 0))
+				return -1;
+			*st = k;
+			have_state = 1;
+		} else if (n > 6 && n <= 10 && memcmp(q, "limit=", 6) == 0) {
+			uint32_t v = 0;
+
+			for (size_t i = 6; i < n; i++) {
+				if (q[i] < '0' || q[i] > '9')
+					return -1;
+				v = v * 10 + (uint32_t)(q[i] - '0');
+			}
+			if (v == 0 || v > LIST_MAX)
+				return -1;
+			*limit = v;
+		} else {
+			return -1;
+		}
+		q += n;
+		len -= n;
+		if (amp) {
+			q++;
+			len--;
+			if (len == 0)
+				return -1;
+		}
+	}
+	return have_state ? 0 : -1;
+}
+
+/* GET /jobs?state=STATE&limit=N: a scan of the slot table.  The body is at
+ * most LIST_MAX job objects of a bounded size (about 300 bytes). */
+static void answer_list(const struct routes_ctx *ctx, const struct http_request *req,
+    struct reply *rep)
+{
+	static uint64_t ids[LIST_MAX];
+	uint32_t st = 0, limit, n;
+	int first = 1;
+
+	if (req->query == NULL || list_query(req->query, req->query_len, &st, &limit) == -1) {
+		routes_error(rep, 400, "want state=queued|scheduled|running|done|failed|canceled"
+		    " and limit=1..1000");
+		return;
+	}
+	reply_start(rep, 200, "application/json");
+	obuf_str(rep->body, "{\"jobs\":[");
+	n = st <= SLOT_CANCELED ? segment_list(ctx->seg, st, ids, limit) : 0;
+	for (uint32_t k = 0; k < n; k++) {
+		struct slot *sl = segment_slot(ctx->seg, jobid_slot(ids[k]));
+		size_t mark = rep->body->len;
+
+		if (!first)
+			obuf_str(rep->body, ",");
+		if (json_job(rep->body, sl, ids[k], st) == -1)
+			rep->body->len = mark;	/* it changed state meanwhile */
+		else
+			first = 0;
+	}
+	obuf_str(rep->body, "]}\n");
 }
 
 int routes_health(const struct routes_ctx *ctx, char *why, size_t n)
@@ -246,9 +428,11 @@ static void answer_status(const struct routes_ctx *ctx, struct reply *rep)
 	    ",\"running\":%" PRIu32 "},",
 	    segment_capacity(ctx->seg), w.queued, w.running);
 	obuf_printf(b, "\"jobs\":{\"accepted\":%" PRIu64 ",\"completed\":%" PRIu64
-	    ",\"failed\":%" PRIu64 ",\"rejected\":%" PRIu64 ",\"retried\":%" PRIu64 "},",
+	    ",\"failed\":%" PRIu64 ",\"rejected\":%" PRIu64 ",\"retried\":%" PRIu64
+	    ",\"canceled\":%" PRIu64 "},",
 	    atomic_load(&h->accepted), atomic_load(&h->completed),
-	    atomic_load(&h->failed), atomic_load(&h->rejected), atomic_load(&h->retried));
+	    atomic_load(&h->failed), atomic_load(&h->rejected), atomic_load(&h->retried),
+	    atomic_load(&h->canceled));
 	obuf_printf(b, "\"connections\":%u,\"draining\":%s,",
 	    ctx->connections, ctx->draining ? "true" : "false");
 	if (routes_health(ctx, why, sizeof(why)))
@@ -342,6 +526,8 @@ static void answer_metrics(const struct routes_ctx *ctx, struct reply *rep)
 	    atomic_load(&h->completed));
 	metric(b, "jobqd_jobs_failed_total", "counter",
 	    "Jobs failed after their last attempt.", atomic_load(&h->failed));
+	metric(b, "jobqd_jobs_canceled_total", "counter",
+	    "Queued jobs canceled (DELETE).", atomic_load(&h->canceled));
 	metric(b, "jobqd_jobs_rejected_total", "counter",
 	    "Payloads refused because the queue was full.", atomic_load(&h->rejected));
 	metric(b, "jobqd_jobs_retried_total", "counter",
@@ -376,11 +562,17 @@ static void answer_metrics(const struct routes_ctx *ctx, struct reply *rep)
 }
 
 void routes_answer(const struct routes_ctx *ctx, enum route r,
-    const char *path, size_t len, struct reply *rep)
+    const struct http_request *req, struct reply *rep)
 {
 	switch (r) {
 	case ROUTE_JOB:
-		answer_job(ctx, path, len, rep);
+		answer_job(ctx, req, rep);
+		break;
+	case ROUTE_JOBS:
+		answer_list(ctx, req, rep);
+		break;
+	case ROUTE_RETRY:
+		answer_retry(ctx, req, rep);
 		break;
 	case ROUTE_HEALTHZ:
 		answer_healthz(ctx, rep);

@@ -9,7 +9,7 @@
  *   routes_allowed(r, method)     is the method allowed there
  *   routes_allow(r)               the Allow header value for 405
  *   routes_authorized(ctx, r, req, rep)   the bearer token check, or a 401
- *   routes_answer(ctx, r, path, len, rep)   render a GET/HEAD endpoint
+ *   routes_answer(ctx, r, req, rep)   answer an endpoint but POST /payload
  *   routes_error(rep, status, msg)          {"error":"msg"}
  *   routes_accepted(rep, id)      202 for a queued job
  *   routes_health(ctx, why, n)    can jobs run: 1, or 0 and the reason
@@ -29,6 +29,8 @@ enum route {
 	ROUTE_NOT_FOUND = 0,
 	ROUTE_PAYLOAD,		/* /payload */
 	ROUTE_JOB,		/* /jobs/... */
+	ROUTE_JOBS,		/* /jobs (the listing) */
+	ROUTE_RETRY,		/* /jobs/{id}/retry */
 	ROUTE_HEALTHZ,
 	ROUTE_METRICS,
 	ROUTE_STATUS,
@@ -64,8 +66,10 @@ const char *routes_allow(enum route r);
  * 401 with WWW-Authenticate that closes the connection. */
 int routes_authorized(const struct routes_ctx *ctx, enum route r,
     const struct http_request *req, struct reply *rep);
+/* GET/HEAD of every endpoint; DELETE /jobs/{id} (cancel), POST
+ * /jobs/{id}/retry: these change the job's slot. */
 void routes_answer(const struct routes_ctx *ctx, enum route r,
-    const char *path, size_t len, struct reply *rep);
+    const struct http_request *req, struct reply *rep);
 void routes_error(struct reply *rep, int status, const char *msg);
 void routes_accepted(struct reply *rep, uint64_t id);
 /* 1 when jobs can run; else 0 and a short reason in why (printable

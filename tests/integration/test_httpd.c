@@ -664,9 +664,9 @@ START_TEST(length_and_method)
 	expect_status(c, &r, 0, 405);
 	ck_assert_str_eq(hc_header(&r, "Allow"), "GET, HEAD");
 	hc_resp_free(&r);
-	ck_assert_int_eq(hc_sends(c, "DELETE /jobs/0000000000100000 HTTP/1.1\r\nHost: t\r\n\r\n"), 0);
+	ck_assert_int_eq(hc_sends(c, "PUT /jobs/0000000000100000 HTTP/1.1\r\nHost: t\r\n\r\n"), 0);
 	expect_status(c, &r, 0, 405);
-	ck_assert_str_eq(hc_header(&r, "Allow"), "GET, HEAD");
+	ck_assert_str_eq(hc_header(&r, "Allow"), "GET, HEAD, DELETE");
 	hc_resp_free(&r);
 	ck_assert_int_eq(hc_sends(c, "OPTIONS /status HTTP/1.1\r\nHost: t\r\n\r\n"), 0);
 	expect_status(c, &r, 0, 405);

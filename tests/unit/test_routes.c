@@ -43,16 +43,33 @@ static void teardown(void)
 	obuf_free(&body);
 }
 
-/* Render endpoint r at path into rep. */
-static void answer(enum route r, const char *path, struct reply *rep, int draining)
+/* Answer method on endpoint r at path (and query, or NULL) into rep. */
+static void request_in(enum http_method m, enum route r, const char *path,
+    const char *query, struct reply *rep, int draining)
 {
 	struct routes_ctx ctx = {
 		.seg = seg, .draining = draining, .connections = 7, .responses = responses,
 	};
+	struct http_request req = {
+		.method = m, .path = path, .path_len = strlen(path),
+		.query = query, .query_len = query ? strlen(query) : 0,
+	};
 
 	rep->body = &body;
-	routes_answer(&ctx, r, path, strlen(path), rep);
+	routes_answer(&ctx, r, &req, rep);
 	obuf_add(&body, "", 1);	/* NUL-terminate for strstr */
+}
+
+static void request(enum http_method m, enum route r, const char *path, const char *query,
+    struct reply *rep)
+{
+	request_in(m, r, path, query, rep, 0);
+}
+
+/* Render endpoint r at path into rep (a GET). */
+static void answer(enum route r, const char *path, struct reply *rep, int draining)
+{
+	request_in(HTTP_GET, r, path, NULL, rep, draining);
 }
 
 START_TEST(find_and_methods)
@@ -61,7 +78,10 @@ START_TEST(find_and_methods)
 		{ "/payload", ROUTE_PAYLOAD }, { "/healthz", ROUTE_HEALTHZ },
 		{ "/metrics", ROUTE_METRICS }, { "/status", ROUTE_STATUS },
 		{ "/jobs/0123456789abcdef", ROUTE_JOB }, { "/jobs/x", ROUTE_JOB },
-		{ "/jobs/", ROUTE_NOT_FOUND }, { "/jobs", ROUTE_NOT_FOUND },
+		{ "/jobs/", ROUTE_NOT_FOUND }, { "/jobs", ROUTE_JOBS },
+		{ "/jobs/0123456789abcdef/retry", ROUTE_RETRY },
+		{ "/jobs/0123456789abcde/retry", ROUTE_JOB },	/* a 404 there */
+		{ "/jobs/0123456789abcdef/retr", ROUTE_JOB },
 		{ "/", ROUTE_NOT_FOUND }, { "/payload/", ROUTE_NOT_FOUND },
 		{ "/healthzz", ROUTE_NOT_FOUND }, { "*", ROUTE_NOT_FOUND },
 	};
@@ -74,10 +94,16 @@ START_TEST(find_and_methods)
 	ck_assert(!routes_allowed(ROUTE_PAYLOAD, HTTP_GET));
 	ck_assert(!routes_allowed(ROUTE_PAYLOAD, HTTP_HEAD));
 	ck_assert(routes_allowed(ROUTE_STATUS, HTTP_HEAD));
-	ck_assert(!routes_allowed(ROUTE_JOB, HTTP_DELETE));
+	ck_assert(routes_allowed(ROUTE_JOB, HTTP_DELETE));
+	ck_assert(!routes_allowed(ROUTE_JOB, HTTP_POST));
+	ck_assert(!routes_allowed(ROUTE_JOBS, HTTP_DELETE));
+	ck_assert(routes_allowed(ROUTE_RETRY, HTTP_POST));
+	ck_assert(!routes_allowed(ROUTE_RETRY, HTTP_GET));
 	ck_assert(!routes_allowed(ROUTE_METRICS, HTTP_OPTIONS));
 	ck_assert_str_eq(routes_allow(ROUTE_PAYLOAD), "POST");
-	ck_assert_str_eq(routes_allow(ROUTE_JOB), "GET, HEAD");
+	ck_assert_str_eq(routes_allow(ROUTE_JOB), "GET, HEAD, DELETE");
+	ck_assert_str_eq(routes_allow(ROUTE_JOBS), "GET, HEAD");
+	ck_assert_str_eq(routes_allow(ROUTE_RETRY), "POST");
 }
 END_TEST
 
@@ -177,15 +203,221 @@ START_TEST(job_states)
 	answer(ROUTE_JOB, path, &rep, 0);
 	ck_assert_ptr_nonnull(strstr(body.p, "\"state\":\"failed\""));
 	ck_assert_ptr_nonnull(strstr(body.p, "\"finished_at\":\"2026-01-01T00:00:01.500Z\",\"exit_status\":137"));
-	/* reused: FILLING hides it, a new id replaces it */
+	/* reused: FILLING hides it (expired), a new id replaces it */
 	atomic_store(&sl->state, SLOT_FILLING);
 	answer(ROUTE_JOB, path, &rep, 0);
-	ck_assert_int_eq(rep.status, 404);
+	ck_assert_int_eq(rep.status, 410);
+	ck_assert_str_eq(body.p, "{\"error\":\"expired\"}\n");
 	/* malformed ids */
 	answer(ROUTE_JOB, "/jobs/0123", &rep, 0);
 	ck_assert_int_eq(rep.status, 404);
 	answer(ROUTE_JOB, "/jobs/0123456789ABCDEFG", &rep, 0);
 	ck_assert_int_eq(rep.status, 404);
+}
+END_TEST
+
+/* Submit a job of payload "x": its id. */
+static uint64_t submit(void)
+{
+	long i = segment_reserve(seg);
+
+	ck_assert_int_ge(i, 0);
+	segment_slot(seg, (uint32_t)i)->payload[0] = 'x';
+	return segment_enqueue(seg, (uint32_t)i, 1);
+}
+
+/* Format "/jobs/ID" followed by suffix into path. */
+static void job_path(char *path, size_t n, uint64_t id, const char *suffix)
+{
+	snprintf(path, n, "/jobs/%016llx%s", (unsigned long long)id, suffix);
+}
+
+/* DELETE: a queued job is canceled (200, its JSON) and never reaches the
+ * dispatcher; others answer 409 with their state; the gauge and the
+ * counter follow; a job the dispatcher took is no longer canceled. */
+START_TEST(cancel)
+{
+	struct reply rep;
+	uint64_t a = submit(), b = submit(), c;
+	char pa[64], pb[64];
+
+	job_path(pa, sizeof pa, a, "");
+	job_path(pb, sizeof pb, b, "");
+	request(HTTP_DELETE, ROUTE_JOB, pa, NULL, &rep);
+	ck_assert_int_eq(rep.status, 200);
+	ck_assert_ptr_nonnull(strstr(body.p, "\"state\":\"canceled\",\"attempts\":0,"));
+	ck_assert_ptr_null(strstr(body.p, "\"finished_at\":null"));
+	ck_assert_uint_eq(atomic_load(&segment_header(seg)->queued), 1);
+	ck_assert_uint_eq(atomic_load(&segment_header(seg)->canceled), 1);
+	answer(ROUTE_JOB, pa, &rep, 0);
+	ck_assert_int_eq(rep.status, 200);
+	ck_assert_ptr_nonnull(strstr(body.p, "\"state\":\"canceled\""));
+	request(HTTP_DELETE, ROUTE_JOB, pa, NULL, &rep);
+	ck_assert_int_eq(rep.status, 409);
+	ck_assert_str_eq(body.p, "{\"error\":\"not queued\",\"state\":\"canceled\"}\n");
+	/* the dispatcher skips it (onto the free ring) and takes b: b can no
+	 * longer be canceled, though still QUEUED until it runs */
+	ck_assert_int_eq(segment_next_ready(seg), jobid_slot(b));
+	request(HTTP_DELETE, ROUTE_JOB, pb, NULL, &rep);
+	ck_assert_int_eq(rep.status, 409);
+	ck_assert_ptr_nonnull(strstr(body.p, "\"state\":\"queued\""));
+	ck_assert_int_eq(segment_run(seg, jobid_slot(b), 42), 0);
+	request(HTTP_DELETE, ROUTE_JOB, pb, NULL, &rep);
+	ck_assert_int_eq(rep.status, 409);
+	ck_assert_ptr_nonnull(strstr(body.p, "\"state\":\"running\""));
+	ck_assert_int_eq(segment_finish(seg, jobid_slot(b), SLOT_DONE), 0);
+	request(HTTP_DELETE, ROUTE_JOB, pb, NULL, &rep);
+	ck_assert_int_eq(rep.status, 409);
+	ck_assert_ptr_nonnull(strstr(body.p, "\"state\":\"done\""));
+	answer(ROUTE_METRICS, "/metrics", &rep, 0);
+	ck_assert_ptr_nonnull(strstr(body.p, "\njobqd_jobs_canceled_total 1\n"));
+	answer(ROUTE_STATUS, "/status", &rep, 0);
+	ck_assert_ptr_nonnull(strstr(body.p, ",\"canceled\":1},"));
+	/* the canceled slot is reusable: a's id expires with it */
+	while ((c = submit()) != 0 && jobid_slot(c) != jobid_slot(a))
+		;
+	ck_assert_uint_eq(jobid_slot(c), jobid_slot(a));
+	request(HTTP_DELETE, ROUTE_JOB, pa, NULL, &rep);
+	ck_assert_int_eq(rep.status, 410);
+	ck_assert_ptr_null(segment_bad_once(seg));
+}
+END_TEST
+
+/* 410 for an id whose slot was reused, 404 for ids never issued, 421 for
+ * another node's. */
+START_TEST(expired_unknown)
+{
+	struct reply rep;
+	uint64_t a = submit(), later;
+	char path[64];
+
+	ck_assert_int_eq(segment_next_ready(seg), jobid_slot(a));
+	ck_assert_int_eq(segment_run(seg, jobid_slot(a), 1), 0);
+	ck_assert_int_eq(segment_finish(seg, jobid_slot(a), SLOT_DONE), 0);
+	while (segment_slot(seg, jobid_slot(a))->id == a)
+		ck_assert_uint_ne(submit(), 0);
+	job_path(path, sizeof path, a, "");
+	answer(ROUTE_JOB, path, &rep, 0);
+	ck_assert_int_eq(rep.status, 410);
+	job_path(path, sizeof path, a, "/retry");
+	request(HTTP_POST, ROUTE_RETRY, path, NULL, &rep);
+	ck_assert_int_eq(rep.status, 410);
+	/* a sequence not yet issued, in the same slot */
+	later = jobid_make(0, atomic_load(&segment_header(seg)->next_seq) + 5, jobid_slot(a));
+	job_path(path, sizeof path, later, "");
+	answer(ROUTE_JOB, path, &rep, 0);
+	ck_assert_int_eq(rep.status, 404);
+	ck_assert_str_eq(body.p, "{\"error\":\"unknown job\"}\n");
+	request(HTTP_DELETE, ROUTE_JOB, path, NULL, &rep);
+	ck_assert_int_eq(rep.status, 404);
+	/* an issued sequence, older than its slot's job: expired */
+	later = jobid_make(0, atomic_load(&segment_header(seg)->next_seq) - 2, jobid_slot(a));
+	job_path(path, sizeof path, later, "");
+	answer(ROUTE_JOB, path, &rep, 0);
+	ck_assert_int_eq(rep.status, segment_slot(seg, jobid_slot(a))->id == later ? 200 : 410);
+	/* a slot beyond the queue; another node */
+	job_path(path, sizeof path, jobid_make(0, 1, 3000), "");
+	answer(ROUTE_JOB, path, &rep, 0);
+	ck_assert_int_eq(rep.status, 404);
+	job_path(path, sizeof path, jobid_make(7, 1, 0), "");
+	request(HTTP_DELETE, ROUTE_JOB, path, NULL, &rep);
+	ck_assert_int_eq(rep.status, 421);
+}
+END_TEST
+
+/* retry: a failed or canceled job is queued again (202) with attempts 0,
+ * once on each ring; others answer 409. */
+START_TEST(retry)
+{
+	struct reply rep;
+	uint64_t a = submit(), b = submit();
+	uint32_t ia = jobid_slot(a), ib = jobid_slot(b);
+	char pa[64], pb[64], rb[64];
+
+	job_path(pa, sizeof pa, a, "/retry");
+	job_path(pb, sizeof pb, b, "");
+	job_path(rb, sizeof rb, b, "/retry");
+	request(HTTP_POST, ROUTE_RETRY, pa, NULL, &rep);
+	ck_assert_int_eq(rep.status, 409);
+	ck_assert_ptr_nonnull(strstr(body.p, "\"state\":\"queued\""));
+	/* a fails after 3 attempts */
+	ck_assert_int_eq(segment_next_ready(seg), ia);
+	ck_assert_int_eq(segment_run(seg, ia, 1), 0);
+	segment_slot(seg, ia)->attempts = 3;
+	ck_assert_int_eq(segment_finish(seg, ia, SLOT_FAILED), 0);
+	request(HTTP_POST, ROUTE_RETRY, pa, NULL, &rep);
+	ck_assert_int_eq(rep.status, 202);
+	ck_assert_ptr_nonnull(strstr(body.p, "\"state\":\"queued\",\"attempts\":0,"));
+	ck_assert_uint_eq(atomic_load(&segment_header(seg)->queued), 2);
+	request(HTTP_POST, ROUTE_RETRY, pa, NULL, &rep);
+	ck_assert_int_eq(rep.status, 409);
+	/* b canceled, retried before the dispatcher saw it: its entry serves */
+	request(HTTP_DELETE, ROUTE_JOB, pb, NULL, &rep);
+	ck_assert_int_eq(rep.status, 200);
+	request(HTTP_POST, ROUTE_RETRY, rb, NULL, &rep);
+	ck_assert_int_eq(rep.status, 202);
+	/* the ready ring: b (its old entry), then a; the free ring gives
+	 * neither while they are queued */
+	ck_assert_int_eq(segment_next_ready(seg), ib);
+	ck_assert_int_eq(segment_next_ready(seg), ia);
+	ck_assert_int_eq(segment_next_ready(seg), -1);
+	for (long i; (i = segment_reserve(seg)) >= 0;)
+		ck_assert(i != ia && i != ib);
+	ck_assert_ptr_null(segment_bad_once(seg));
+	/* a runs, done: back on the free ring, once */
+	ck_assert_int_eq(segment_run(seg, ia, 1), 0);
+	ck_assert_int_eq(segment_finish(seg, ia, SLOT_DONE), 0);
+	ck_assert_int_eq(segment_reserve(seg), ia);
+	ck_assert_int_eq(segment_reserve(seg), -1);
+}
+END_TEST
+
+/* GET /jobs?state=&limit=: newest first, limited, each object as GET
+ * /jobs/{id} gives it; bad queries 400. */
+START_TEST(list)
+{
+	static const char *const bad[] = {
+		NULL, "", "state=", "state=nope", "limit=5", "state=queued&limit=0",
+		"state=queued&limit=1001", "state=queued&limit=x", "state=queued&",
+		"state=queued&limit=99999999999", "state=queued&foo=1", "State=queued",
+		"state=filling",
+	};
+	struct reply rep;
+	uint64_t id[4];
+	char want[256];
+
+	for (int k = 0; k < 4; k++)
+		id[k] = submit();
+	for (int k = 0; k < 4; k++) {
+		char path[64], *one, *all;
+
+		job_path(path, sizeof path, id[k], "");
+		request(HTTP_GET, ROUTE_JOBS, "/jobs", "state=queued", &rep);
+		ck_assert_int_eq(rep.status, 200);
+		all = strdup(body.p);
+		answer(ROUTE_JOB, path, &rep, 0);
+		one = strndup(body.p, strlen(body.p) - 1);	/* without the newline */
+		ck_assert_ptr_nonnull(strstr(all, one));
+		free(one);
+		free(all);
+	}
+	request(HTTP_GET, ROUTE_JOBS, "/jobs", "limit=2&state=queued", &rep);
+	snprintf(want, sizeof want, "{\"jobs\":[{\"id\":\"%016llx\"",
+	    (unsigned long long)id[3]);
+	ck_assert_msg(strncmp(body.p, want, strlen(want)) == 0, "%s", body.p);
+	snprintf(want, sizeof want, "\"payload_bytes\":1},{\"id\":\"%016llx\"",
+	    (unsigned long long)id[2]);
+	ck_assert_ptr_nonnull(strstr(body.p, want));
+	ck_assert_ptr_nonnull(strstr(body.p, "\"payload_bytes\":1}]}\n"));
+	request(HTTP_GET, ROUTE_JOBS, "/jobs", "state=done&limit=1000", &rep);
+	ck_assert_int_eq(rep.status, 200);
+	ck_assert_str_eq(body.p, "{\"jobs\":[]}\n");
+	request(HTTP_GET, ROUTE_JOBS, "/jobs", "state=scheduled", &rep);
+	ck_assert_str_eq(body.p, "{\"jobs\":[]}\n");
+	for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+		request(HTTP_GET, ROUTE_JOBS, "/jobs", bad[k], &rep);
+		ck_assert_msg(rep.status == 400, "%s: %d", bad[k] ? bad[k] : "(none)", rep.status);
+	}
 }
 END_TEST
 
@@ -426,6 +658,10 @@ int main(void)
 	tcase_add_test(tc, errors_and_accepted);
 	tcase_add_test(tc, authorized);
 	tcase_add_test(tc, job_states);
+	tcase_add_test(tc, cancel);
+	tcase_add_test(tc, expired_unknown);
+	tcase_add_test(tc, retry);
+	tcase_add_test(tc, list);
 	tcase_add_test(tc, healthz_and_status);
 	tcase_add_test(tc, health);
 	tcase_add_test(tc, metrics_text);

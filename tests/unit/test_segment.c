@@ -3,7 +3,7 @@
  *
  *   ids       jobid_make/slot/format/parse tables; segment_lookup on id 0,
  *             bad slot bits, a stale id after the slot is reused
- *   recover   every assignment of the six slot states to six slots, with
+ *   recover   every assignment of the seven slot states to six slots, with
  *             keep_filling 0 and 1, from dirty rings, gauges and scoreboard;
  *             a crash after each step of an enqueue and of a completion
  *   attach    wrong magic, version, size, layout; same geometry re-attached;
@@ -22,7 +22,11 @@
  *             id it reported is queued after recovery
  *   transitions  segment_run / requeue / finish through a job's life, the
  *             gauges and counters they keep; each refused from every wrong
- *             state with nothing changed; the census, exact and by gauges
+ *             state with nothing changed; the census, exact and by gauges;
+ *             cancel and retry (each ring holds a slot once, either order
+ *             of a stale free entry's pop and the next finish), the list,
+ *             expired ids; a cancel race against a dispatcher thread
+ *             (segment_run never finds a taken slot canceled)
  *
  * Segments are named /jobqd-test-<pid>-<test pid>-<n>; every test unlinks
  * its names, and main() sweeps the ones a failed check left behind.
@@ -32,6 +36,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -287,10 +292,10 @@ END_TEST
 /* --- recover: every state combination ------------------------------------- */
 
 #define RCAP	6
-#define NSTATES	6	/* SLOT_FREE .. SLOT_FAILED */
+#define NSTATES	7	/* SLOT_FREE .. SLOT_CANCELED */
 
 static const char *const state_names[] = {
-	"FREE", "FILLING", "QUEUED", "RUNNING", "DONE", "FAILED",
+	"FREE", "FILLING", "QUEUED", "RUNNING", "DONE", "FAILED", "CANCELED",
 };
 
 /* Make slot states from combination c (base 6 digits), ids a permutation
@@ -309,6 +314,7 @@ setup_combo(struct segment *s, unsigned c, unsigned st[RCAP], uint64_t id[RCAP])
 		if (st[i] == SLOT_FREE && c % 2)
 			id[i] = 0;		/* never used */
 		atomic_store(&sl->state, st[i]);
+		atomic_store(&sl->rings, (c + i) % 8);
 		sl->id = id[i];
 		sl->attempts = i + 1;
 		sl->payload_len = i;
@@ -374,7 +380,7 @@ check_combo(struct segment *s, int keep, const unsigned st[RCAP], const uint64_t
 			return msg;
 		}
 		if (atomic_load(&sl->state) != SLOT_QUEUED || sl->attempts != i + 1 ||
-		    sl->id != id[i]) {
+		    sl->id != id[i] || atomic_load(&sl->rings) != SLOT_ON_READY) {
 			snprintf(msg, n, "ready slot %u: got state %u attempts %u, want QUEUED, %u",
 			    i, atomic_load(&sl->state), sl->attempts, i + 1);
 			return msg;
@@ -401,9 +407,9 @@ check_combo(struct segment *s, int keep, const unsigned st[RCAP], const uint64_t
 			    k, i, state_names[st[i]]);
 			return msg;
 		}
-		if (atomic_load(&sl->state) != want) {
-			snprintf(msg, n, "free slot %u: state got %u, want %s", i,
-			    atomic_load(&sl->state), state_names[want]);
+		if (atomic_load(&sl->state) != want || atomic_load(&sl->rings) != 0) {
+			snprintf(msg, n, "free slot %u: state got %u rings %u, want %s, 0", i,
+			    atomic_load(&sl->state), atomic_load(&sl->rings), state_names[want]);
 			return msg;
 		}
 		if (st[i] != SLOT_FILLING && sl->id != id[i]) {
@@ -444,8 +450,8 @@ check_combo(struct segment *s, int keep, const unsigned st[RCAP], const uint64_t
 	return NULL;
 }
 
-/* Loop index: keep_filling = _i / 6, slot 0's state = _i % 6; the other
- * five slots take every combination (7776 recoveries per index). */
+/* Loop index: keep_filling = _i / 7, slot 0's state = _i % 7; the other
+ * five slots take every combination (16807 recoveries per index). */
 START_TEST(test_recover_all_states)
 {
 	const char *name = seg_name();
@@ -1561,7 +1567,7 @@ END_TEST
 /* The gauges and counters a transition may move, in one comparable row. */
 struct gauges {
 	uint32_t queued, running;
-	uint64_t completed, failed, retried, waits, runs;
+	uint64_t completed, failed, retried, canceled, waits, runs;
 };
 
 static void
@@ -1575,6 +1581,7 @@ gauges(struct segment *s, struct gauges *g)
 	g->completed = atomic_load(&h->completed);
 	g->failed = atomic_load(&h->failed);
 	g->retried = atomic_load(&h->retried);
+	g->canceled = atomic_load(&h->canceled);
 	for (int k = 0; k < SEG_HIST_BUCKETS; k++) {
 		g->waits += atomic_load(&h->wait_hist[k]);
 		g->runs += atomic_load(&h->run_hist[k]);
@@ -1665,6 +1672,252 @@ START_TEST(test_transition_fail_queued)
 }
 END_TEST
 
+struct seen {
+	uint64_t id[8];
+	int failed[8];		/* enum slot_state */
+	unsigned n;
+};
+
+static void
+on_finished(void *arg, uint64_t id, enum slot_state failed)
+{
+	struct seen *v = arg;
+
+	ck_assert_uint_lt(v->n, NELEM(v->id));
+	v->id[v->n] = id;
+	v->failed[v->n++] = failed;
+}
+
+/* cancel: QUEUED and not taken by the dispatcher -> CANCELED, the gauge
+ * and the counter; the dispatcher passes it to the free ring and the
+ * master learns of it there; recovery frees it. */
+START_TEST(test_cancel)
+{
+	const char *name = seg_name();
+	struct segment *s = seg_create(name, 4, 16);
+	uint64_t a = enqueue_job(s, "a"), b = enqueue_job(s, "b");
+	uint32_t ia = jobid_slot(a), ib = jobid_slot(b), free_n;
+	struct slot *sl = segment_slot(s, ia);
+	struct seen v = { .n = 0 };
+	struct seg_census c;
+	struct seg_recovery r;
+	struct gauges g;
+
+	ck_assert_int_eq(segment_cancel(s, ia), 0);
+	gauges(s, &g);
+	ck_assert_uint_eq(atomic_load(&sl->state), SLOT_CANCELED);
+	ck_assert_int_ne(sl->t_finished, 0);
+	ck_assert_uint_eq(g.queued, 1);
+	ck_assert_uint_eq(g.canceled, 1);
+	ck_assert_int_eq(segment_cancel(s, ia), -1);
+	segment_census(s, 1, &c);
+	ck_assert_uint_eq(c.queued, 1);
+	ck_assert_ptr_eq(segment_lookup(s, a), sl);
+	/* the dispatcher: a onto the free ring, b for it; b is then its own */
+	free_n = ring_count(segment_free(s));
+	ck_assert_int_eq(segment_next_ready(s), ib);
+	ck_assert_uint_eq(ring_count(segment_free(s)), free_n + 1);
+	ck_assert_int_eq(segment_cancel(s, ib), -1);
+	ck_assert_uint_eq(atomic_load(&segment_slot(s, ib)->state), SLOT_QUEUED);
+	ck_assert_int_eq(segment_run(s, ib, 7), 0);
+	segment_finished(s, on_finished, &v);
+	ck_assert_uint_eq(v.n, 1);
+	ck_assert(v.id[0] == a && v.failed[0] == SLOT_CANCELED);
+	ck_assert_ptr_null(segment_bad_once(s));
+	/* recovery: the canceled slot is free again (still readable) */
+	ck_assert_int_eq(segment_recover(s, 0, &r), 0);
+	ck_assert_uint_eq(r.freed, 3);
+	ck_assert_uint_eq(r.orphaned, 1);
+	ck_assert_uint_eq(atomic_load(&sl->state), SLOT_CANCELED);
+	/* a canceled slot the dispatcher never passed over, recovered */
+	ck_assert_int_eq(segment_next_ready(s), ib);
+	b = enqueue_job(s, "c");
+	ck_assert_int_eq(segment_cancel(s, jobid_slot(b)), 0);
+	ck_assert_int_eq(segment_recover(s, 0, &r), 0);
+	ck_assert_uint_eq(r.requeued + r.orphaned, 1);
+	ck_assert_int_eq(segment_next_ready(s), ib);
+	ck_assert_int_eq(segment_next_ready(s), -1);
+	ck_assert_ptr_null(segment_bad_once(s));
+	segment_close(s);
+	segment_unlink(name);
+}
+END_TEST
+
+/* retry: each ring holds a retried slot at most once, whatever the order
+ * of the master's pop of its old free entry and its next finish. */
+START_TEST(test_retry_rings)
+{
+	const char *name = seg_name();
+	struct segment *s = seg_create(name, 2, 16);
+	uint64_t a = enqueue_job(s, "a");
+	uint32_t i = jobid_slot(a);
+	struct slot *sl = segment_slot(s, i);
+	struct gauges g;
+
+	for (int order = 0; order < 2; order++) {
+		ck_assert_int_eq(segment_next_ready(s), i);
+		ck_assert_int_eq(segment_run(s, i, 1), 0);
+		ck_assert_int_eq(segment_finish(s, i, SLOT_FAILED), 0);
+		ck_assert_int_eq(segment_retry(s, i), 0);
+		gauges(s, &g);
+		ck_assert_uint_eq(atomic_load(&sl->state), SLOT_QUEUED);
+		ck_assert_uint_eq(sl->attempts, 0);
+		ck_assert_uint_eq(sl->id, a);
+		ck_assert_uint_eq(g.queued, 1);
+		ck_assert_int_eq(segment_next_ready(s), i);
+		ck_assert_int_eq(segment_run(s, i, 1), 0);
+		ck_assert_uint_eq(sl->attempts, 1);
+		if (order == 0) {
+			/* the old entry popped first (after the other
+			 * slot's): dropped, the finish pushes anew */
+			ck_assert_int_eq(segment_reserve(s), 1 - i);
+			ck_assert_int_eq(segment_reserve(s), -1);
+		}
+		/* else the finish comes first: the old entry serves */
+		ck_assert_int_eq(segment_finish(s, i, SLOT_DONE), 0);
+		ck_assert_uint_eq(ring_count(segment_free(s)), 1);
+		ck_assert_ptr_null(segment_bad_once(s));
+		ck_assert_int_eq(segment_reserve(s), i);
+		ck_assert_int_eq(segment_reserve(s), -1);
+		a = segment_enqueue(s, i, 1);
+		ck_assert_uint_ne(a, 0);
+	}
+	segment_close(s);
+	segment_unlink(name);
+}
+END_TEST
+
+/* list: the newest first (by sequence), at most max, of one state. */
+START_TEST(test_list)
+{
+	const char *name = seg_name();
+	struct segment *s = seg_create(name, 16, 16);
+	uint64_t id[16], got[16];
+
+	for (int k = 0; k < 16; k++)
+		id[k] = enqueue_job(s, "x");
+	for (int k = 0; k < 16; k += 3)
+		ck_assert_int_eq(segment_cancel(s, jobid_slot(id[k])), 0);
+	ck_assert_uint_eq(segment_list(s, SLOT_CANCELED, got, 16), 6);
+	for (int k = 0; k < 6; k++)
+		ck_assert_uint_eq(got[k], id[15 - 3 * k]);
+	ck_assert_uint_eq(segment_list(s, SLOT_QUEUED, got, 4), 4);
+	ck_assert_uint_eq(got[0], id[14]);
+	ck_assert_uint_eq(got[1], id[13]);
+	ck_assert_uint_eq(got[2], id[11]);
+	ck_assert_uint_eq(got[3], id[10]);
+	ck_assert_uint_eq(segment_list(s, SLOT_QUEUED, got, 1), 1);
+	ck_assert_uint_eq(got[0], id[14]);
+	ck_assert_uint_eq(segment_list(s, SLOT_DONE, got, 16), 0);
+	ck_assert_uint_eq(segment_list(s, SLOT_QUEUED, got, 0), 0);
+	segment_close(s);
+	segment_unlink(name);
+}
+END_TEST
+
+/* expired: issued and its slot reused; not: never issued. */
+START_TEST(test_expired)
+{
+	const char *name = seg_name();
+	struct segment *s = seg_create(name, 1, 16);
+	uint64_t a = enqueue_job(s, "a"), b, next;
+
+	ck_assert_int_eq(segment_expired(s, a), 0);
+	ck_assert_int_eq(segment_cancel(s, 0), 0);
+	ck_assert_int_eq(segment_next_ready(s), -1);
+	ck_assert_int_eq(segment_reserve(s), 0);
+	ck_assert_ptr_null(segment_lookup(s, a));
+	ck_assert_int_eq(segment_expired(s, a), 1);	/* FILLING */
+	b = segment_enqueue(s, 0, 1);
+	ck_assert_int_eq(segment_expired(s, a), 1);
+	ck_assert_int_eq(segment_expired(s, b), 0);
+	next = jobid_make(0, atomic_load(&segment_header(s)->next_seq), 0);
+	ck_assert_int_eq(segment_expired(s, next), 0);
+	ck_assert_int_eq(segment_expired(s, (a & ~(UINT64_C(0xff) << 56)) | UINT64_C(1) << 56), 0);
+	ck_assert_int_eq(segment_expired(s, jobid_make(0, 1, 5)), 0);	/* no slot */
+	ck_assert_int_eq(segment_expired(s, 0), 0);
+	segment_close(s);
+	segment_unlink(name);
+}
+END_TEST
+
+/* The master cancels while the dispatcher takes and runs jobs, in two
+ * threads: every job is either canceled or run, never both, and
+ * segment_run never finds a slot it took canceled. */
+struct race {
+	struct segment *s;
+	_Atomic int done;
+	_Atomic uint64_t runs, run_failed;
+};
+
+static void *
+race_dispatcher(void *arg)
+{
+	struct race *x = arg;
+
+	for (;;) {
+		int done = atomic_load(&x->done);	/* before the pop */
+		long i = segment_next_ready(x->s);
+
+		if (i < 0) {
+			if (done)
+				return NULL;
+			continue;
+		}
+		if (segment_run(x->s, (uint32_t)i, 1) == -1 ||
+		    segment_finish(x->s, (uint32_t)i, i % 3 ? SLOT_DONE : SLOT_FAILED) == -1)
+			atomic_fetch_add(&x->run_failed, 1);
+		atomic_fetch_add(&x->runs, 1);
+	}
+}
+
+START_TEST(test_cancel_race)
+{
+	enum { N = 50000 };
+	const char *name = seg_name();
+	struct race x = { .s = seg_create(name, 64, 16) };
+	uint64_t canceled = 0, retried = 0, submitted = 0, refused = 0;
+	pthread_t t;
+
+	ck_assert_int_eq(pthread_create(&t, NULL, race_dispatcher, &x), 0);
+	while (submitted < N) {
+		long i = segment_reserve(x.s);
+
+		if (i < 0)
+			continue;
+		ck_assert_uint_ne(segment_enqueue(x.s, (uint32_t)i, 0), 0);
+		submitted++;
+		/* cancel this one or an older one: it may be taken, running,
+		 * done; a failed or canceled one is retried now and then */
+		i = (long)((submitted * 7) % 64);
+		if (segment_cancel(x.s, (uint32_t)i) == 0)
+			canceled++;
+		else
+			refused++;
+		if (submitted % 5 == 0 && segment_retry(x.s, (uint32_t)((submitted * 3) % 64)) == 0)
+			retried++;
+	}
+	atomic_store(&x.done, 1);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_uint_eq(atomic_load(&x.run_failed), 0);
+	ck_assert_uint_eq(atomic_load(&x.runs) + canceled, submitted + retried);
+	ck_assert_uint_gt(canceled, 0);
+	ck_assert_uint_gt(refused, 0);
+	ck_assert_uint_eq(atomic_load(&segment_header(x.s)->queued), 0);
+	/* every slot on the free ring, once */
+	{
+		uint32_t all[65], seen[64] = { 0 }, n = drain(segment_free(x.s), all, 65);
+
+		ck_assert_uint_eq(n, 64);
+		for (uint32_t k = 0; k < n; k++)
+			ck_assert_uint_eq(seen[all[k]]++, 0);
+	}
+	ck_assert_ptr_null(segment_bad_once(x.s));
+	segment_close(x.s);
+	segment_unlink(name);
+}
+END_TEST
+
 /* Each transition from each state: refused (-1, nothing changed) unless
  * the state is the expected one.  _i: the state. */
 START_TEST(test_transition_wrong_state)
@@ -1679,6 +1932,8 @@ START_TEST(test_transition_wrong_state)
 		{ "finish done", 1u << SLOT_QUEUED | 1u << SLOT_RUNNING },
 		{ "finish failed", 1u << SLOT_QUEUED | 1u << SLOT_RUNNING },
 		{ "finish to queued", 0 },
+		{ "cancel", 1u << SLOT_QUEUED },
+		{ "retry", 1u << SLOT_FAILED | 1u << SLOT_CANCELED },
 		{ "state 99", 0 },
 	};
 	const char *name = seg_name();
@@ -1692,6 +1947,7 @@ START_TEST(test_transition_wrong_state)
 		int r = -2;
 
 		atomic_store(&sl->state, k == NELEM(ops) - 1 ? 99 : st);
+		atomic_store(&sl->rings, SLOT_ON_READY);	/* cancel: not taken */
 		sl->attempts = attempts;
 		drain(segment_free(s), all, 4);	/* room for a finish */
 		free_n = ring_count(segment_free(s));
@@ -1703,7 +1959,9 @@ START_TEST(test_transition_wrong_state)
 		case 3: r = segment_finish(s, 0, SLOT_DONE); break;
 		case 4: r = segment_finish(s, 0, SLOT_FAILED); break;
 		case 5: r = segment_finish(s, 0, SLOT_QUEUED); break;
-		case 6: r = segment_run(s, 0, 1); break;
+		case 6: r = segment_cancel(s, 0); break;
+		case 7: r = segment_retry(s, 0); break;
+		case 8: r = segment_run(s, 0, 1); break;
 		}
 		if (k != NELEM(ops) - 1 && (ops[k].ok >> st & 1)) {
 			ck_assert_msg(r == 0, "%s from state %u: got %d, want 0", ops[k].what, st, r);
@@ -1789,22 +2047,6 @@ START_TEST(test_assign_publish)
 }
 END_TEST
 
-struct seen {
-	uint64_t id[8];
-	int failed[8];
-	unsigned n;
-};
-
-static void
-on_finished(void *arg, uint64_t id, int failed)
-{
-	struct seen *v = arg;
-
-	ck_assert_uint_lt(v->n, NELEM(v->id));
-	v->id[v->n] = id;
-	v->failed[v->n++] = failed;
-}
-
 /* The finished slots pushed on the free ring are reported once each, and
  * stay on the ring (their results readable); again after a rebuild. */
 START_TEST(test_finished)
@@ -1834,7 +2076,8 @@ START_TEST(test_finished)
 	ck_assert_int_eq(ring_push(segment_free(s), 999), 0);	/* no slot: skipped */
 	segment_finished(s, on_finished, &v);
 	ck_assert_uint_eq(v.n, 2);
-	ck_assert(v.id[0] == a && v.failed[0] == 0 && v.id[1] == b && v.failed[1] == 1);
+	ck_assert(v.id[0] == a && v.failed[0] == SLOT_DONE && v.id[1] == b &&
+	    v.failed[1] == SLOT_FAILED);
 	ck_assert_ptr_nonnull(segment_lookup(s, a));
 	segment_finished(s, on_finished, &v);
 	ck_assert_uint_eq(v.n, 2);
@@ -1935,7 +2178,12 @@ segment_suite(void)
 	tc = tcase_create("transitions");
 	tcase_add_test(tc, test_transition_life);
 	tcase_add_test(tc, test_transition_fail_queued);
-	tcase_add_loop_test(tc, test_transition_wrong_state, SLOT_FREE, SLOT_FAILED + 1);
+	tcase_add_loop_test(tc, test_transition_wrong_state, SLOT_FREE, SLOT_CANCELED + 1);
+	tcase_add_test(tc, test_cancel);
+	tcase_add_test(tc, test_retry_rings);
+	tcase_add_test(tc, test_list);
+	tcase_add_test(tc, test_expired);
+	tcase_add_test(tc, test_cancel_race);
 	tcase_add_test(tc, test_census);
 	suite_add_tcase(s, tc);
 
