@@ -10,7 +10,9 @@
  * it explains a failure in a "reason" buffer and config_set() or
  * config_load() prefixes it with "KEY: " or "FILE:LINE: KEY: ".  Nothing
  * here logs or exits.  config_load() parses into a copy and copies it back
- * only when the whole file is good, so a bad file changes nothing.
+ * only when the whole file is good, so a bad file changes nothing.  The
+ * file is read whole and bounded (rfile_read, CONFIG_FILE_MAX), so neither
+ * a FIFO nor /dev/zero nor a huge file can stall or bloat the master.
  *
  * Values are checked as far as they can be without side effects: exec
  * handlers must name an existing executable file, users and groups must
@@ -723,23 +725,24 @@ load_text(struct config *c, char *text, size_t len, const char *path,
 	char *p, *end = text + len, *next, *nl, *line, *eq, *key, *value,
 	    why[512];
 	unsigned lineno = 0;
+	size_t llen;
 	const struct key *k;
 	int nset = 0, quoted;
 
 	for (p = text; p < end; p = next) {
 		nl = memchr(p, '\n', (size_t)(end - p));
 		next = nl != NULL ? nl + 1 : end;
-		len = (size_t)((nl != NULL ? nl : end) - p);
-		p[len] = '\0';
+		llen = (size_t)((nl != NULL ? nl : end) - p);
+		p[llen] = '\0';
 		lineno++;
-		if (len > 0 && p[len - 1] == '\r')
-			p[--len] = '\0';
-		if (len > LINE_MAX_BYTES) {
+		if (llen > 0 && p[llen - 1] == '\r')
+			p[--llen] = '\0';
+		if (llen > LINE_MAX_BYTES) {
 			snprintf(err, errlen, "%s:%u: line longer than %d bytes",
 			    path, lineno, LINE_MAX_BYTES);
 			return -1;
 		}
-		if (strlen(p) != len) {
+		if (strlen(p) != llen) {
 			snprintf(err, errlen, "%s:%u: NUL byte in line", path,
 			    lineno);
 			return -1;

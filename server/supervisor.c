@@ -361,7 +361,8 @@ static void reload(struct master *m)
 	static const char *const lists[] = { [ACL_ALLOW] = "allow", [ACL_DENY] = "deny" };
 	struct handler *h;
 	struct config nc;
-	char err[1024], was[ACL_RULES_MAX * 48], now[sizeof(was)];
+	char why[1024], err[CONFIG_HANDLER_MAX + sizeof(why) + 16];
+	char was[ACL_RULES_MAX * 48], now[sizeof(was)];
 	int nset;
 
 	notify_reloading();
@@ -375,12 +376,9 @@ static void reload(struct master *m)
 		goto failed;
 	}
 	/* We run as the workers' user: what fails here would fail them all. */
-	if ((h = handler_create(&nc, err, sizeof(err))) == NULL) {
-		log_errorx("reload failed: handler \"%s\": %s; keeping the running "
-		    "configuration", nc.handler, err);
-		atomic_fetch_add(&segment_header(m->a->seg)->reloads_failed, 1);
-		notify_send("READY=1");
-		return;
+	if ((h = handler_create(&nc, why, sizeof(why))) == NULL) {
+		snprintf(err, sizeof(err), "handler \"%s\": %s", nc.handler, why);
+		goto failed;
 	}
 	handler_free(h);
 	for (enum acl_which w = ACL_ALLOW; w <= ACL_DENY; w++) {
