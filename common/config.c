@@ -10,13 +10,16 @@
  * it explains a failure in a "reason" buffer and config_set() or
  * config_load() prefixes it with "KEY: " or "FILE:LINE: KEY: ".  Nothing
  * here logs or exits.  config_load() parses into a copy and copies it back
- * only when the whole file is good, so a bad file changes nothing.
+ * only when the whole file is good, so a bad file changes nothing.  The
+ * file is read whole and bounded (rfile_read, CONFIG_FILE_MAX), so neither
+ * a FIFO nor /dev/zero nor a huge file can stall or bloat the master.
  *
  * Values are checked as far as they can be without side effects: exec
  * handlers must name an existing executable file, users and groups must
  * exist, listen addresses must be numeric (no DNS); the token file is read.
  */
 #include "common/config.h"
+#include "common/rfile.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -710,46 +713,49 @@ unquote(char *v)
 	v[o] = '\0';
 }
 
-/* Parse one open file into c; "FILE:LINE: ..." on error. */
+/*
+ * Parse text[0..len) (text[len] is ours to write) into c; "FILE:LINE: ..."
+ * on error.  The number of keys set, or -1.
+ */
 static int
-load_stream(struct config *c, FILE *fp, const char *path, char *err,
-    size_t errlen)
+load_text(struct config *c, char *text, size_t len, const char *path,
+    char *err, size_t errlen)
 {
 	unsigned seen[NKEYS] = { 0 };	/* line that set each key, 0 = none */
-	char *buf = NULL, *line, *eq, *key, *value, why[512];
-	size_t cap = 0;
-	ssize_t got;
+	char *p, *end = text + len, *next, *nl, *line, *eq, *key, *value,
+	    why[512];
 	unsigned lineno = 0;
+	size_t llen;
 	const struct key *k;
-	int rc = -1, quoted;
+	int nset = 0, quoted;
 
-	while ((got = getline(&buf, &cap, fp)) != -1) {
-		size_t len = (size_t)got;
-
+	for (p = text; p < end; p = next) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		next = nl != NULL ? nl + 1 : end;
+		llen = (size_t)((nl != NULL ? nl : end) - p);
+		p[llen] = '\0';
 		lineno++;
-		if (len > 0 && buf[len - 1] == '\n')
-			buf[--len] = '\0';
-		if (len > 0 && buf[len - 1] == '\r')
-			buf[--len] = '\0';
-		if (len > LINE_MAX_BYTES) {
+		if (llen > 0 && p[llen - 1] == '\r')
+			p[--llen] = '\0';
+		if (llen > LINE_MAX_BYTES) {
 			snprintf(err, errlen, "%s:%u: line longer than %d bytes",
 			    path, lineno, LINE_MAX_BYTES);
-			goto out;
+			return -1;
 		}
-		if (strlen(buf) != len) {
+		if (strlen(p) != llen) {
 			snprintf(err, errlen, "%s:%u: NUL byte in line", path,
 			    lineno);
-			goto out;
+			return -1;
 		}
-		quoted = strip_comment(buf);
-		line = trim(buf);
+		quoted = strip_comment(p);
+		line = trim(p);
 		if (*line == '\0')
 			continue;
 		eq = strchr(line, '=');
 		if (eq == NULL) {
 			snprintf(err, errlen, "%s:%u: want \"key = value\", got "
 			    "\"%s\"", path, lineno, line);
-			goto out;
+			return -1;
 		}
 		*eq = '\0';
 		key = trim(line);
@@ -757,28 +763,28 @@ load_stream(struct config *c, FILE *fp, const char *path, char *err,
 		if (*key == '\0') {
 			snprintf(err, errlen, "%s:%u: empty key before '='", path,
 			    lineno);
-			goto out;
+			return -1;
 		}
 		if ((k = key_find(key)) == NULL) {
 			snprintf(err, errlen, "%s:%u: %s: unknown key", path,
 			    lineno, key);
-			goto out;
+			return -1;
 		}
 		if (seen[k - keys] != 0) {
 			snprintf(err, errlen, "%s:%u: %s: duplicate key (first "
 			    "set on line %u)", path, lineno, key, seen[k - keys]);
-			goto out;
+			return -1;
 		}
 		seen[k - keys] = lineno;
 		if (*value == '\0') {
 			snprintf(err, errlen, "%s:%u: %s: empty value", path,
 			    lineno, key);
-			goto out;
+			return -1;
 		}
 		if (quoted) {
 			snprintf(err, errlen, "%s:%u: %s: unterminated double "
 			    "quote", path, lineno, key);
-			goto out;
+			return -1;
 		}
 		/* handler keeps its quotes: they group its words. */
 		if (k->parse != parse_handler)
@@ -786,35 +792,40 @@ load_stream(struct config *c, FILE *fp, const char *path, char *err,
 		if (k->parse(c, value, why, sizeof why) == -1) {
 			snprintf(err, errlen, "%s:%u: %s: %s", path, lineno, key,
 			    why);
-			goto out;
+			return -1;
 		}
+		nset++;
 	}
-	if (ferror(fp)) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	rc = 0;
-out:
-	free(buf);
-	return rc;
+	return nset;
 }
 
-/* Read a file over c; c is changed only when the whole file is valid. */
+/* Read a file over c; c is changed only when the whole file is valid.
+ * The file is read whole (at most CONFIG_FILE_MAX bytes, one more to
+ * tell a larger one, and a byte for load_text's last NUL). */
 int
 config_load(struct config *c, const char *path, char *err, size_t errlen)
 {
 	struct config tmp = *c;
-	FILE *fp;
-	int rc;
+	ssize_t got;
+	char *text;
+	int rc = -1;
 
-	if ((fp = fopen(path, "re")) == NULL) {
+	if ((text = malloc(CONFIG_FILE_MAX + 2)) == NULL) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	rc = load_stream(&tmp, fp, path, err, errlen);
-	fclose(fp);
-	if (rc == 0)
+	if ((got = rfile_read(path, text, CONFIG_FILE_MAX + 1, NULL, err,
+	    errlen)) == -1)
+		goto out;
+	if (got > CONFIG_FILE_MAX) {
+		snprintf(err, errlen, "%s: larger than %d bytes", path,
+		    CONFIG_FILE_MAX);
+		goto out;
+	}
+	if ((rc = load_text(&tmp, text, (size_t)got, path, err, errlen)) >= 0)
 		*c = tmp;
+out:
+	free(text);
 	return rc;
 }
 
@@ -854,15 +865,17 @@ config_finish(struct config *c, char *err, size_t errlen)
 }
 
 /* Defaults, then the file (if any), then "key=value" overrides, then the
- * derived values: the whole configuration of one start or reload. */
+ * derived values: the whole configuration of one start or reload.  The
+ * number of keys the file set. */
 int
 config_build(struct config *c, const char *path, char *const *kv, size_t n,
     char *err, size_t errlen)
 {
 	struct config tmp;
+	int nset = 0;
 
 	config_defaults(&tmp);
-	if (path != NULL && config_load(&tmp, path, err, errlen) == -1)
+	if (path != NULL && (nset = config_load(&tmp, path, err, errlen)) == -1)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		char key[64], why[512];
@@ -883,7 +896,7 @@ config_build(struct config *c, const char *path, char *const *kv, size_t n,
 	if (config_finish(&tmp, err, errlen) == -1)
 		return -1;
 	*c = tmp;
-	return 0;
+	return nset;
 }
 
 /* The key names in table order, NULL-terminated. */

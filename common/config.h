@@ -13,7 +13,7 @@
  * "KEY: reason" for -o) and never logged here; the caller exits 78.
  *
  *   config_defaults(c)               built-in defaults
- *   config_load(c, path, err, n)     read a file over c
+ *   config_load(c, path, err, n)     read a file over c (a bounded read)
  *   config_set(c, key, value, err, n)  one key (validates it)
  *   config_finish(c, err, n)         derived values (shm_name from the port)
  *   config_build(c, path, kv, n, err, errlen)  all of the above, in order
@@ -42,6 +42,7 @@
 #define CONFIG_HANDLER_ARGS	64	/* words in an exec handler */
 #define CONFIG_PATH_MAX		1024
 #define CONFIG_NODE_MAX		255	/* a job id's first two hex digits */
+#define CONFIG_FILE_MAX		(1024 * 1024)	/* bytes in a configuration file */
 
 enum handler_kind {
 	HANDLER_SLEEP,		/* sleep MS */
@@ -85,7 +86,10 @@ struct config {
 };
 
 void config_defaults(struct config *c);
-/* 0, or -1 with "FILE:LINE: KEY: reason" (or "FILE: strerror") in err. */
+/* The number of keys the file set (0 for one of only comments and blank
+ * lines), or -1 with "FILE:LINE: KEY: reason" (or "FILE: reason") in err.
+ * The file must be a regular file (symbolic links are followed) of at
+ * most CONFIG_FILE_MAX bytes. */
 int config_load(struct config *c, const char *path, char *err, size_t errlen);
 /* 0, or -1 with "KEY: reason" in err (unknown key, bad value, range). */
 int config_set(struct config *c, const char *key, const char *value,
@@ -93,7 +97,8 @@ int config_set(struct config *c, const char *key, const char *value,
 /* Fill derived values; 0, or -1 with a reason. */
 int config_finish(struct config *c, char *err, size_t errlen);
 /* Defaults + file (path may be NULL) + n "key=value" overrides + finish:
- * 0 and *c replaced, or -1 with the first error and *c untouched. */
+ * the number of keys the file set (0 without one) and *c replaced, or -1
+ * with the first error and *c untouched. */
 int config_build(struct config *c, const char *path, char *const *kv, size_t n,
     char *err, size_t errlen);
 /* The key names in table order, NULL-terminated. */

@@ -15,16 +15,14 @@
  * longer than ACL_TOKEN_MAX (which cannot match) is refused early.
  */
 #include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "common/log.h"
+#include "common/rfile.h"
 #include "server/acl.h"
 
 #define WORD_MAX	64	/* longest CIDR text: an IPv6 address and "/128" */
@@ -183,10 +181,10 @@ static size_t token_bad_at(const uint8_t *t, size_t len)
 int acl_load_token(struct acl *a, const char *path, char *why, size_t n)
 {
 	uint8_t buf[ACL_TOKEN_MAX + 3];	/* the token, "\r\n", one too many */
-	size_t len = 0, bad;
+	size_t len, bad;
 	struct stat st;
 	ssize_t got;
-	int fd, rc = -1;
+	int rc = -1;
 
 	if (path[0] == '\0') {
 		a->token_len = 0;
@@ -197,35 +195,14 @@ int acl_load_token(struct acl *a, const char *path, char *why, size_t n)
 		snprintf(why, n, "must be an absolute path, got \"%s\"", path);
 		return -1;
 	}
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) == -1) {
-		snprintf(why, n, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) == -1) {
-		snprintf(why, n, "%s: %s", path, strerror(errno));
+	if ((got = rfile_read(path, buf, sizeof buf, &st, why, n)) == -1)
 		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(why, n, "%s: not a regular file", path);
-		goto out;
-	}
+	len = (size_t)got;
 	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
 		snprintf(why, n, "%s: mode %04o lets group or others at the token; "
 		    "want 0600 or 0400 (chmod 600 %s)", path,
 		    (unsigned)(st.st_mode & 07777), path);
 		goto out;
-	}
-	while (len < sizeof buf) {
-		got = read(fd, buf + len, sizeof buf - len);
-		if (got == -1 && errno == EINTR)
-			continue;
-		if (got == -1) {
-			snprintf(why, n, "%s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (got == 0)
-			break;
-		len += (size_t)got;
 	}
 	if (len > 0 && buf[len - 1] == '\n')
 		len--;
@@ -252,7 +229,6 @@ int acl_load_token(struct acl *a, const char *path, char *why, size_t n)
 	rc = 0;
 out:
 	memset(buf, 0, sizeof buf);
-	close(fd);
 	return rc;
 }
 

@@ -357,31 +357,44 @@ static void rebind(struct master *m, struct config *nc)
 	log_info("now listening on %s", nc->listen);
 }
 
-/* SIGHUP: re-read the configuration and apply what can change live. */
+/* SIGHUP: re-read the configuration and apply what can change live.  A
+ * file that sets no key is refused: it is almost always a truncated write,
+ * and its defaults would listen everywhere with no access control.  A
+ * reload that empties allow, deny or auth_token_file applies, warning. */
 static void reload(struct master *m)
 {
+	static const char *const lists[] = { [ACL_ALLOW] = "allow", [ACL_DENY] = "deny" };
 	struct handler *h;
 	struct config nc;
-	char err[1024];
+	char why[1024], err[CONFIG_HANDLER_MAX + sizeof(why) + 16];
+	char was[ACL_RULES_MAX * 48], now[sizeof(was)];
+	int nset;
 
 	notify_reloading();
 	log_info("reloading configuration");
-	if (config_build(&nc, m->a->config_path, m->a->overrides, m->a->noverrides,
-	    err, sizeof(err)) == -1) {
-		log_errorx("reload failed: %s; keeping the running configuration", err);
-		atomic_fetch_add(&segment_header(m->a->seg)->reloads_failed, 1);
-		notify_send("READY=1");
-		return;
+	if ((nset = config_build(&nc, m->a->config_path, m->a->overrides,
+	    m->a->noverrides, err, sizeof(err))) == -1)
+		goto failed;
+	if (nset == 0 && m->a->config_path != NULL) {
+		snprintf(err, sizeof(err), "%s sets no key (restart to run on the "
+		    "built-in defaults)", m->a->config_path);
+		goto failed;
 	}
 	/* We run as the workers' user: what fails here would fail them all. */
-	if ((h = handler_create(&nc, err, sizeof(err))) == NULL) {
-		log_errorx("reload failed: handler \"%s\": %s; keeping the running "
-		    "configuration", nc.handler, err);
-		atomic_fetch_add(&segment_header(m->a->seg)->reloads_failed, 1);
-		notify_send("READY=1");
-		return;
+	if ((h = handler_create(&nc, why, sizeof(why))) == NULL) {
+		snprintf(err, sizeof(err), "handler \"%s\": %s", nc.handler, why);
+		goto failed;
 	}
 	handler_free(h);
+	for (enum acl_which w = ACL_ALLOW; w <= ACL_DENY; w++) {
+		acl_format_list(&m->cfg->acl, w, was, sizeof(was));
+		acl_format_list(&nc.acl, w, now, sizeof(now));
+		if (was[0] != '\0' && now[0] == '\0')
+			log_warnx("reload: %s turned off (was %s)", lists[w], was);
+	}
+	if (m->cfg->auth_token_file[0] != '\0' && nc.auth_token_file[0] == '\0')
+		log_warnx("reload: auth_token_file turned off (was %s): requests "
+		    "need no token", m->cfg->auth_token_file);
 	keep_restart_keys(m->cfg, &nc);
 	if (m->a->daemonized && strcmp(nc.log, "stderr") == 0)
 		memcpy(nc.log, "syslog", sizeof("syslog"));	/* as at start-up */
@@ -399,6 +412,11 @@ static void reload(struct master *m)
 	    nc.workers, plural(nc.workers), nc.handler);
 	notify_send("READY=1");
 	send_status(m);
+	return;
+failed:
+	log_errorx("reload failed: %s; keeping the running configuration", err);
+	atomic_fetch_add(&segment_header(m->a->seg)->reloads_failed, 1);
+	notify_send("READY=1");
 }
 
 /* SIGTERM/SIGINT: first drain, then (second signal) stop at once. */

@@ -1,8 +1,8 @@
 /*
  * test_ops — daemon operations against the real binary: -t and exit codes,
- * SIGTERM drain, SIGHUP reload (live, under load, invalid), SIGKILL of the
- * master and of the dispatcher without losing a job, SIGUSR1 log reopen,
- * sd_notify, pidfile, process titles, privilege drop.
+ * SIGTERM drain, SIGHUP reload (live, under load, invalid, emptied, a
+ * FIFO), SIGKILL of the master and of the dispatcher without losing a job,
+ * SIGUSR1 log reopen, sd_notify, pidfile, process titles, privilege drop.
  */
 #include <check.h>
 #include <dirent.h>
@@ -193,6 +193,8 @@ START_TEST(test_config_check_exit_codes)
 	ck_assert_int_ne(fd, -1);
 	close(fd);
 	write_file(conf, "# ok\nworkers = 4\nhandler = noop\n", 0644);
+	ck_assert_int_eq(run_jobqd((const char *[]){ "-t", "-c", conf, NULL }, out, sizeof(out)), 0);
+	write_file(conf, "", 0644);	/* all defaults: valid (a reload refuses it) */
 	ck_assert_int_eq(run_jobqd((const char *[]){ "-t", "-c", conf, NULL }, out, sizeof(out)), 0);
 	write_file(conf, "workers = 4\nqueue = lots\n", 0644);
 	ck_assert_int_eq(run_jobqd((const char *[]){ "-t", "-c", conf, NULL }, out, sizeof(out)), 78);
@@ -542,6 +544,94 @@ START_TEST(test_sighup_bad_config_kept)
 }
 END_TEST
 
+/* GET /status with an optional Authorization value: the status, or -1. */
+static int status_auth(int port, const char *token)
+{
+	char req[512];
+	struct hc_resp r;
+	int st;
+
+	snprintf(req, sizeof(req), "GET /status HTTP/1.1\r\nHost: t\r\n%s%s%s"
+	    "Connection: close\r\n\r\n", token ? "Authorization: Bearer " : "",
+	    token ? token : "", token ? "\r\n" : "");
+	st = hc_once(port, req, &r);
+	hc_resp_free(&r);
+	return st;
+}
+
+/* SIGHUP after the file was emptied (a truncated write): refused, and the
+ * running listen address, allow list and token stay.  A real file that
+ * drops allow and auth_token_file applies, with a warning for each. */
+START_TEST(test_sighup_empty_config_kept)
+{
+	struct daemon d;
+	char conf[256], tok[256], arg[300], text[768], want[512];
+
+	ck_assert_int_eq(daemon_prepare(&d), 0);
+	d.listen_in_file = 1;
+	snprintf(conf, sizeof(conf), "%s/jobqd.conf", d.dir);
+	snprintf(tok, sizeof(tok), "%s/token", d.dir);
+	write_file(tok, "tokenA\n", 0600);
+	snprintf(text, sizeof(text), "listen = 127.0.0.1:%d\nhandler = noop\nworkers = 1\n"
+	    "allow = 127.0.0.1\nauth_token_file = %s\n", d.port, tok);
+	write_file(conf, text, 0644);
+	snprintf(arg, sizeof(arg), "%s", conf);
+	ck_assert_int_eq(daemon_run(&d, (const char *[]){ "-c", arg, NULL }), 0);
+	wait_serving(&d);
+	ck_assert_int_eq(status_auth(d.port, NULL), 401);
+	ck_assert_int_eq(status_auth(d.port, "tokenA"), 200);
+
+	write_file(conf, "", 0644);
+	daemon_signal(&d, SIGHUP);
+	snprintf(want, sizeof(want), "reload failed: %s sets no key", conf);
+	ck_assert(daemon_log_wait(&d, want, 20));
+	ck_assert(daemon_log_contains(&d, "keeping the running configuration"));
+	ck_assert(!daemon_log_contains(&d, "now listening on"));
+	ck_assert_int_eq(status_auth(d.port, NULL), 401);
+	ck_assert_int_eq(status_auth(d.port, "tokenA"), 200);
+
+	snprintf(text, sizeof(text), "listen = 127.0.0.1:%d\nhandler = noop\nworkers = 1\n",
+	    d.port);
+	write_file(conf, text, 0644);
+	daemon_signal(&d, SIGHUP);
+	ck_assert(daemon_log_wait(&d, "configuration reloaded", 20));
+	ck_assert(daemon_log_contains(&d, "reload: allow turned off (was 127.0.0.1/32)"));
+	snprintf(want, sizeof(want), "reload: auth_token_file turned off (was %s)", tok);
+	ck_assert(daemon_log_contains(&d, want));
+	ck_assert(!daemon_log_contains(&d, "reload: deny turned off"));
+	ck_assert_int_eq(status_auth(d.port, NULL), 200);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+	daemon_cleanup(&d);
+}
+END_TEST
+
+/* A FIFO in place of the file: -t and a reload refuse it at once (no
+ * writer ever comes), and the master keeps serving. */
+START_TEST(test_sighup_fifo_config)
+{
+	struct daemon d;
+	char conf[256], arg[300], out[4096], id[17];
+
+	ck_assert_int_eq(daemon_prepare(&d), 0);
+	snprintf(conf, sizeof(conf), "%s/jobqd.conf", d.dir);
+	write_file(conf, "handler = noop\nworkers = 1\n", 0644);
+	snprintf(arg, sizeof(arg), "%s", conf);
+	ck_assert_int_eq(daemon_run(&d, (const char *[]){ "-c", arg, NULL }), 0);
+	wait_serving(&d);
+	ck_assert_int_eq(unlink(conf), 0);
+	ck_assert_int_eq(mkfifo(conf, 0644), 0);
+	daemon_signal(&d, SIGHUP);
+	ck_assert(daemon_log_wait(&d, "not a regular file; keeping the running configuration", 20));
+	ck_assert_int_eq(run_jobqd((const char *[]){ "-t", "-c", conf, NULL }, out, sizeof(out)), 78);
+	ck_assert_msg(strstr(out, "not a regular file") != NULL, "got \"%s\"", out);
+	ck_assert_int_eq(http(d.port, "GET", "/healthz", NULL, NULL, 0), 200);
+	ck_assert_int_eq(post(d.port, "after the fifo", id), 202);
+	ck_assert(job_wait(d.port, id, "done", 20));
+	ck_assert_int_eq(daemon_stop(&d), 0);
+	daemon_cleanup(&d);
+}
+END_TEST
+
 /* SIGHUP with restart-only keys changed (the key table says which): each
  * is named once, the running value stays; the live keys apply. */
 START_TEST(test_sighup_restart_keys)
@@ -815,6 +905,8 @@ static Suite *ops_suite(void)
 	tcase_add_test(tc, test_daemonize);
 	tcase_add_test(tc, test_sighup_under_load);
 	tcase_add_test(tc, test_sighup_bad_config_kept);
+	tcase_add_test(tc, test_sighup_empty_config_kept);
+	tcase_add_test(tc, test_sighup_fifo_config);
 	tcase_add_test(tc, test_sighup_restart_keys);
 	tcase_add_test(tc, test_sighup_rebinds);
 	tcase_add_test(tc, test_sigusr1_reopens_log);

@@ -15,10 +15,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/config.h"
+
+#define NELEM(a)	((int)(sizeof (a) / sizeof (a)[0]))
 
 static char fx_exe[64], fx_file[64], fx_dir[64], fx_token[64];
 
@@ -540,7 +543,7 @@ START_TEST(test_load_file)
 		    "%s: config changed by a bad file", files[_i].name);
 		return;
 	}
-	ck_assert_msg(rc == 0, "%s: got error \"%s\", want success",
+	ck_assert_msg(rc >= 0, "%s: got error \"%s\", want success",
 	    files[_i].name, err);
 	show(&c, files[_i].key1, got, sizeof got);
 	subst(files[_i].want1, NULL, want, sizeof want);
@@ -575,12 +578,14 @@ START_TEST(test_load_every_key)
 	struct config c;
 	char path[64], got[512], err[512] = "", full[1024], w[512];
 	size_t i;
+	int rc;
 
 	config_defaults(&c);
 	subst(text, NULL, full, sizeof full);
 	write_tmp(path, sizeof path, full, strlen(full));
-	ck_assert_msg(config_load(&c, path, err, sizeof err) == 0, "got \"%s\"",
-	    err);
+	rc = config_load(&c, path, err, sizeof err);
+	ck_assert_msg(rc == (int)NELEM(want), "got %d \"%s\", want %d keys set",
+	    rc, err, (int)NELEM(want));
 	unlink(path);
 	for (i = 0; k[i] != NULL; i++) {
 		show(&c, k[i], got, sizeof got);
@@ -603,7 +608,7 @@ START_TEST(test_load_long_line)
 	memcpy(text, "workers = 5", 11);
 	text[4096] = '\n';
 	write_tmp(path, sizeof path, text, 4097);
-	ck_assert_msg(config_load(&c, path, err, sizeof err) == 0,
+	ck_assert_msg(config_load(&c, path, err, sizeof err) == 1,
 	    "4096-byte line: got \"%s\", want success", err);
 	unlink(path);
 	ck_assert_uint_eq(c.workers, 5);
@@ -648,9 +653,8 @@ START_TEST(test_load_missing_file)
 	ck_assert_msg(strcmp(err, "/nonexistent-jobqd/jobqd.conf: No such file "
 	    "or directory") == 0, "got \"%s\"", err);
 	ck_assert_msg(memcmp(&c, &before, sizeof c) == 0, "config changed");
-	/* A directory opens but fails to read: EISDIR. */
 	ck_assert_int_eq(config_load(&c, fx_dir, err, sizeof err), -1);
-	snprintf(want, sizeof want, "%s: Is a directory", fx_dir);
+	snprintf(want, sizeof want, "%s: not a regular file", fx_dir);
 	ck_assert_msg(strcmp(err, want) == 0, "got \"%s\", want \"%s\"", err,
 	    want);
 	ck_assert_msg(memcmp(&c, &before, sizeof c) == 0, "config changed");
@@ -685,7 +689,7 @@ START_TEST(test_set_overrides_file)
 
 	config_defaults(&c);
 	write_tmp(path, sizeof path, text, sizeof text - 1);
-	ck_assert_int_eq(config_load(&c, path, err, sizeof err), 0);
+	ck_assert_int_eq(config_load(&c, path, err, sizeof err), 2);
 	unlink(path);
 	ck_assert_int_eq(config_set(&c, "workers", "9", err, sizeof err), 0);
 	ck_assert_msg(c.workers == 9, "workers: got %u, want 9", c.workers);
@@ -707,13 +711,160 @@ START_TEST(test_load_two_files)
 
 	config_defaults(&c);
 	write_tmp(path, sizeof path, a, sizeof a - 1);
-	ck_assert_int_eq(config_load(&c, path, err, sizeof err), 0);
+	ck_assert_int_eq(config_load(&c, path, err, sizeof err), 2);
 	unlink(path);
 	write_tmp(path, sizeof path, b, sizeof b - 1);
-	ck_assert_int_eq(config_load(&c, path, err, sizeof err), 0);
+	ck_assert_int_eq(config_load(&c, path, err, sizeof err), 1);
 	unlink(path);
 	ck_assert_msg(c.workers == 5 && c.queue == 4, "got workers=%u queue=%u, "
 	    "want 5 and 4", c.workers, c.queue);
+}
+END_TEST
+
+/*
+ * Cap this test process's data (brk and private mappings) so that a loader
+ * that reads without bound fails with ENOMEM instead of eating the machine.
+ * Not under AddressSanitizer, whose own mappings the cap would count.
+ */
+static void
+cap_memory(void)
+{
+#ifndef __SANITIZE_ADDRESS__
+	struct rlimit rl = { 256u << 20, 256u << 20 };
+
+	ck_assert_int_eq(setrlimit(RLIMIT_DATA, &rl), 0);
+#endif
+}
+
+/* A unique new name under /tmp for a FIFO or a link. */
+static void
+tmp_name(char *path, size_t n, const char *what)
+{
+	snprintf(path, n, "/tmp/jobqd-test-config-%s-%ld", what, (long)getpid());
+	unlink(path);
+}
+
+/* A FIFO with no writer is refused at once: the open does not wait for a
+ * writer, nor the read for data. */
+START_TEST(test_load_fifo)
+{
+	struct config c, before;
+	char path[96], want[160], err[512] = "";
+
+	config_defaults(&c);
+	before = c;
+	tmp_name(path, sizeof path, "fifo");
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	ck_assert_int_eq(config_load(&c, path, err, sizeof err), -1);
+	unlink(path);
+	snprintf(want, sizeof want, "%s: not a regular file", path);
+	ck_assert_msg(strcmp(err, want) == 0, "got \"%s\", want \"%s\"", err, want);
+	ck_assert_msg(memcmp(&c, &before, sizeof c) == 0, "config changed");
+}
+END_TEST
+
+/* Symbolic links are followed (/etc configs often are one), but what they
+ * lead to must be a regular file: /dev/zero is endless. */
+START_TEST(test_load_symlinks)
+{
+	struct config c;
+	char path[96], link[96], want[160], err[512] = "";
+
+	config_defaults(&c);
+	cap_memory();
+	tmp_name(link, sizeof link, "zero");
+	ck_assert_int_eq(symlink("/dev/zero", link), 0);
+	ck_assert_int_eq(config_load(&c, link, err, sizeof err), -1);
+	unlink(link);
+	snprintf(want, sizeof want, "%s: not a regular file", link);
+	ck_assert_msg(strcmp(err, want) == 0, "got \"%s\", want \"%s\"", err, want);
+
+	write_tmp(path, sizeof path, "workers = 6\n", 12);
+	tmp_name(link, sizeof link, "link");
+	ck_assert_int_eq(symlink(path, link), 0);
+	ck_assert_msg(config_load(&c, link, err, sizeof err) == 1, "got \"%s\"", err);
+	unlink(link);
+	unlink(path);
+	ck_assert_uint_eq(c.workers, 6);
+}
+END_TEST
+
+/* CONFIG_FILE_MAX bytes load; one more byte is refused, however long the
+ * file grows past it (the read stops there). */
+START_TEST(test_load_oversize)
+{
+	struct config c, before;
+	char path[64], want[160], err[512] = "";
+	char *text = malloc(CONFIG_FILE_MAX + 1);
+
+	ck_assert_ptr_nonnull(text);
+	config_defaults(&c);
+	memset(text, '#', CONFIG_FILE_MAX + 1);
+	for (size_t i = 99; i < CONFIG_FILE_MAX; i += 100)
+		text[i] = '\n';
+	memcpy(text, "workers = 7\n", 12);
+	write_tmp(path, sizeof path, text, CONFIG_FILE_MAX);
+	ck_assert_msg(config_load(&c, path, err, sizeof err) == 1, "got \"%s\"", err);
+	ck_assert_uint_eq(c.workers, 7);
+	unlink(path);
+
+	before = c;
+	write_tmp(path, sizeof path, text, CONFIG_FILE_MAX + 1);
+	ck_assert_int_eq(config_load(&c, path, err, sizeof err), -1);
+	snprintf(want, sizeof want, "%s: larger than %d bytes", path, CONFIG_FILE_MAX);
+	unlink(path);
+	free(text);
+	ck_assert_msg(strcmp(err, want) == 0, "got \"%s\", want \"%s\"", err, want);
+	ck_assert_msg(memcmp(&c, &before, sizeof c) == 0, "config changed");
+}
+END_TEST
+
+/* One line of nearly CONFIG_FILE_MAX bytes with no newline: refused as a
+ * long line, in bounded memory. */
+START_TEST(test_load_overlong_line)
+{
+	struct config c;
+	char path[64], want[160], err[512] = "";
+	size_t len = CONFIG_FILE_MAX - 1;
+	char *text = malloc(len);
+
+	ck_assert_ptr_nonnull(text);
+	config_defaults(&c);
+	cap_memory();
+	memset(text, 'x', len);
+	memcpy(text, "workers = 1", 11);
+	write_tmp(path, sizeof path, text, len);
+	free(text);
+	ck_assert_int_eq(config_load(&c, path, err, sizeof err), -1);
+	snprintf(want, sizeof want, "%s:1: line longer than 4096 bytes", path);
+	unlink(path);
+	ck_assert_msg(strcmp(err, want) == 0, "got \"%s\", want \"%s\"", err, want);
+}
+END_TEST
+
+/* The count of keys a file sets: 0 for an empty file or only comments
+ * (which a reload refuses); config_build passes it on, 0 without a file. */
+START_TEST(test_load_counts_keys)
+{
+	static const struct { const char *text; int want; } cases[] = {
+		{ "", 0 },
+		{ "\n\n   \n", 0 },
+		{ "# listen = 127.0.0.1:1\n  # allow = 127.0.0.1\n", 0 },
+		{ "workers = 2\n# queue = 3\nhandler = noop", 2 },
+	};
+	struct config c;
+	char path[64], err[512] = "";
+
+	for (int i = 0; i < NELEM(cases); i++) {
+		config_defaults(&c);
+		write_tmp(path, sizeof path, cases[i].text, strlen(cases[i].text));
+		ck_assert_msg(config_load(&c, path, err, sizeof err) == cases[i].want,
+		    "case %d: got \"%s\", want %d keys", i, err, cases[i].want);
+		ck_assert_msg(config_build(&c, path, NULL, 0, err, sizeof err) ==
+		    cases[i].want, "case %d: config_build: \"%s\"", i, err);
+		unlink(path);
+	}
+	ck_assert_int_eq(config_build(&c, NULL, NULL, 0, err, sizeof err), 0);
 }
 END_TEST
 
@@ -881,8 +1032,6 @@ START_TEST(test_defaults_roundtrip)
 }
 END_TEST
 
-#define NELEM(a)	((int)(sizeof (a) / sizeof (a)[0]))
-
 static Suite *
 config_suite(void)
 {
@@ -913,6 +1062,11 @@ config_suite(void)
 	tcase_add_test(tc, test_load_untouched_on_error);
 	tcase_add_test(tc, test_set_overrides_file);
 	tcase_add_test(tc, test_load_two_files);
+	tcase_add_test(tc, test_load_fifo);
+	tcase_add_test(tc, test_load_symlinks);
+	tcase_add_test(tc, test_load_oversize);
+	tcase_add_test(tc, test_load_overlong_line);
+	tcase_add_test(tc, test_load_counts_keys);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("listen");
