@@ -1093,9 +1093,9 @@ START_TEST(idle_post_heads_hold_no_slot)
 END_TEST
 
 /* Bodies that send a byte and stall cannot pin the queue either: with
- * queue=4 held by 4 such bodies, a normal POST is accepted once they
- * have stalled for a second (retried on 503 until then, bounded); the
- * body stalled longest is answered 408 and closed. */
+ * queue=4 held by 4 such bodies, a normal POST is accepted once they are
+ * past their grace second, slow by min_body_rate (retried on 503 until
+ * then, bounded); the slowest is answered 408 and closed. */
 START_TEST(stalled_bodies_give_slots_up)
 {
 	struct hc *stalled[4], *c;
