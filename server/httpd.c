@@ -394,7 +394,11 @@ static void conn_close(struct httpd *h, struct conn *c)
 		return;
 	c->dead = 1;
 	conn_drop_slot(h, c);
-	/* close(2) removes the fd from the epoll set (we never dup it). */
+	/* Out of the epoll set first: close(2) alone leaves it there while a
+	 * dispatcher just forked still holds the socket, and its events
+	 * would name freed memory. */
+	if (epoll_ctl(h->epfd, EPOLL_CTL_DEL, c->fd, NULL) == -1)
+		log_debug("httpd: epoll_ctl del: %s", strerror(errno));
 	if (close(c->fd) == -1)
 		log_debug("httpd: close: %s", strerror(errno));
 	c->fd = -1;
