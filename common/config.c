@@ -73,6 +73,7 @@ parse_##field(struct config *c, const char *v, char *why, size_t n)	\
 	X(keepalive_timeout,	"15",		1, keepalive_timeout)	\
 	X(header_timeout,	"10",		1, header_timeout)	\
 	X(body_timeout,		"30",		1, body_timeout)	\
+	X(min_body_rate,	"1024",		1, min_body_rate)	\
 	X(allow,		"",		1, acl)			\
 	X(deny,			"",		1, acl)			\
 	X(auth_token_file,	"",		1, auth_token_file)	\
@@ -119,6 +120,7 @@ UINT_KEY(max_connections, 1, 1000000)
 UINT_KEY(keepalive_timeout, 1, 3600)
 UINT_KEY(header_timeout, 1, 3600)
 UINT_KEY(body_timeout, 1, 3600)
+UINT_KEY(min_body_rate, 0, 1000000000)
 
 /* 1 (and a reason) when v does not fit a field of cap bytes. */
 static int

@@ -77,6 +77,7 @@ struct config {
 	unsigned keepalive_timeout;	/* seconds, >= 1 */
 	unsigned header_timeout;	/* seconds, >= 1 */
 	unsigned body_timeout;		/* seconds, >= 1 */
+	unsigned min_body_rate;		/* bytes a second under pressure, 0 = none */
 	/* allow, deny: CIDR lists; auth_token_file: "" = none, else read
 	 * (with its permissions checked) into acl at every load */
 	char auth_token_file[CONFIG_PATH_MAX];

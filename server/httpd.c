@@ -27,9 +27,12 @@
  * 503 without waiting for the body, counted in header->rejected), but the slot
  * is reserved only when the first body byte arrives (none left by then:
  * the same 503), so a client that sends a head and nothing more holds no
- * slot.  When the queue is full, a body holding a slot that has gone
- * STALL_MS without a byte gives it up to a new one (answered 408, as at
- * its body timeout), so slow bodies cannot pin the queue either.  The
+ * slot.  A body holding a slot is slow when, BODY_GRACE_MS after the end
+ * of its head, it has averaged less than min_body_rate bytes a second
+ * since then (0: never).  When the queue is full, the slowest slow body
+ * gives its slot up to a new one (answered 408, as at its body timeout),
+ * so neither stalled nor trickling bodies can pin the queue; without that
+ * pressure a slow body keeps its slot until body_timeout.  The
  * connection owns its slot until the body is complete (segment_enqueue,
  * then the doorbell).  A body that never completes
  * leaves its slot FILLING on a local stash, reused before the free ring:
@@ -39,8 +42,10 @@
  * Connection cap: at max_connections a newcomer takes the place of the
  * connection idle longest (after a served request: waiting for the next
  * one or for the client to read its answers; or lingering), else of the
- * one whose current request has been arriving longest; one sending a
- * body into a slot is never taken.  With none to take, the listener
+ * one whose current request has been arriving longest (not one that
+ * began in this round: a newcomer is never taken before it is read); a
+ * body holding a slot only when nothing else can be, and only the
+ * slowest slow one.  With none to take, the listener
  * is not watched (the kernel's backlog holds newcomers) for
  * ACCEPT_PAUSE_MS or until one closes.  The same pause follows EMFILE and
  * friends.
@@ -100,7 +105,7 @@
 #define LINGER_MS	2000
 #define ACCEPT_PAUSE_MS	250	/* ends at a tick */
 #define ACCEPT_BATCH	64
-#define STALL_MS	1000	/* a body this long without a byte may lose its slot */
+#define BODY_GRACE_MS	1000	/* before a body can be slow (see the top) */
 #define DISCARD_MAX	(16 * 1024)	/* unwanted body bytes read to keep a connection */
 #define EMFILE_WARN_S	10
 #define NS_PER_MS	1000000LL
@@ -124,7 +129,6 @@ struct conn {
 	int more;		/* stopped at the output cap with input left */
 	int reused;		/* a request was served: idle means keep-alive */
 	int64_t since;		/* when the current timer's phase began */
-	int64_t read_at;	/* when bytes last arrived */
 	/* the body being read */
 	long slot;		/* reserved slot, or -1 (discarding) */
 	int want_slot;		/* POST /payload: reserve at the first body byte */
@@ -148,6 +152,7 @@ struct httpd {
 	/* live settings */
 	unsigned max_connections;
 	int64_t keepalive_ns, header_ns, body_ns;
+	uint64_t min_body_rate;	/* bytes a second; 0: none */
 	struct acl acl;
 
 	int listen_fd;
@@ -282,17 +287,37 @@ static int slot_available(struct httpd *h)
 	return h->nstash > 0 || ring_count(segment_free(h->seg)) > 0;
 }
 
-/* The body holding a slot that has gone longest without a byte, if that
- * is over STALL_MS, or NULL.  Looked for only when the queue is full. */
-static struct conn *stalled_body(struct httpd *h)
+/* The average rate (bytes a second) of c's body since the end of its
+ * head, if c holds a slot and is slow (see the top of this file); else
+ * UINT64_MAX. */
+static uint64_t body_slow_rate(const struct httpd *h, const struct conn *c)
 {
-	int64_t limit = loop_now(h->loop) - STALL_MS * NS_PER_MS;
-	struct conn *c, *best = NULL;
+	int64_t took = loop_now(h->loop) - c->since;	/* the body phase's start */
+	uint64_t got, rate;
 
-	for (c = h->conns; c != NULL; c = c->next)
-		if (c->slot >= 0 && c->state == CS_BODY && c->read_at < limit &&
-		    (best == NULL || c->read_at < best->read_at))
+	if (c->slot < 0 || c->state != CS_BODY || h->min_body_rate == 0 ||
+	    took < BODY_GRACE_MS * NS_PER_MS)
+		return UINT64_MAX;
+	got = c->chunked ? c->ch.total : c->body_got;	/* <= max_payload */
+	rate = got * NS_PER_S / (uint64_t)took;
+	return rate < h->min_body_rate ? rate : UINT64_MAX;
+}
+
+/* The slowest slow body, or NULL.  Looked for only when the queue or the
+ * connection table is full. */
+static struct conn *slowest_body(struct httpd *h)
+{
+	struct conn *c, *best = NULL;
+	uint64_t best_rate = UINT64_MAX;
+
+	for (c = h->conns; c != NULL; c = c->next) {
+		uint64_t rate = body_slow_rate(h, c);
+
+		if (rate < best_rate) {
 			best = c;
+			best_rate = rate;
+		}
+	}
 	return best;
 }
 
@@ -340,7 +365,9 @@ static void conn_close(struct httpd *h, struct conn *c)
 		return;
 	c->dead = 1;
 	conn_drop_slot(h, c);
-	/* close(2) takes the fd out of the epoll set (we never dup it). */
+	/* loop_close takes it out of the epoll set first: close(2) alone
+	 * leaves it there while a dispatcher just forked still holds the
+	 * socket. */
 	if (loop_close(h->loop, c->fd) == -1)
 		log_debug("httpd: close: %s", strerror(errno));
 	c->fd = -1;
@@ -385,6 +412,8 @@ static struct conn *reclaim_victim(struct httpd *h)
 			continue;
 		if (!idle)
 			at = c->since;
+		if (!idle && at >= loop_now(h->loop))
+			continue;	/* began in this round */
 		if (best == NULL || idle > best_idle ||
 		    (idle == best_idle && at < best_at)) {
 			best = c;
@@ -392,7 +421,7 @@ static struct conn *reclaim_victim(struct httpd *h)
 			best_idle = idle;
 		}
 	}
-	return best;
+	return best != NULL ? best : slowest_body(h);
 }
 
 /* Stop accepting for ACCEPT_PAUSE_MS (or until a connection closes). */
@@ -689,14 +718,14 @@ static void queue_full(struct httpd *h, struct conn *c, int close, uint64_t len)
  * if any, is skipped or the connection closes). */
 static int payload_claim(struct httpd *h, struct conn *c)
 {
-	struct conn *stalled;
+	struct conn *slow;
 
 	c->want_slot = 0;
 	if ((c->slot = slot_reserve(h)) >= 0)
 		return 0;
-	if ((stalled = stalled_body(h)) != NULL) {
-		log_debug("httpd: queue full: a stalled body gives its slot up");
-		conn_expire(h, stalled);	/* 408; the slot goes to the stash */
+	if ((slow = slowest_body(h)) != NULL) {
+		log_debug("httpd: queue full: the slowest body gives its slot up");
+		conn_expire(h, slow);	/* 408; the slot goes to the stash */
 		c->slot = slot_reserve(h);
 		return 0;
 	}
@@ -793,7 +822,7 @@ static void payload_start(struct httpd *h, struct conn *c,
 		goto answer;
 	}
 	conn_consume(c, head_len);
-	if (!slot_available(h) && stalled_body(h) == NULL) {
+	if (!slot_available(h) && slowest_body(h) == NULL) {
 		queue_full(h, c, req->chunked || (has_body && expect), req->content_length);
 		return;
 	}
@@ -1007,7 +1036,6 @@ static void conn_read(struct httpd *h, struct conn *c)
 	}
 	if (c->state == CS_LINGER)
 		return;
-	c->read_at = loop_now(h->loop);
 	if (direct) {
 		c->body_got += (uint64_t)n;
 		c->body_left -= (uint64_t)n;
@@ -1251,6 +1279,7 @@ void httpd_configure(struct httpd *h, const struct config *c)
 	h->keepalive_ns = (int64_t)c->keepalive_timeout * NS_PER_S;
 	h->header_ns = (int64_t)c->header_timeout * NS_PER_S;
 	h->body_ns = (int64_t)c->body_timeout * NS_PER_S;
+	h->min_body_rate = c->min_body_rate;
 	h->acl = c->acl;
 	listener_update(h);
 }

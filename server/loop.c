@@ -146,8 +146,9 @@ void loop_unwatch(struct loop *l, int fd)
 
 int loop_close(struct loop *l, int fd)
 {
-	if (fd >= 0 && fd < l->nw)
-		l->w[fd].fn = NULL;
+	/* Out of the epoll set first: close(2) removes it only with the last
+	 * descriptor of the file, and a child just forked may hold another. */
+	loop_unwatch(l, fd);
 	return close(fd);
 }
 

@@ -17,8 +17,9 @@
  *                            with the events that came (LOOP_ERR and
  *                            LOOP_HUP whether asked for or not)
  *   loop_unwatch(l, fd)      stop watching fd (it stays open)
- *   loop_close(l, fd)        stop watching fd and close it (close(2) takes
- *                            it out of the epoll set: fd must not be dup'ed)
+ *   loop_close(l, fd)        stop watching fd (out of the epoll set: a
+ *                            forked child may still hold the file) and
+ *                            close it
  *   loop_timer(l, ms, fn, arg)  fn(arg) in ms; its return value is the next
  *                            interval in ms, or LOOP_STOP; an id, or -1
  *   loop_timer_cancel(l, id)

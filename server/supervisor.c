@@ -14,6 +14,10 @@
  *                   it left (the master is their subreaper, so they are now
  *                   our children), rebuild the rings from the slot table,
  *                   fork a new dispatcher (throttled)
+ *
+ * Once a second the loop also looks for a slot the rings have lost (see
+ * check_rings): a rewritten ring restarts the dispatcher, whose death
+ * rebuilds both rings.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -48,6 +52,8 @@
 #define RESPAWN_MAX_NS		(10 * 1000000000LL)
 #define STABLE_NS		(10 * 1000000000LL)	/* a dispatcher this old was healthy */
 #define HTTP_GRACE_NS		(5 * 1000000000LL)	/* in-flight HTTP after the drain */
+#define RING_CHECK_NS		1000000000LL		/* how often check_rings looks */
+#define LOST_NS			(3 * 1000000000LL)	/* a slot lost this long: rebuild */
 
 enum stop_state { RUNNING, DRAINING, STOPPING };
 
@@ -74,6 +80,12 @@ struct master {
 	int64_t drain_deadline;
 	int stop_sent;
 	int64_t next_status;
+	/* check_rings: the slot found lost, since when; the dispatcher
+	 * already asked to stop for a rebuild */
+	int64_t next_ring_check, lost_since;
+	uint32_t lost_slot;
+	uint64_t lost_id;
+	pid_t rebuild_asked;
 };
 
 /* Read every pending signal from the signalfd and set its flag. */
@@ -312,6 +324,77 @@ static void reap(struct master *m)
 		recover(m);
 }
 
+/* The first slot the rings have lost, or -1: with free_empty, one that
+ * is reusable (FREE, DONE, FAILED or garbage: what recovery frees) while
+ * the free ring is empty; with ready_idle, one that is QUEUED while the
+ * ready ring is empty and a worker is idle. */
+static long lost_slot(struct segment *seg, int free_empty, int ready_idle)
+{
+	for (uint32_t i = 0; i < segment_capacity(seg); i++) {
+		uint32_t st = atomic_load(&segment_slot(seg, i)->state);
+
+		if (st == SLOT_QUEUED ? ready_idle :
+		    st != SLOT_FILLING && st != SLOT_RUNNING && free_empty)
+			return i;
+	}
+	return -1;
+}
+
+/*
+ * Once every RING_CHECK_NS while serving: a rewritten ring can lose slots
+ * (entries overwritten or duplicated: the master drops what names no
+ * reusable slot, the dispatcher what names no QUEUED one), and then POSTs
+ * get 503 with the queue empty, or jobs stay queued, until the rings are
+ * rebuilt.  Cheap first (the rings' counts and the gauges); only when the
+ * free ring is empty while the gauges leave room, or the ready ring is
+ * empty while jobs are queued and a worker is idle, the slot table is
+ * scanned.  The same slot (and id) found lost for LOST_NS is no transient
+ * (the dispatcher marks a slot DONE just before it pushes it; a requeued
+ * job goes to an idle worker at once): the dispatcher is asked to stop
+ * (SIGTERM: the jobs it cuts short are not charged an attempt), or
+ * killed if it was asked already, and its death rebuilds both rings from
+ * the slot table (recover) and starts a new one.
+ */
+static void check_rings(struct master *m, int64_t now)
+{
+	struct segment *seg = m->a->seg;
+	struct seg_census c;
+	int free_empty, ready_idle;
+	long i = -1;
+
+	if (now < m->next_ring_check)
+		return;
+	m->next_ring_check = now + RING_CHECK_NS;
+	if (m->stop == RUNNING && m->disp != 0) {
+		segment_census(seg, 0, &c);
+		free_empty = ring_count(segment_free(seg)) == 0 &&
+		    (uint64_t)c.queued + c.running < segment_capacity(seg);
+		ready_idle = ring_count(segment_ready(seg)) == 0 && c.queued > 0 &&
+		    c.workers[SCORE_IDLE] > 0;
+		if (free_empty || ready_idle)
+			i = lost_slot(seg, free_empty, ready_idle);
+	}
+	if (i < 0) {
+		m->lost_since = 0;
+		return;
+	}
+	if (m->lost_since == 0 || m->lost_slot != (uint32_t)i ||
+	    m->lost_id != segment_slot(seg, (uint32_t)i)->id) {
+		m->lost_since = now;
+		m->lost_slot = (uint32_t)i;
+		m->lost_id = segment_slot(seg, (uint32_t)i)->id;
+		return;
+	}
+	if (now - m->lost_since < LOST_NS)
+		return;
+	log_warnx("queue: slot %ld has been on neither ring for %lld s (a rewritten ring?): "
+	    "restarting the dispatcher to rebuild them", i, (long long)(LOST_NS / 1000000000));
+	if (kill(m->disp, m->rebuild_asked == m->disp ? SIGKILL : SIGTERM) == -1)
+		log_warn("signalling the dispatcher");
+	m->rebuild_asked = m->disp;
+	m->lost_since = now;	/* SIGKILL after another LOST_NS */
+}
+
 /* Keys a reload cannot change (config_key_live() says which): keep the
  * running values, say so. */
 static void keep_restart_keys(const struct config *old, struct config *nc)
@@ -542,6 +625,7 @@ int supervisor_run(struct supervisor_args *a)
 		now = clock_mono_ns();
 		if (m.disp == 0 && !m.orphans && m.respawn_at != 0 && now >= m.respawn_at)
 			spawn_dispatcher(&m);
+		check_rings(&m, now);
 		if (m.stop == DRAINING && !m.stop_sent && now >= m.drain_deadline) {
 			log_warnx("drain timeout (%u s) reached: stopping",
 			    m.cfg->drain_timeout);

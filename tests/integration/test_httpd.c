@@ -91,6 +91,19 @@ static int wait_state(uint32_t st, unsigned n)
 	return 1;
 }
 
+/* Wait (bounded) until at least n slots are FILLING. */
+static int wait_filling_at_least(unsigned n)
+{
+	long long deadline = now_ms() + T;
+
+	while (count_state(SLOT_FILLING) < n) {
+		if (now_ms() >= deadline)
+			return 0;
+		usleep(1000);
+	}
+	return 1;
+}
+
 /* Wait (bounded) until the server has n client connections besides the
  * one asking /status. */
 static int wait_connections(unsigned n)
@@ -809,8 +822,9 @@ static void third_waits_for_a_close(const char *hold, int hold_status)
 
 /* At the cap a newcomer takes the place of the connection idle longest;
  * with none idle, of the one whose head has been arriving longest; a
- * connection uploading into a slot is never taken: then the newcomer
- * waits for a close; one that never reads its answers is taken. */
+ * connection uploading into a slot is never taken when bodies are never
+ * slow (min_body_rate=0): then the newcomer waits for a close; one that
+ * never reads its answers is taken. */
 START_TEST(connection_cap)
 {
 	static const char partial[] = "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
@@ -823,6 +837,7 @@ START_TEST(connection_cap)
 	harness_config(&cfg);
 	cfg.max_connections = 2;
 	cfg.keepalive_timeout = cfg.header_timeout = cfg.body_timeout = 60;
+	cfg.min_body_rate = 0;
 	small_buffers_start(&cfg);
 	/* a then b served and idle: x is served, a (idle longest) closed */
 	a = hc_open(hs.port);
@@ -1078,9 +1093,9 @@ START_TEST(idle_post_heads_hold_no_slot)
 END_TEST
 
 /* Bodies that send a byte and stall cannot pin the queue either: with
- * queue=4 held by 4 such bodies, a normal POST is accepted once they
- * have stalled for a second (retried on 503 until then, bounded); the
- * body stalled longest is answered 408 and closed. */
+ * queue=4 held by 4 such bodies, a normal POST is accepted once they are
+ * past their grace second, slow by min_body_rate (retried on 503 until
+ * then, bounded); the slowest is answered 408 and closed. */
 START_TEST(stalled_bodies_give_slots_up)
 {
 	struct hc *stalled[4], *c;
@@ -1123,6 +1138,122 @@ START_TEST(stalled_bodies_give_slots_up)
 	ck_assert_uint_eq(count_state(SLOT_QUEUED), 1);
 	for (int i = 0; i < 4; i++)
 		hc_close(stalled[i]);
+}
+END_TEST
+
+/* Open n connections that each send a POST /payload head of length
+ * bytes and the body's first byte. */
+static void trickle_open(struct hc **t, int n, unsigned length)
+{
+	char head[128];
+
+	snprintf(head, sizeof head, "POST /payload HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Length: %u\r\n\r\nx", length);
+	for (int i = 0; i < n; i++) {
+		t[i] = hc_open(hs.port);
+		ck_assert_ptr_nonnull(t[i]);
+		ck_assert_int_eq(hc_sends(t[i], head), 0);
+	}
+}
+
+/* One more body byte on each of n trickling connections (a connection
+ * the server closed just fails the send). */
+static void trickle(struct hc **t, int n)
+{
+	for (int i = 0; i < n; i++)
+		(void)hc_sends(t[i], "x");
+}
+
+static void trickle_close(struct hc **t, int n)
+{
+	for (int i = 0; i < n; i++)
+		hc_close(t[i]);
+}
+
+/* Bodies that trickle a byte every 50 ms (far below min_body_rate, but
+ * never a second without one) over queue=4: a normal POST is accepted
+ * once they are past their grace second (retried on 503 until then,
+ * bounded); the slowest gives its slot up. */
+START_TEST(trickling_bodies_give_slots_up)
+{
+	enum { N = 8 };
+	struct hc *t[N], *c;
+	long long deadline;
+	int st;
+
+	START(cfg.body_timeout = 60);	/* queue 4, min_body_rate 1024 */
+	trickle_open(t, N, 1000);
+	ck_assert(wait_state(SLOT_FILLING, 4));
+	deadline = now_ms() + T;
+	do {
+		trickle(t, N);
+		c = hc_open(hs.port);
+		ck_assert_ptr_nonnull(c);
+		st = post(c, "normal", NULL);
+		hc_close(c);
+		if (st != 202) {
+			ck_assert_int_eq(st, 503);
+			usleep(50000);	/* the pace of the trickle */
+		}
+	} while (st != 202 && now_ms() < deadline);
+	ck_assert_int_eq(st, 202);
+	ck_assert_uint_eq(count_state(SLOT_QUEUED), 1);
+	trickle_close(t, N);
+}
+END_TEST
+
+/* Without pressure a slow body keeps its slot: one byte every 100 ms,
+ * 15 of them (well past the grace second, far below min_body_rate),
+ * while other POSTs find room: it is accepted. */
+START_TEST(slow_body_kept_without_pressure)
+{
+	struct hc *t[1], *c;
+	struct hc_resp r;
+
+	START(cfg.body_timeout = 60);	/* queue 4 */
+	trickle_open(t, 1, 16);
+	ck_assert(wait_state(SLOT_FILLING, 1));
+	c = hc_open(hs.port);
+	for (int i = 0; i < 15; i++) {
+		usleep(100000);	/* the pace of the trickle */
+		trickle(t, 1);
+		if (i % 5 == 4)
+			ck_assert_int_eq(post(c, "other", NULL), 202);
+	}
+	expect_status(t[0], &r, 0, 202);
+	hc_resp_free(&r);
+	hc_close(c);
+	trickle_close(t, 1);
+}
+END_TEST
+
+/* Bodies trickling into slots fill max_connections=8 (below queue=32):
+ * a normal GET /healthz and a POST on new connections are answered (in
+ * a bounded wait): slow bodies' connections are taken once nothing else
+ * can be. */
+START_TEST(trickling_bodies_over_max_connections)
+{
+	enum { N = 20 };
+	struct hc *t[N], *c;
+	struct hc_resp r;
+
+	START(cfg.max_connections = 8; cfg.queue = 32; cfg.body_timeout = 60;
+	    cfg.header_timeout = 60; cfg.keepalive_timeout = 60);
+	trickle_open(t, N, 1000);
+	ck_assert(wait_filling_at_least(8));
+	trickle(t, N);
+	c = hc_open(hs.port);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(hc_sends(c, GET_HEALTHZ), 0);
+	expect_status(c, &r, 0, 200);
+	hc_resp_free(&r);
+	hc_close(c);
+	trickle(t, N);
+	c = hc_open(hs.port);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(post(c, "normal", NULL), 202);
+	hc_close(c);
+	trickle_close(t, N);
 }
 END_TEST
 
@@ -1461,6 +1592,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, unwanted_bodies);
 	tcase_add_test(tc, idle_post_heads_hold_no_slot);
 	tcase_add_test(tc, stalled_bodies_give_slots_up);
+	tcase_add_test(tc, trickling_bodies_give_slots_up);
+	tcase_add_test(tc, slow_body_kept_without_pressure);
+	tcase_add_test(tc, trickling_bodies_over_max_connections);
 	tcase_add_test(tc, slowloris_over_max_connections);
 	tcase_add_test(tc, slow_pipelined_reader_not_cut);
 	tcase_add_test(tc, job_json);

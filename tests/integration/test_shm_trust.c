@@ -11,7 +11,10 @@
  *             daemon rewritten (through the segment.h layout, as root)
  *             where no process is using them: the master keeps answering,
  *             the good entries are still used, the daemon stays alive, and
- *             each process logs the first bad value once; a queued job's
+ *             each process logs the first bad value once; slots the
+ *             rewritten rings lost (every free entry, or queued jobs'
+ *             ready entries) come back within seconds: the master restarts
+ *             the dispatcher to rebuild the rings; a queued job's
  *             payload_len rewritten beyond max_payload fails its attempt.  (Rewritten ring
  *             headers are test_segment's: on a live daemon they race with
  *             a pop in progress.)
@@ -240,6 +243,20 @@ END_TEST
 
 /* --- corrupt ------------------------------------------------------------- */
 
+/* Wait up to secs for POST /payload to be accepted (retried on 503);
+ * the job id in id. */
+static int post_accepted(int port, char id[JOBID_STRLEN + 1], int secs)
+{
+	for (int i = 0; i < secs * 20; i++, nap(50)) {
+		int st = post(port, id);
+
+		if (st == 202)
+			return 1;
+		ck_assert_int_eq(st, 503);
+	}
+	return 0;
+}
+
 /* The live daemon's segment, mapped as the test (root) can. */
 struct live {
 	void *base;
@@ -262,6 +279,16 @@ static void live_map(struct live *l, const char *name)
 	l->h = l->base;
 	l->ready = (struct ring_shm *)((char *)l->base + l->h->ready_off);
 	l->freer = (struct ring_shm *)((char *)l->base + l->h->free_off);
+}
+
+/* Rewrite every entry ring m holds with v. */
+static void rewrite_all(struct ring_shm *m, uint32_t v)
+{
+	uint32_t head = atomic_load(&m->head), tail = atomic_load(&m->tail);
+
+	ck_assert_uint_gt(tail - head, 0);
+	for (uint32_t k = head; k != tail; k++)
+		m->v[k & m->mask] = v;
 }
 
 /* Rewrite the next n entries of ring m (which must hold more than n). */
@@ -303,8 +330,19 @@ START_TEST(test_corrupt_live)
 	ck_assert_int_eq(post(d.port, id), 202);
 	ck_assert(job_done(d.port, id, 10));
 
+	/* every free entry rewritten: the queue seems full with no job in
+	 * it, until the master has the rings rebuilt */
+	disp = child_named(d.pid, "dispatcher");
+	rewrite_all(l.freer, cap + 1);
+	ck_assert_int_eq(post(d.port, id), 503);
+	ck_assert(post_accepted(d.port, id, 30));
+	ck_assert(job_done(d.port, id, 10));
+	ck_assert_int_eq(log_count(&d, "restarting the dispatcher to rebuild them"), 1);
+	ck_assert_int_ne(child_named(d.pid, "dispatcher"), disp);
+
 	/* ready ring: with the dispatcher stopped, three jobs wait on it;
-	 * the first two entries are rewritten, the third job still runs */
+	 * the first two entries are rewritten, the third job still runs;
+	 * the other two once the rings are rebuilt */
 	disp = child_named(d.pid, "dispatcher");
 	ck_assert_int_gt(disp, 0);
 	ck_assert_int_eq(kill(disp, SIGSTOP), 0);
@@ -315,6 +353,11 @@ START_TEST(test_corrupt_live)
 	ck_assert_int_eq(kill(disp, SIGCONT), 0);
 	ck_assert(job_done(d.port, ids[2], 10));
 	ck_assert(daemon_log_wait(&d, "dispatcher: warn: shared memory: ready ring entry 4294967280", 5));
+	ck_assert(job_done(d.port, ids[0], 30));
+	ck_assert(job_done(d.port, ids[1], 10));
+	ck_assert_int_eq(log_count(&d, "restarting the dispatcher to rebuild them"), 2);
+	disp = child_named(d.pid, "dispatcher");
+	ck_assert_int_gt(disp, 0);
 
 	/* a queued job's payload_len rewritten: its attempt fails */
 	ck_assert_int_eq(kill(disp, SIGSTOP), 0);

@@ -88,7 +88,7 @@ show(const struct config *c, const char *key, char *out, size_t n)
 	}
 	U(workers); U(queue); U(max_payload); U(job_timeout); U(max_attempts);
 	U(drain_timeout); U(max_connections); U(keepalive_timeout);
-	U(header_timeout); U(body_timeout); U(node);
+	U(header_timeout); U(body_timeout); U(min_body_rate); U(node);
 	S(listen); S(shm_name); S(pidfile); S(user); S(group); S(log);
 	S(auth_token_file); S(journal);
 	else if (strcmp(key, "journal_sync") == 0)
@@ -127,6 +127,7 @@ static const struct { const char *key, *want; } defaults[] = {
 	{ "keepalive_timeout", "15" },
 	{ "header_timeout", "10" },
 	{ "body_timeout", "30" },
+	{ "min_body_rate", "1024" },
 	{ "allow", "" },
 	{ "deny", "" },
 	{ "auth_token_file", "" },
@@ -215,6 +216,8 @@ static const struct { const char *key, *value, *want; } valid[] = {
 	{ "keepalive_timeout", "3600", "3600" },
 	{ "header_timeout", "3600", "3600" },
 	{ "body_timeout", "1", "1" },
+	{ "min_body_rate", "0", "0" },
+	{ "min_body_rate", "1000000000", "1000000000" },
 	{ "allow", "127.0.0.0/8 ::1", "127.0.0.0/8 ::1/128" },
 	{ "allow", " 10.0.0.0/8\t192.0.2.7 ", "10.0.0.0/8 192.0.2.7/32" },
 	{ "allow", "::ffff:10.0.0.0/104", "10.0.0.0/8" },
@@ -274,6 +277,7 @@ static const struct { const char *key, *value, *want; } invalid[] = {
 	{ "keepalive_timeout", "0", "keepalive_timeout: must be an integer from 1 to 3600, got \"0\"" },
 	{ "header_timeout", "3601", "header_timeout: must be an integer from 1 to 3600, got \"3601\"" },
 	{ "body_timeout", "1.5", "body_timeout: must be an integer from 1 to 3600, got \"1.5\"" },
+	{ "min_body_rate", "1000000001", "min_body_rate: must be an integer from 0 to 1000000000, got \"1000000001\"" },
 	{ "listen", "localhost:80", "listen: \"localhost\" is not a numeric IPv4 address (host names are not resolved), got \"localhost:80\"" },
 	{ "listen", "127.0.0.1", "listen: missing \":PORT\" (want a.b.c.d:PORT, [IPv6]:PORT or *:PORT), got \"127.0.0.1\"" },
 	{ "listen", "127.0.0.1:0", "listen: port must be an integer from 1 to 65535, got \"127.0.0.1:0\"" },
@@ -565,13 +569,13 @@ START_TEST(test_load_every_key)
 	    "max_attempts = 5\ndrain_timeout = 6\nshm_name = /q\nnode = 200\n"
 	    "pidfile = /run/p\nuser = root\ngroup = root\nlog = syslog\n"
 	    "log_level = debug\nmax_connections = 7\nkeepalive_timeout = 8\n"
-	    "header_timeout = 9\nbody_timeout = 10\n"
+	    "header_timeout = 9\nbody_timeout = 10\nmin_body_rate = 11\n"
 	    "allow = 10.0.0.0/8\ndeny = 10.0.0.1\nauth_token_file = @TOKEN@\n"
 	    "journal = /var/lib/j\njournal_sync = no\n";
 	static const char *const want[] = {
 		"[::1]:9000", "2", "3", "1024", "noop ms=0 argc=0", "4", "5",
 		"6", "/q", "200", "/run/p", "root", "root", "syslog", "debug", "7", "8",
-		"9", "10", "10.0.0.0/8", "10.0.0.1/32", "@TOKEN@",
+		"9", "10", "11", "10.0.0.0/8", "10.0.0.1/32", "@TOKEN@",
 		"/var/lib/j", "no",
 	};
 	const char *const *k = config_keys();
@@ -980,7 +984,7 @@ static const struct { const char *key; int live; } keytab[] = {
 	{ "drain_timeout", 1 }, { "shm_name", 0 }, { "node", 0 }, { "pidfile", 0 },
 	{ "user", 0 }, { "group", 0 }, { "log", 1 }, { "log_level", 1 },
 	{ "max_connections", 1 }, { "keepalive_timeout", 1 },
-	{ "header_timeout", 1 }, { "body_timeout", 1 },
+	{ "header_timeout", 1 }, { "body_timeout", 1 }, { "min_body_rate", 1 },
 	{ "allow", 1 }, { "deny", 1 }, { "auth_token_file", 1 },
 	{ "journal", 0 }, { "journal_sync", 0 },
 };
