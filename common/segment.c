@@ -52,13 +52,16 @@ const uint64_t seg_hist_bounds_us[SEG_HIST_BUCKETS] = {
 };
 
 /* Offsets and sizes of every part for one geometry. */
-static void geometry(uint32_t capacity, uint32_t max_payload, struct seg_header *g)
+static void geometry(uint32_t capacity, uint32_t max_payload, uint32_t max_output,
+    struct seg_header *g)
 {
 	memset(g, 0, sizeof(*g));
 	g->capacity = capacity;
 	g->max_payload = max_payload;
+	g->max_output = max_output;
 	g->header_size = (uint32_t)ALIGN64(sizeof(struct seg_header));
-	g->slot_size = (uint32_t)ALIGN64(sizeof(struct slot) + (uint64_t)max_payload);
+	g->slot_size = (uint32_t)ALIGN64(sizeof(struct slot) + (uint64_t)max_payload +
+	    max_output);
 	g->score_count = SEG_SCORE_COUNT;
 	g->ready_off = g->header_size;
 	g->free_off = g->ready_off + ring_size(capacity);
@@ -279,7 +282,7 @@ static int check_existing(struct segment *s, const char *name, const struct stat
 		seterr(err, errlen, "shared memory %s has an inconsistent layout", name);
 		return SEG_MISMATCH;
 	}
-	geometry(hd.capacity, hd.max_payload, &old);
+	geometry(hd.capacity, hd.max_payload, hd.max_output, &old);
 	if (old.total_size != (uint64_t)st->st_size ||
 	    memcmp(&old.header_size, &hd.header_size,
 		offsetof(struct seg_header, created_at) -
@@ -287,7 +290,8 @@ static int check_existing(struct segment *s, const char *name, const struct stat
 		seterr(err, errlen, "shared memory %s has an inconsistent layout", name);
 		return SEG_MISMATCH;
 	}
-	if (hd.capacity == g->capacity && hd.max_payload == g->max_payload) {
+	if (hd.capacity == g->capacity && hd.max_payload == g->max_payload &&
+	    hd.max_output == g->max_output) {
 		if ((errno = posix_fallocate(s->fd, 0, st->st_size)) != 0) {
 			seterr(err, errlen, "cannot reserve %lld bytes of shared memory for %s: %s",
 			    (long long)st->st_size, name, strerror(errno));
@@ -299,19 +303,21 @@ static int check_existing(struct segment *s, const char *name, const struct stat
 	segment_census(s, 1, &c);
 	if (c.queued + c.running > 0) {
 		seterr(err, errlen, "shared memory %s holds %" PRIu32 " unfinished jobs "
-		    "for queue = %" PRIu32 " and max_payload = %" PRIu32
-		    "; start with those values to finish them, or remove /dev/shm%s",
-		    name, c.queued + c.running, hd.capacity, hd.max_payload, name);
+		    "for queue = %" PRIu32 ", max_payload = %" PRIu32 " and max_output = %"
+		    PRIu32 "; start with those values to finish them, or remove /dev/shm%s",
+		    name, c.queued + c.running, hd.capacity, hd.max_payload, hd.max_output,
+		    name);
 		return SEG_MISMATCH;
 	}
 	seterr(err, errlen, "shared memory %s resized from queue = %" PRIu32
-	    " and max_payload = %" PRIu32 " (it held no unfinished job)",
-	    name, hd.capacity, hd.max_payload);
+	    ", max_payload = %" PRIu32 " and max_output = %" PRIu32
+	    " (it held no unfinished job)", name, hd.capacity, hd.max_payload,
+	    hd.max_output);
 	return SEG_CREATED;
 }
 
-int segment_open(const char *name, uint32_t capacity, uint32_t max_payload, uid_t user,
-    struct segment **out, char *err, size_t errlen)
+int segment_open(const char *name, uint32_t capacity, uint32_t max_payload,
+    uint32_t max_output, uid_t user, struct segment **out, char *err, size_t errlen)
 {
 	struct segment *s;
 	struct seg_header g;
@@ -324,7 +330,7 @@ int segment_open(const char *name, uint32_t capacity, uint32_t max_payload, uid_
 		seterr(err, errlen, "queue capacity %" PRIu32 " out of range", capacity);
 		return SEG_MISMATCH;
 	}
-	geometry(capacity, max_payload, &g);
+	geometry(capacity, max_payload, max_output, &g);
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		seterr(err, errlen, "out of memory");
 		return SEG_ERROR;
@@ -336,7 +342,7 @@ int segment_open(const char *name, uint32_t capacity, uint32_t max_payload, uid_
 	r = created ? SEG_CREATED : check_existing(s, name, &st, &g, err, errlen);
 	if (r == SEG_CREATED && format(s, &g) == -1) {
 		seterr(err, errlen, "cannot reserve %" PRIu64 " bytes of shared memory for %s "
-		    "(queue x max_payload; is /dev/shm big enough?): %s",
+		    "(queue x (max_payload + max_output); is /dev/shm big enough?): %s",
 		    g.total_size, name, strerror(errno));
 		r = SEG_ERROR;
 	}
@@ -547,6 +553,7 @@ uint64_t segment_assign(struct segment *s, uint32_t i, uint32_t len)
 	sl->t_started = sl->t_finished = 0;
 	sl->worker_pid = 0;
 	sl->exit_status = 0;
+	sl->output_len = 0;
 	return sl->id;
 }
 
@@ -624,6 +631,7 @@ int segment_restore(struct segment *s, uint64_t id, const void *payload, uint32_
 	sl->t_started = sl->t_finished = 0;
 	sl->worker_pid = 0;
 	sl->exit_status = 0;
+	sl->output_len = 0;
 	atomic_store(&sl->state, SLOT_QUEUED);
 	segment_seq_above(s, id);
 	return 0;
@@ -649,6 +657,25 @@ long segment_payload_len(struct segment *s, uint32_t i)
 	note_bad(s, "slot %" PRIu32 " has payload_len %" PRIu32 " (max_payload = %" PRIu32 ")",
 	    i, len, s->g.max_payload);
 	return -1;
+}
+
+/* --- output ------------------------------------------------------------- */
+
+unsigned char *segment_output(const struct segment *s, uint32_t i, uint32_t *len)
+{
+	struct slot *sl = segment_slot(s, i);
+
+	if (len != NULL) {
+		*len = sl->output_len;
+		if (*len > s->g.max_output)
+			*len = s->g.max_output;
+	}
+	return sl->payload + s->g.max_payload;
+}
+
+uint32_t segment_max_output(const struct segment *s)
+{
+	return s->g.max_output;
 }
 
 /* Move slot i from state from to state to, or -1 when it is not in from. */

@@ -45,7 +45,7 @@
 #include "common/ring.h"
 
 #define SEG_MAGIC	0x6a6f627164534547ULL	/* "jobqdSEG" */
-#define SEG_VERSION	2
+#define SEG_VERSION	3
 #define SEG_SCORE_COUNT	2048	/* scoreboard entries: two worker generations */
 #define SEG_HIST_BUCKETS 20	/* latency histogram buckets incl. +Inf */
 #define JOBID_SLOT_BITS	20	/* capacity <= 2^20 */
@@ -88,7 +88,10 @@ struct slot {
 	int32_t exit_status;		/* of the last attempt: exit code, 128+signal */
 	uint32_t payload_len;
 	_Atomic uint32_t rings;		/* SLOT_ON_READY ... */
-	unsigned char payload[];	/* max_payload bytes */
+	/* output: the worker's, of the last attempt (0 while it runs); the
+	 * bytes follow the payload area (segment_output) */
+	uint32_t output_len;
+	unsigned char payload[];	/* max_payload bytes, then max_output */
 };
 
 enum score_state {
@@ -119,8 +122,10 @@ struct seg_header {
 	uint32_t header_size;
 	uint32_t capacity;
 	uint32_t max_payload;
+	uint32_t max_output;
 	uint32_t slot_size;
 	uint32_t score_count;
+	uint32_t spare;		/* 0 */
 	uint64_t ready_off, free_off, score_off, slots_off, total_size;
 	int64_t created_at;
 
@@ -164,7 +169,8 @@ enum seg_open_result {
 };
 
 /*
- * Create or attach the segment NAME for this geometry and lock it.  A new
+ * Create or attach the segment NAME for this geometry (each slot holds
+ * max_payload bytes of payload and max_output of output) and lock it.  A new
  * object is created with mode 0600.  An existing one is used only when it
  * belongs to the effective user or to USER (the user the daemon runs as
  * after start-up) and has no group or other permission bits; otherwise
@@ -172,8 +178,8 @@ enum seg_open_result {
  * and the lock (a predecessor's clean stop) is never adopted: the name is
  * opened again.
  */
-int segment_open(const char *name, uint32_t capacity, uint32_t max_payload, uid_t user,
-    struct segment **out, char *err, size_t errlen);
+int segment_open(const char *name, uint32_t capacity, uint32_t max_payload,
+    uint32_t max_output, uid_t user, struct segment **out, char *err, size_t errlen);
 /* Unmap and close (dropping this process's hold on the lock). */
 void segment_close(struct segment *s);
 /* The locked fd (children inherit it; it is what keeps the lock held). */
@@ -245,6 +251,10 @@ void segment_seq_above(struct segment *s, uint64_t id);
 long segment_next_ready(struct segment *s);
 /* Worker: slot i's payload_len, or -1 when it exceeds max_payload. */
 long segment_payload_len(struct segment *s, uint32_t i);
+/* Output: slot i's area of max_output bytes; *len (when not NULL) its
+ * output_len, clamped to max_output. */
+unsigned char *segment_output(const struct segment *s, uint32_t i, uint32_t *len);
+uint32_t segment_max_output(const struct segment *s);
 /* Once per process: a line describing the first bad value these functions
  * dropped, for the caller to log; NULL before that and ever after. */
 const char *segment_bad_once(struct segment *s);

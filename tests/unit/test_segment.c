@@ -104,7 +104,7 @@ seg_create(const char *name, uint32_t cap, uint32_t max_payload)
 {
 	struct segment *s = NULL;
 	char err[256];
-	int r = segment_open(name, cap, max_payload, geteuid(), &s, err, sizeof(err));
+	int r = segment_open(name, cap, max_payload, 0, geteuid(), &s, err, sizeof(err));
 
 	ck_assert_msg(r == SEG_CREATED, "segment_open %s: got %d (%s), want SEG_CREATED",
 	    name, r, err);
@@ -795,7 +795,7 @@ static const struct {
 	{ "garbage", GARBAGE, SEG_MISMATCH, "bad magic" },
 	{ "too small", TINY, SEG_MISMATCH, "(16 bytes) is not a jobqd segment" },
 	{ "empty object", EMPTY, SEG_CREATED, "" },
-	{ "other version", BAD_VERSION, SEG_MISMATCH, "layout version 3, this jobqd uses 2" },
+	{ "other version", BAD_VERSION, SEG_MISMATCH, "layout version 4, this jobqd uses 3" },
 	{ "other slot size", BAD_SLOT_SIZE, SEG_MISMATCH, "inconsistent layout" },
 	{ "longer file", GROWN, SEG_MISMATCH, "inconsistent layout" },
 	{ "interrupted format", NO_MAGIC, SEG_CREATED, "" },
@@ -879,7 +879,7 @@ START_TEST(test_attach_corrupt)
 	if ((p = raw_map(name, &size_before)) != NULL)
 		munmap(p, size_before);
 	memset(err, 'X', sizeof(err));
-	r = segment_open(name, 4, 32, geteuid(), &s, err, sizeof(err));
+	r = segment_open(name, 4, 32, 0, geteuid(), &s, err, sizeof(err));
 	ck_assert_msg(r == corrupts[_i].want, "%s: got %d (%s), want %d", corrupts[_i].name,
 	    r, err, corrupts[_i].want);
 	ck_assert_msg(strstr(err, corrupts[_i].err) != NULL, "%s: message \"%s\", want \"%s\" in it",
@@ -911,7 +911,7 @@ START_TEST(test_attach_bad_capacity)
 	char err[256];
 
 	for (size_t k = 0; k < NELEM(caps); k++) {
-		int r = segment_open("/jobqd-test-never-created", caps[k], 32, geteuid(), &s, err, sizeof(err));
+		int r = segment_open("/jobqd-test-never-created", caps[k], 32, 0, geteuid(), &s, err, sizeof(err));
 
 		ck_assert_msg(r == SEG_MISMATCH && strstr(err, "out of range") != NULL,
 		    "capacity %u: got %d (%s), want SEG_MISMATCH, out of range", caps[k], r, err);
@@ -942,7 +942,7 @@ START_TEST(test_attach_same)
 	seq = atomic_load(&segment_header(s)->next_seq);
 	segment_close(s);
 
-	r = segment_open(name, 8, 32, geteuid(), &s, err, sizeof(err));
+	r = segment_open(name, 8, 32, 0, geteuid(), &s, err, sizeof(err));
 	ck_assert_msg(r == SEG_ATTACHED, "got %d (%s), want SEG_ATTACHED", r, err);
 	ck_assert_msg(err[0] == '\0', "message \"%s\", want none", err);
 	ck_assert_msg(atomic_load(&segment_header(s)->next_seq) == seq, "next_seq got %llu, want %llu",
@@ -969,12 +969,14 @@ END_TEST
 
 static const struct {
 	const char *name;
-	uint32_t cap, max_payload;
+	uint32_t cap, max_payload, max_output;
 } resizes[] = {
-	{ "more slots", 16, 32 },
-	{ "fewer slots", 2, 32 },
-	{ "larger payload", 8, 4096 },
-	{ "smaller payload", 8, 8 },
+	{ "more slots", 16, 32, 0 },
+	{ "fewer slots", 2, 32, 0 },
+	{ "larger payload", 8, 4096, 0 },
+	{ "smaller payload", 8, 8, 0 },
+	{ "output kept", 8, 32, 4 },	/* the slot size stays: 64 bytes */
+	{ "more output", 8, 32, 4096 },
 };
 
 /* Another geometry with only finished jobs: reformatted, with a note. */
@@ -990,12 +992,14 @@ START_TEST(test_attach_resize_empty)
 	complete_upto(s, C_PUSHED, &slot);
 	segment_reserve(s);			/* a FILLING slot is no job */
 	segment_close(s);
-	r = segment_open(name, resizes[_i].cap, resizes[_i].max_payload, geteuid(), &s, err, sizeof(err));
+	r = segment_open(name, resizes[_i].cap, resizes[_i].max_payload, resizes[_i].max_output,
+	    geteuid(), &s, err, sizeof(err));
 	ck_assert_msg(r == SEG_CREATED, "%s: got %d (%s), want SEG_CREATED", resizes[_i].name, r, err);
-	ck_assert_msg(strstr(err, "resized from queue = 8 and max_payload = 32") != NULL,
+	ck_assert_msg(strstr(err, "resized from queue = 8, max_payload = 32 and max_output = 0") != NULL,
 	    "%s: message \"%s\", want the old sizes", resizes[_i].name, err);
 	ck_assert_msg(segment_capacity(s) == resizes[_i].cap &&
-	    segment_max_payload(s) == resizes[_i].max_payload, "%s: got %u/%u, want %u/%u",
+	    segment_max_payload(s) == resizes[_i].max_payload &&
+	    segment_max_output(s) == resizes[_i].max_output, "%s: got %u/%u, want %u/%u",
 	    resizes[_i].name, segment_capacity(s), segment_max_payload(s),
 	    resizes[_i].cap, resizes[_i].max_payload);
 	ck_assert_msg(ring_count(segment_free(s)) == resizes[_i].cap &&
@@ -1024,12 +1028,13 @@ START_TEST(test_attach_resize_pending)
 	b = enqueue_job(s, "b");
 	complete_upto(s, C_RUNNING, &slot);
 	segment_close(s);
-	r = segment_open(name, resizes[_i].cap, resizes[_i].max_payload, geteuid(), &s, err, sizeof(err));
+	r = segment_open(name, resizes[_i].cap, resizes[_i].max_payload, resizes[_i].max_output,
+	    geteuid(), &s, err, sizeof(err));
 	ck_assert_msg(r == SEG_MISMATCH, "%s: got %d (%s), want SEG_MISMATCH", resizes[_i].name, r, err);
 	ck_assert_msg(strstr(err, "holds 2 unfinished jobs") != NULL &&
-	    strstr(err, "queue = 8 and max_payload = 32") != NULL,
+	    strstr(err, "queue = 8, max_payload = 32 and max_output = 0") != NULL,
 	    "%s: message \"%s\", want the count and the old sizes", resizes[_i].name, err);
-	r = segment_open(name, 8, 32, geteuid(), &s, err, sizeof(err));
+	r = segment_open(name, 8, 32, 0, geteuid(), &s, err, sizeof(err));
 	ck_assert_msg(r == SEG_ATTACHED, "%s: reopen got %d (%s), want SEG_ATTACHED",
 	    resizes[_i].name, r, err);
 	ck_assert_msg(segment_lookup(s, a) && segment_lookup(s, b), "%s: jobs lost", resizes[_i].name);
@@ -1046,14 +1051,14 @@ START_TEST(test_busy_same_process)
 	char err[256];
 	int r;
 
-	r = segment_open(name, 4, 16, geteuid(), &t, err, sizeof(err));
+	r = segment_open(name, 4, 16, 0, geteuid(), &t, err, sizeof(err));
 	ck_assert_msg(r == SEG_BUSY, "second open: got %d (%s), want SEG_BUSY", r, err);
 	ck_assert_msg(strstr(err, "in use") != NULL && strstr(err, name) != NULL,
 	    "message \"%s\", want \"%s ... in use\"", err, name);
-	r = segment_open(name, 8, 16, geteuid(), &t, err, sizeof(err));
+	r = segment_open(name, 8, 16, 0, geteuid(), &t, err, sizeof(err));
 	ck_assert_msg(r == SEG_BUSY, "open with other sizes: got %d (%s), want SEG_BUSY", r, err);
 	segment_close(s);
-	r = segment_open(name, 4, 16, geteuid(), &t, err, sizeof(err));
+	r = segment_open(name, 4, 16, 0, geteuid(), &t, err, sizeof(err));
 	ck_assert_msg(r == SEG_ATTACHED, "after close: got %d (%s), want SEG_ATTACHED", r, err);
 	segment_close(t);
 	ck_assert_int_eq(segment_unlink(name), 0);
@@ -1081,11 +1086,11 @@ START_TEST(test_busy_child)
 	close(ready[1]);
 	ck_assert_int_eq(read(ready[0], &c, 1), 1);
 	segment_close(s);
-	r = segment_open(name, 4, 16, geteuid(), &t, err, sizeof(err));
+	r = segment_open(name, 4, 16, 0, geteuid(), &t, err, sizeof(err));
 	ck_assert_msg(r == SEG_BUSY, "child alive: got %d (%s), want SEG_BUSY", r, err);
 	kill(pid, SIGKILL);
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	r = segment_open(name, 4, 16, geteuid(), &t, err, sizeof(err));
+	r = segment_open(name, 4, 16, 0, geteuid(), &t, err, sizeof(err));
 	ck_assert_msg(r == SEG_ATTACHED, "child dead: got %d (%s), want SEG_ATTACHED", r, err);
 	segment_close(t);
 	close(ready[0]);
@@ -1177,7 +1182,7 @@ START_TEST(test_kill_during_enqueue)
 	ck_assert_msg(have % sizeof(uint64_t) == 0, "torn id in the pipe");
 	nids = (uint32_t)(have / sizeof(uint64_t));
 
-	r = segment_open(name, KCAP, KPAY, geteuid(), &s, err, sizeof(err));
+	r = segment_open(name, KCAP, KPAY, 0, geteuid(), &s, err, sizeof(err));
 	ck_assert_msg(r == SEG_ATTACHED, "reopen after kill: got %d (%s), want SEG_ATTACHED", r, err);
 	ck_assert_int_eq(segment_recover(s, 0, &rec), 0);
 	ck_assert_msg(rec.kept == 0 && rec.orphaned == 0, "kept %u orphaned %u, want 0 0",
@@ -1288,7 +1293,7 @@ START_TEST(test_foreign)
 	segment_close(s);
 	set_owner_mode(name, uid, foreigns[_i].mode);
 	stat_name(name, &before);
-	r = segment_open(name, 4, 32, geteuid(), &s, err, sizeof(err));
+	r = segment_open(name, 4, 32, 0, geteuid(), &s, err, sizeof(err));
 	ck_assert_msg(r == SEG_MISMATCH, "%s: got %d (%s), want SEG_MISMATCH",
 	    foreigns[_i].name, r, err);
 	ck_assert_msg(strstr(err, name) != NULL && strstr(err, foreigns[_i].msg) != NULL &&
@@ -1316,7 +1321,7 @@ START_TEST(test_run_as_user)
 	id = enqueue_job(s, "kept");
 	segment_close(s);
 	set_owner_mode(name, NOBODY, 0600);
-	r = segment_open(name, 4, 32, NOBODY, &s, err, sizeof(err));
+	r = segment_open(name, 4, 32, 0, NOBODY, &s, err, sizeof(err));
 	ck_assert_msg(r == SEG_ATTACHED, "got %d (%s), want SEG_ATTACHED", r, err);
 	ck_assert_msg(segment_lookup(s, id) != NULL, "job lost");
 	segment_close(s);
@@ -1379,7 +1384,7 @@ START_TEST(test_removed_before_lock)
 	segment_close(s);
 	removed_go = go[1];
 	flock_hook = predecessor_exits;
-	r = segment_open(name, 4, 32, geteuid(), &t, err, sizeof(err));
+	r = segment_open(name, 4, 32, 0, geteuid(), &t, err, sizeof(err));
 	ck_assert_msg(flock_hook == NULL, "the hook did not run");
 	ck_assert_msg(r == SEG_CREATED, "got %d (%s), want SEG_CREATED (a fresh segment)", r, err);
 	ck_assert_int_eq(fstat(segment_fd(t), &mine), 0);
@@ -1496,10 +1501,11 @@ START_TEST(test_bad_header_fields)
 
 	a = enqueue_job(s, "a");
 	h->capacity = h->score_count = UINT32_MAX;
-	h->max_payload = h->slot_size = UINT32_MAX;
+	h->max_payload = h->max_output = h->slot_size = UINT32_MAX;
 	h->ready_off = h->free_off = h->score_off = h->slots_off = UINT64_MAX / 2;
 	ck_assert_uint_eq(segment_capacity(s), 4);
 	ck_assert_uint_eq(segment_max_payload(s), 32);
+	ck_assert_uint_eq(segment_max_output(s), 0);
 	ck_assert_msg(segment_lookup(s, a) != NULL, "lookup: job lost");
 	ck_assert_msg(segment_lookup(s, jobid_make(0, 1, 1000)) == NULL, "lookup: slot 1000 found");
 	ck_assert_int_eq(segment_recover(s, 0, &rec), 0);
