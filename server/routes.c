@@ -561,6 +561,9 @@ static void answer_metrics(const struct routes_ctx *ctx, struct reply *rep)
 	    "Jobs failed after their last attempt.", atomic_load(&h->failed));
 	metric(b, "jobqd_jobs_canceled_total", "counter",
 	    "Queued jobs canceled (DELETE).", atomic_load(&h->canceled));
+	metric(b, "jobqd_jobs_replayed_total", "counter",
+	    "Submissions answered with the job of their Idempotency-Key (not accepted).",
+	    atomic_load(&h->replayed));
 	metric(b, "jobqd_jobs_rejected_total", "counter",
 	    "Payloads refused because the queue was full.", atomic_load(&h->rejected));
 	metric(b, "jobqd_jobs_retried_total", "counter",

@@ -1,6 +1,7 @@
 /*
  * test_output_idem — an exec program's captured stdout (max_output,
- * GET /jobs/{id}/output, "output_bytes") against the real binary.
+ * GET /jobs/{id}/output, "output_bytes") and idempotent submission
+ * (Idempotency-Key) against the real binary.
  *
  * No assertion depends on timing: every wait is a bounded poll for a
  * condition.
@@ -89,11 +90,11 @@ static void write_script(const char *path, const char *text)
 
 /* The program prints 100 bytes (0123456789 ten times) to stdout and a line
  * to stderr; payload "fail": "attempt N" on stdout and exit 3. */
-static void start(struct daemon *d, const char *max_output)
+static void start(struct daemon *d, const char *max_output, int journal)
 {
-	char path[256], handler[300], mo[64];
+	char path[256], handler[300], mo[64], jn[300];
 	const char *extra[] = { "-o", "workers=1", "-o", "max_attempts=2", "-o", handler,
-	    "-o", mo, NULL };
+	    "-o", mo, journal ? "-o" : NULL, jn, NULL };
 
 	ck_assert_int_eq(daemon_prepare(d), 0);
 	snprintf(path, sizeof(path), "%s/job.sh", d->dir);
@@ -103,6 +104,7 @@ static void start(struct daemon *d, const char *max_output)
 	    "echo \"to-stderr $p\" >&2\n");
 	snprintf(handler, sizeof(handler), "handler=exec %s", path);
 	snprintf(mo, sizeof(mo), "max_output=%s", max_output);
+	snprintf(jn, sizeof(jn), "journal=%s/journal", d->dir);
 	ck_assert_int_eq(daemon_run(d, extra), 0);
 }
 
@@ -129,7 +131,7 @@ START_TEST(test_output_truncated)
 	char id[17], json[4096], line[64];
 	const char *want = "0123456789012345678901234567890123456789012345678901234567890123";
 
-	start(&d, "64");
+	start(&d, "64", 0);
 	ck_assert_int_eq(post(d.port, "one", id), 202);
 	ck_assert(job_wait(d.port, id, "done", json, sizeof(json)));
 	ck_assert_msg(strstr(json, "\"output_bytes\":64") != NULL, "%s", json);
@@ -154,7 +156,7 @@ START_TEST(test_output_off)
 	struct daemon d;
 	char id[17], json[4096], line[64];
 
-	start(&d, "0");
+	start(&d, "0", 0);
 	ck_assert_int_eq(post(d.port, "two", id), 202);
 	ck_assert(job_wait(d.port, id, "done", json, sizeof(json)));
 	ck_assert_msg(strstr(json, "\"output_bytes\":0") != NULL, "%s", json);
@@ -162,6 +164,89 @@ START_TEST(test_output_off)
 	snprintf(line, sizeof(line), "job %s: 0123456789", id);
 	ck_assert(daemon_log_wait(&d, line, WAIT_S));
 	ck_assert(daemon_log_wait(&d, "to-stderr two", WAIT_S));	/* same line */
+	ck_assert_int_eq(daemon_stop(&d), 0);
+	daemon_cleanup(&d);
+}
+END_TEST
+
+/* POST payload with Idempotency-Key: key; the status, id and whether
+ * the answer says Idempotent-Replayed: true. */
+static int post_key(int port, const char *key, const char *payload, char id[17],
+    int *replayed)
+{
+	char hdr[600];
+	struct hc_resp r;
+	const char *p, *rp;
+	int st;
+
+	snprintf(hdr, sizeof(hdr), "Idempotency-Key: %s\r\n", key);
+	st = http(port, "POST", "/payload", hdr, payload, &r);
+	p = r.body != NULL ? strstr(r.body, "\"id\":\"") : NULL;
+	id[0] = '\0';
+	if (st == 202 && p != NULL)
+		snprintf(id, 17, "%.16s", p + 6);
+	rp = hc_header(&r, "Idempotent-Replayed");
+	*replayed = rp != NULL && strcmp(rp, "true") == 0;
+	hc_resp_free(&r);
+	return st;
+}
+
+/* A counter's value from /metrics. */
+static unsigned long long metric(int port, const char *name)
+{
+	char want[128];
+	struct hc_resp r;
+	const char *p;
+	unsigned long long v;
+
+	ck_assert_int_eq(http(port, "GET", "/metrics", "", NULL, &r), 200);
+	snprintf(want, sizeof(want), "\n%s ", name);
+	p = strstr(r.body, want);
+	ck_assert_msg(p != NULL, "no %s", name);
+	v = strtoull(p + strlen(want), NULL, 10);
+	hc_resp_free(&r);
+	return v;
+}
+
+/* A repeated key returns the first job (202, same id, replayed header)
+ * and creates nothing; the same key with another payload is 422; bad
+ * keys are 400; a finished job's key is still remembered. */
+START_TEST(test_idempotency)
+{
+	struct daemon d;
+	char id[17], again[17], other[17], json[4096], longkey[300];
+	int rp;
+
+	start(&d, "64", _i);	/* without and with a journal */
+	ck_assert_int_eq(post_key(d.port, "order-1", "one", id, &rp), 202);
+	ck_assert(!rp);
+	ck_assert_uint_eq(metric(d.port, "jobqd_jobs_accepted_total"), 1);
+	ck_assert_int_eq(post_key(d.port, "order-1", "one", again, &rp), 202);
+	ck_assert(rp);
+	ck_assert_str_eq(again, id);
+	ck_assert_uint_eq(metric(d.port, "jobqd_jobs_accepted_total"), 1);
+	ck_assert_uint_eq(metric(d.port, "jobqd_jobs_replayed_total"), 1);
+	ck_assert_int_eq(post_key(d.port, "order-1", "two", again, &rp), 422);
+	ck_assert_int_eq(post_key(d.port, "order-2", "one", other, &rp), 202);
+	ck_assert(!rp);
+	ck_assert_str_ne(other, id);
+	ck_assert_uint_eq(metric(d.port, "jobqd_jobs_accepted_total"), 2);
+	/* finished: still the same job */
+	ck_assert(job_wait(d.port, id, "done", json, sizeof(json)));
+	ck_assert_int_eq(post_key(d.port, "order-1", "one", again, &rp), 202);
+	ck_assert(rp);
+	ck_assert_str_eq(again, id);
+	ck_assert_uint_eq(metric(d.port, "jobqd_jobs_replayed_total"), 2);
+	/* bad keys */
+	memset(longkey, 'k', 256);
+	longkey[256] = '\0';
+	ck_assert_int_eq(post_key(d.port, longkey, "one", again, &rp), 400);
+	longkey[255] = '\0';
+	ck_assert_int_eq(post_key(d.port, longkey, "one", again, &rp), 202);
+	ck_assert_int_eq(post_key(d.port, "", "one", again, &rp), 400);
+	ck_assert_int_eq(post_key(d.port, "a b", "one", again, &rp), 400);
+	ck_assert_int_eq(post_key(d.port, "caf\xc3\xa9", "one", again, &rp), 400);
+	ck_assert_uint_eq(metric(d.port, "jobqd_jobs_accepted_total"), 3);
 	ck_assert_int_eq(daemon_stop(&d), 0);
 	daemon_cleanup(&d);
 }
@@ -175,6 +260,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 240);
 	tcase_add_test(tc, test_output_truncated);
 	tcase_add_test(tc, test_output_off);
+	tcase_add_loop_test(tc, test_idempotency, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }

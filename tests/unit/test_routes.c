@@ -565,10 +565,12 @@ START_TEST(metrics_text)
 	atomic_store(&h->dispatcher_restarts, 6);
 	atomic_store(&h->reloads_ok, 7);
 	atomic_store(&h->reloads_failed, 8);
+	atomic_store(&h->replayed, 9);
 	responses[202] = 3;
 	responses[503] = 1;
 	answer(ROUTE_METRICS, "/metrics", &rep, 0);
 	ck_assert_str_eq(rep.ctype, "text/plain; version=0.0.4; charset=utf-8");
+	ck_assert_ptr_nonnull(strstr(body.p, "\njobqd_jobs_replayed_total 9\n"));
 	for (int i = 0; i < SEG_HIST_BUCKETS; i++) {
 		cum += (uint64_t)i;
 		if (i == SEG_HIST_BUCKETS - 1)

@@ -135,6 +135,138 @@ enqueue_job(struct segment *s, const char *payload)
 }
 
 
+/* --- idempotency keys ------------------------------------------------------- */
+
+/* The key table of s (2 x capacity entries, rounded up to a power of 2). */
+static uint32_t *idem_table(struct segment *s)
+{
+	return (uint32_t *)(void *)((char *)segment_header(s) + segment_header(s)->idem_off);
+}
+
+/* Enqueue payload with key k (its hash: the payload's). */
+static uint64_t enqueue_keyed(struct segment *s, const char *payload, uint64_t k)
+{
+	uint64_t id = enqueue_job(s, payload);
+
+	ck_assert_int_eq(segment_idem_add(s, jobid_slot(id), k,
+	    segment_hash(payload, strlen(payload))), 0);
+	return id;
+}
+
+/* Run and finish job id, so its slot can be reused. */
+static void finish_job(struct segment *s, uint64_t id)
+{
+	uint32_t i = jobid_slot(id);
+
+	while (segment_next_ready(s) != (long)i)
+		;
+	ck_assert_int_eq(segment_run(s, i, 1), 0);
+	ck_assert_int_eq(segment_finish(s, i, SLOT_DONE), 0);
+}
+
+/* Insert and find, colliding keys (one home in a table of 8 entries),
+ * a key forgotten when its slot is reused while the keys probed past it
+ * stay found, a slot whose key was rewritten, a payload hash mismatch. */
+START_TEST(test_idem_insert_lookup)
+{
+	const char *name = seg_name();
+	struct segment *s = seg_create(name, 4, 16);
+	uint64_t a, b, c, k1 = 0x1001, k2 = 0x2001, k3 = 0x3001;	/* home 1 */
+	uint32_t *t = idem_table(s);
+	long r;
+
+	ck_assert_uint_ne(segment_hash("", 0), 0);
+	ck_assert_int_eq(segment_idem_find(s, k1), -1);
+	a = enqueue_keyed(s, "a", k1);
+	b = enqueue_keyed(s, "b", k2);
+	c = enqueue_keyed(s, "c", k3);
+	ck_assert_int_eq(segment_idem_find(s, k1), jobid_slot(a));
+	ck_assert_int_eq(segment_idem_find(s, k2), jobid_slot(b));
+	ck_assert_int_eq(segment_idem_find(s, k3), jobid_slot(c));
+	ck_assert_int_eq(segment_idem_find(s, 0x4001), -1);
+	ck_assert_uint_eq(t[1], jobid_slot(a) + 1);
+	ck_assert_uint_eq(t[2], jobid_slot(b) + 1);
+	ck_assert_uint_eq(t[3], jobid_slot(c) + 1);
+	r = segment_idem_find(s, k2);
+	ck_assert_uint_eq(segment_slot(s, (uint32_t)r)->idem_body, segment_hash("b", 1));
+	ck_assert_uint_ne(segment_slot(s, (uint32_t)r)->idem_body, segment_hash("B", 1));
+	/* finished jobs keep their keys; a reuse of a's slot forgets k1 and
+	 * moves b and c back */
+	finish_job(s, a);
+	ck_assert_int_eq(segment_idem_find(s, k1), jobid_slot(a));
+	enqueue_job(s, "d");	/* the free slot */
+	while (segment_slot(s, jobid_slot(a))->id == a)
+		enqueue_job(s, "e"), finish_job(s, segment_slot(s, jobid_slot(a))->id);
+	ck_assert_int_eq(segment_idem_find(s, k1), -1);
+	ck_assert_int_eq(segment_idem_find(s, k2), jobid_slot(b));
+	ck_assert_int_eq(segment_idem_find(s, k3), jobid_slot(c));
+	ck_assert_uint_eq(t[1], jobid_slot(b) + 1);
+	ck_assert_uint_eq(t[2], jobid_slot(c) + 1);
+	ck_assert_uint_eq(t[3], 0);
+	/* a rewritten key, a slot index beyond the queue: not found */
+	segment_slot(s, jobid_slot(b))->idem_key = 7;
+	ck_assert_int_eq(segment_idem_find(s, k2), -1);
+	t[2] = 1000;
+	ck_assert_int_eq(segment_idem_find(s, k3), -1);
+	segment_close(s);
+	ck_assert_int_eq(segment_unlink(name), 0);
+}
+END_TEST
+
+/* segment_recover rebuilds the table from the slots: keys of queued and
+ * finished jobs are found again, a dropped FILLING slot's is not. */
+START_TEST(test_idem_rebuild)
+{
+	const char *name = seg_name();
+	struct segment *s = seg_create(name, 4, 16);
+	struct seg_recovery rec;
+	uint64_t a, b;
+	long f;
+
+	a = enqueue_keyed(s, "a", 11);
+	b = enqueue_keyed(s, "b", 12);
+	finish_job(s, a);
+	f = segment_reserve(s);
+	ck_assert_int_ge(f, 0);
+	segment_slot(s, (uint32_t)f)->idem_key = 13;	/* never published */
+	memset(idem_table(s), 0xff, 8 * sizeof(uint32_t));
+	ck_assert_int_eq(segment_idem_find(s, 11), -1);
+	ck_assert_int_eq(segment_recover(s, 0, &rec), 0);
+	ck_assert_int_eq(segment_idem_find(s, 11), jobid_slot(a));
+	ck_assert_int_eq(segment_idem_find(s, 12), jobid_slot(b));
+	ck_assert_int_eq(segment_idem_find(s, 13), -1);
+	ck_assert_uint_eq(segment_slot(s, (uint32_t)f)->idem_key, 0);
+	segment_close(s);
+	ck_assert_int_eq(segment_unlink(name), 0);
+}
+END_TEST
+
+/* A full table (only a rewritten one can be): lookups end, an add says
+ * no and leaves the job without a key; recovery makes room again. */
+START_TEST(test_idem_full)
+{
+	const char *name = seg_name();
+	struct segment *s = seg_create(name, 4, 16);
+	struct seg_recovery rec;
+	uint64_t a = enqueue_job(s, "a");
+	uint32_t *t = idem_table(s);
+
+	for (int k = 0; k < 8; k++)
+		t[k] = 3;	/* slot 2, which has no key */
+	ck_assert_int_eq(segment_idem_find(s, 5), -1);
+	ck_assert_int_eq(segment_idem_add(s, jobid_slot(a), 5, 1), -1);
+	ck_assert_uint_eq(segment_slot(s, jobid_slot(a))->idem_key, 0);
+	ck_assert_int_eq(segment_recover(s, 0, &rec), 0);
+	for (int k = 0; k < 8; k++)
+		ck_assert_uint_eq(t[k], 0);
+	ck_assert_int_eq(segment_idem_add(s, jobid_slot(a), 5, 1), 0);
+	ck_assert_int_eq(segment_idem_find(s, 5), jobid_slot(a));
+	segment_close(s);
+	ck_assert_int_eq(segment_unlink(name), 0);
+}
+END_TEST
+
+
 /* --- ids ------------------------------------------------------------------ */
 
 static const struct {
@@ -2195,6 +2327,12 @@ segment_suite(void)
 	tcase_add_test(tc, test_expired);
 	tcase_add_test(tc, test_cancel_race);
 	tcase_add_test(tc, test_census);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("idem");
+	tcase_add_test(tc, test_idem_insert_lookup);
+	tcase_add_test(tc, test_idem_rebuild);
+	tcase_add_test(tc, test_idem_full);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("journal");
