@@ -58,6 +58,7 @@ parse_##field(struct config *c, const char *v, char *why, size_t n)	\
 	X(workers,		"100",		1, workers)		\
 	X(queue,		"200",		0, queue)		\
 	X(max_payload,		"65536",	0, max_payload)		\
+	X(max_output,		"4096",		0, max_output)		\
 	X(handler,		"sleep 500",	1, handler)		\
 	X(job_timeout,		"0",		1, job_timeout)		\
 	X(max_attempts,		"3",		1, max_attempts)	\
@@ -112,6 +113,7 @@ parse_uint(unsigned *out, const char *v, unsigned long lo, unsigned long hi,
 
 UINT_KEY(workers, 1, CONFIG_WORKERS_MAX)
 UINT_KEY(queue, 1, CONFIG_QUEUE_MAX)
+UINT_KEY(max_output, 0, CONFIG_OUTPUT_MAX)
 UINT_KEY(job_timeout, 0, 86400)
 UINT_KEY(max_attempts, 1, 1000)
 UINT_KEY(drain_timeout, 0, 86400)
@@ -836,7 +838,8 @@ out:
 static int check_shm_room(const struct config *c, char *err, size_t errlen)
 {
 	struct statvfs vfs;
-	unsigned long long need = (unsigned long long)c->queue * ((unsigned long long)c->max_payload + 128);
+	unsigned long long need = (unsigned long long)c->queue *
+	    ((unsigned long long)c->max_payload + c->max_output + 128);
 	unsigned long long room;
 
 	if (statvfs("/dev/shm", &vfs) == -1)
@@ -844,9 +847,9 @@ static int check_shm_room(const struct config *c, char *err, size_t errlen)
 	room = (unsigned long long)vfs.f_blocks * vfs.f_frsize;
 	if (need <= room)
 		return 0;
-	snprintf(err, errlen, "queue: %u slots of max_payload = %u bytes need %llu MiB "
-	    "of shared memory; /dev/shm holds %llu MiB", c->queue, c->max_payload,
-	    need >> 20, room >> 20);
+	snprintf(err, errlen, "queue: %u slots of max_payload + max_output = %u + %u bytes "
+	    "need %llu MiB of shared memory; /dev/shm holds %llu MiB", c->queue,
+	    c->max_payload, c->max_output, need >> 20, room >> 20);
 	return -1;
 }
 

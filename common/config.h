@@ -38,6 +38,7 @@
 #define CONFIG_WORKERS_MAX	1024
 #define CONFIG_QUEUE_MAX	1000000
 #define CONFIG_PAYLOAD_MAX	(16u * 1024 * 1024)
+#define CONFIG_OUTPUT_MAX	(1024u * 1024)
 #define CONFIG_HANDLER_MAX	1024	/* bytes of handler words */
 #define CONFIG_HANDLER_ARGS	64	/* words in an exec handler */
 #define CONFIG_PATH_MAX		1024
@@ -56,6 +57,7 @@ struct config {
 	unsigned workers;		/* 1 .. CONFIG_WORKERS_MAX */
 	unsigned queue;			/* 1 .. CONFIG_QUEUE_MAX */
 	unsigned max_payload;		/* 1 .. CONFIG_PAYLOAD_MAX bytes */
+	unsigned max_output;		/* 0 .. CONFIG_OUTPUT_MAX bytes, 0 = off */
 	char handler[CONFIG_HANDLER_MAX];	/* as written */
 	enum handler_kind handler_kind;
 	unsigned sleep_ms;		/* HANDLER_SLEEP */

@@ -38,6 +38,8 @@ struct segment {
 	unsigned node;		/* put in the job ids this process makes */
 	struct seg_header g;
 	struct ring ready, free;
+	uint32_t *idem;		/* the key table, idem_mask + 1 entries */
+	uint32_t idem_mask;
 	uint32_t seen;		/* free ring: entries given to segment_finished */
 	pid_t noted;		/* the process that noted a bad value */
 	int note_new;		/* noted and not yet taken */
@@ -51,19 +53,33 @@ const uint64_t seg_hist_bounds_us[SEG_HIST_BUCKETS] = {
 	120000000, 300000000, 900000000, 3600000000, 14400000000, 86400000000, UINT64_MAX,
 };
 
+/* Entries of the key table: a power of two, at least 2 x capacity. */
+static uint32_t idem_size(uint32_t capacity)
+{
+	uint32_t n = 2;
+
+	while (n < 2 * (uint64_t)capacity)
+		n <<= 1;
+	return n;
+}
+
 /* Offsets and sizes of every part for one geometry. */
-static void geometry(uint32_t capacity, uint32_t max_payload, struct seg_header *g)
+static void geometry(uint32_t capacity, uint32_t max_payload, uint32_t max_output,
+    struct seg_header *g)
 {
 	memset(g, 0, sizeof(*g));
 	g->capacity = capacity;
 	g->max_payload = max_payload;
+	g->max_output = max_output;
 	g->header_size = (uint32_t)ALIGN64(sizeof(struct seg_header));
-	g->slot_size = (uint32_t)ALIGN64(sizeof(struct slot) + (uint64_t)max_payload);
+	g->slot_size = (uint32_t)ALIGN64(sizeof(struct slot) + (uint64_t)max_payload +
+	    max_output);
 	g->score_count = SEG_SCORE_COUNT;
 	g->ready_off = g->header_size;
 	g->free_off = g->ready_off + ring_size(capacity);
 	g->score_off = g->free_off + ring_size(capacity);
-	g->slots_off = g->score_off + ALIGN64(sizeof(struct score) * SEG_SCORE_COUNT);
+	g->idem_off = g->score_off + ALIGN64(sizeof(struct score) * SEG_SCORE_COUNT);
+	g->slots_off = g->idem_off + ALIGN64(sizeof(uint32_t) * (uint64_t)idem_size(capacity));
 	g->total_size = g->slots_off + (uint64_t)g->slot_size * capacity;
 }
 
@@ -118,6 +134,8 @@ static void view(struct segment *s, const struct seg_header *g)
 	s->g = *g;
 	ring_attach(&s->ready, (char *)s->base + g->ready_off, g->capacity);
 	ring_attach(&s->free, (char *)s->base + g->free_off, g->capacity);
+	s->idem = (uint32_t *)(void *)((char *)s->base + g->idem_off);
+	s->idem_mask = idem_size(g->capacity) - 1;
 }
 
 /* A random first job sequence, so ids from an earlier segment of the same
@@ -279,7 +297,7 @@ static int check_existing(struct segment *s, const char *name, const struct stat
 		seterr(err, errlen, "shared memory %s has an inconsistent layout", name);
 		return SEG_MISMATCH;
 	}
-	geometry(hd.capacity, hd.max_payload, &old);
+	geometry(hd.capacity, hd.max_payload, hd.max_output, &old);
 	if (old.total_size != (uint64_t)st->st_size ||
 	    memcmp(&old.header_size, &hd.header_size,
 		offsetof(struct seg_header, created_at) -
@@ -287,7 +305,8 @@ static int check_existing(struct segment *s, const char *name, const struct stat
 		seterr(err, errlen, "shared memory %s has an inconsistent layout", name);
 		return SEG_MISMATCH;
 	}
-	if (hd.capacity == g->capacity && hd.max_payload == g->max_payload) {
+	if (hd.capacity == g->capacity && hd.max_payload == g->max_payload &&
+	    hd.max_output == g->max_output) {
 		if ((errno = posix_fallocate(s->fd, 0, st->st_size)) != 0) {
 			seterr(err, errlen, "cannot reserve %lld bytes of shared memory for %s: %s",
 			    (long long)st->st_size, name, strerror(errno));
@@ -299,19 +318,21 @@ static int check_existing(struct segment *s, const char *name, const struct stat
 	segment_census(s, 1, &c);
 	if (c.queued + c.running > 0) {
 		seterr(err, errlen, "shared memory %s holds %" PRIu32 " unfinished jobs "
-		    "for queue = %" PRIu32 " and max_payload = %" PRIu32
-		    "; start with those values to finish them, or remove /dev/shm%s",
-		    name, c.queued + c.running, hd.capacity, hd.max_payload, name);
+		    "for queue = %" PRIu32 ", max_payload = %" PRIu32 " and max_output = %"
+		    PRIu32 "; start with those values to finish them, or remove /dev/shm%s",
+		    name, c.queued + c.running, hd.capacity, hd.max_payload, hd.max_output,
+		    name);
 		return SEG_MISMATCH;
 	}
 	seterr(err, errlen, "shared memory %s resized from queue = %" PRIu32
-	    " and max_payload = %" PRIu32 " (it held no unfinished job)",
-	    name, hd.capacity, hd.max_payload);
+	    ", max_payload = %" PRIu32 " and max_output = %" PRIu32
+	    " (it held no unfinished job)", name, hd.capacity, hd.max_payload,
+	    hd.max_output);
 	return SEG_CREATED;
 }
 
-int segment_open(const char *name, uint32_t capacity, uint32_t max_payload, uid_t user,
-    struct segment **out, char *err, size_t errlen)
+int segment_open(const char *name, uint32_t capacity, uint32_t max_payload,
+    uint32_t max_output, uid_t user, struct segment **out, char *err, size_t errlen)
 {
 	struct segment *s;
 	struct seg_header g;
@@ -324,7 +345,7 @@ int segment_open(const char *name, uint32_t capacity, uint32_t max_payload, uid_
 		seterr(err, errlen, "queue capacity %" PRIu32 " out of range", capacity);
 		return SEG_MISMATCH;
 	}
-	geometry(capacity, max_payload, &g);
+	geometry(capacity, max_payload, max_output, &g);
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		seterr(err, errlen, "out of memory");
 		return SEG_ERROR;
@@ -336,7 +357,7 @@ int segment_open(const char *name, uint32_t capacity, uint32_t max_payload, uid_
 	r = created ? SEG_CREATED : check_existing(s, name, &st, &g, err, errlen);
 	if (r == SEG_CREATED && format(s, &g) == -1) {
 		seterr(err, errlen, "cannot reserve %" PRIu64 " bytes of shared memory for %s "
-		    "(queue x max_payload; is /dev/shm big enough?): %s",
+		    "(queue x (max_payload + max_output); is /dev/shm big enough?): %s",
 		    g.total_size, name, strerror(errno));
 		r = SEG_ERROR;
 	}
@@ -515,6 +536,8 @@ static long pop_valid(struct segment *s, struct ring *r, uint32_t bit, unsigned 
 	return -1;
 }
 
+static void idem_forget(struct segment *s, uint32_t i);
+
 long segment_reserve(struct segment *s)
 {
 	long i = pop_valid(s, &s->free, SLOT_ON_FREE, 1u << SLOT_FREE | 1u << SLOT_DONE |
@@ -526,6 +549,7 @@ long segment_reserve(struct segment *s)
 	sl = segment_slot(s, (uint32_t)i);
 	atomic_store_explicit(&sl->state, SLOT_FILLING, memory_order_relaxed);
 	sl->payload_len = 0;
+	idem_forget(s, (uint32_t)i);
 	return i;
 }
 
@@ -547,6 +571,7 @@ uint64_t segment_assign(struct segment *s, uint32_t i, uint32_t len)
 	sl->t_started = sl->t_finished = 0;
 	sl->worker_pid = 0;
 	sl->exit_status = 0;
+	sl->output_len = 0;
 	return sl->id;
 }
 
@@ -624,6 +649,8 @@ int segment_restore(struct segment *s, uint64_t id, const void *payload, uint32_
 	sl->t_started = sl->t_finished = 0;
 	sl->worker_pid = 0;
 	sl->exit_status = 0;
+	sl->output_len = 0;
+	sl->idem_key = 0;
 	atomic_store(&sl->state, SLOT_QUEUED);
 	segment_seq_above(s, id);
 	return 0;
@@ -649,6 +676,133 @@ long segment_payload_len(struct segment *s, uint32_t i)
 	note_bad(s, "slot %" PRIu32 " has payload_len %" PRIu32 " (max_payload = %" PRIu32 ")",
 	    i, len, s->g.max_payload);
 	return -1;
+}
+
+/* --- output ------------------------------------------------------------- */
+
+unsigned char *segment_output(const struct segment *s, uint32_t i, uint32_t *len)
+{
+	struct slot *sl = segment_slot(s, i);
+
+	if (len != NULL) {
+		*len = sl->output_len;
+		if (*len > s->g.max_output)
+			*len = s->g.max_output;
+	}
+	return sl->payload + s->g.max_payload;
+}
+
+uint32_t segment_max_output(const struct segment *s)
+{
+	return s->g.max_output;
+}
+
+/* --- idempotency keys ------------------------------------------------------ */
+
+uint64_t segment_hash(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	uint64_t h = UINT64_C(14695981039346656037);
+
+	for (size_t k = 0; k < n; k++)
+		h = (h ^ b[k]) * UINT64_C(1099511628211);
+	return h != 0 ? h : 1;
+}
+
+/* Does slot i hold a job with key? */
+static int idem_holds(const struct segment *s, uint32_t i, uint64_t key)
+{
+	const struct slot *sl = segment_slot(s, i);
+	uint32_t st = atomic_load_explicit(&sl->state, memory_order_relaxed);
+
+	return sl->idem_key == key && key != 0 && st >= SLOT_QUEUED && st <= SLOT_CANCELED;
+}
+
+long segment_idem_find(const struct segment *s, uint64_t key)
+{
+	uint32_t k = (uint32_t)key & s->idem_mask;
+
+	for (uint32_t n = 0; n <= s->idem_mask; n++, k = (k + 1) & s->idem_mask) {
+		uint32_t e = s->idem[k];
+
+		if (e == 0)
+			return -1;
+		if (e <= s->g.capacity && idem_holds(s, e - 1, key))
+			return (long)(e - 1);
+	}
+	return -1;
+}
+
+/* Put slot i (its idem_key set) in the table; -1 when it is full. */
+static int idem_insert(struct segment *s, uint32_t i)
+{
+	uint32_t k = (uint32_t)segment_slot(s, i)->idem_key & s->idem_mask;
+
+	for (uint32_t n = 0; n <= s->idem_mask; n++, k = (k + 1) & s->idem_mask) {
+		if (s->idem[k] == 0) {
+			s->idem[k] = i + 1;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int segment_idem_add(struct segment *s, uint32_t i, uint64_t key, uint64_t body)
+{
+	struct slot *sl = segment_slot(s, i);
+
+	sl->idem_key = key;
+	sl->idem_body = body;
+	if (idem_insert(s, i) == 0)
+		return 0;
+	sl->idem_key = 0;
+	return -1;
+}
+
+/* Take slot i out of the table (when it has a key) and close the gap:
+ * later entries of the probe run move back where their home allows. */
+static void idem_forget(struct segment *s, uint32_t i)
+{
+	struct slot *sl = segment_slot(s, i);
+	uint32_t mask = s->idem_mask, k = (uint32_t)sl->idem_key & mask, n;
+
+	if (sl->idem_key == 0)
+		return;
+	sl->idem_key = 0;
+	for (n = 0; n <= mask && s->idem[k] != i + 1; n++, k = (k + 1) & mask)
+		if (s->idem[k] == 0)
+			return;		/* not there (a rewritten table) */
+	if (n > mask)
+		return;
+	s->idem[k] = 0;
+	for (uint32_t j = (k + 1) & mask, m = 0; m < mask; m++, j = (j + 1) & mask) {
+		uint32_t e = s->idem[j], home;
+
+		if (e == 0)
+			return;
+		if (e > s->g.capacity) {	/* garbage: drop it */
+			s->idem[j] = 0;
+			continue;
+		}
+		home = (uint32_t)segment_slot(s, e - 1)->idem_key & mask;
+		if (((j - home) & mask) >= ((j - k) & mask)) {
+			s->idem[k] = e;
+			s->idem[j] = 0;
+			k = j;
+		}
+	}
+}
+
+/* The table from the slots: each one holding a job with a key. */
+static void idem_rebuild(struct segment *s)
+{
+	memset(s->idem, 0, sizeof(*s->idem) * ((size_t)s->idem_mask + 1));
+	for (uint32_t i = 0; i < s->g.capacity; i++) {
+		struct slot *sl = segment_slot(s, i);
+
+		if (!idem_holds(s, i, sl->idem_key) || idem_insert(s, i) == -1)
+			sl->idem_key = 0;
+	}
 }
 
 /* Move slot i from state from to state to, or -1 when it is not in from. */
@@ -871,6 +1025,8 @@ static int by_id(const void *a, const void *b, void *arg)
 	return (x > y) - (x < y);
 }
 
+static void idem_rebuild(struct segment *s);
+
 int segment_recover(struct segment *s, int keep_filling, struct seg_recovery *r)
 {
 	uint32_t cap = s->g.capacity, n = 0;
@@ -912,6 +1068,7 @@ int segment_recover(struct segment *s, int keep_filling, struct seg_recovery *r)
 			break;
 		}
 	}
+	idem_rebuild(s);
 	qsort_r(order, n, sizeof(*order), by_id, s);
 	for (uint32_t k = 0; k < n; k++) {
 		atomic_store(&segment_slot(s, order[k])->rings, SLOT_ON_READY);

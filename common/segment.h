@@ -5,7 +5,7 @@
  * (segment_recover).
  *
  * Layout (offsets in the header, every part 64-byte aligned):
- *   struct seg_header | ready ring | free ring | scoreboard | slots
+ *   struct seg_header | ready ring | free ring | scoreboard | key table | slots
  *
  * Slot life cycle (who writes the state):
  *   FREE/DONE/FAILED --master pops free ring--> FILLING (master)
@@ -45,7 +45,7 @@
 #include "common/ring.h"
 
 #define SEG_MAGIC	0x6a6f627164534547ULL	/* "jobqdSEG" */
-#define SEG_VERSION	2
+#define SEG_VERSION	3
 #define SEG_SCORE_COUNT	2048	/* scoreboard entries: two worker generations */
 #define SEG_HIST_BUCKETS 20	/* latency histogram buckets incl. +Inf */
 #define JOBID_SLOT_BITS	20	/* capacity <= 2^20 */
@@ -88,7 +88,15 @@ struct slot {
 	int32_t exit_status;		/* of the last attempt: exit code, 128+signal */
 	uint32_t payload_len;
 	_Atomic uint32_t rings;		/* SLOT_ON_READY ... */
-	unsigned char payload[];	/* max_payload bytes */
+	/* output: the worker's, of the last attempt (0 while it runs); the
+	 * bytes follow the payload area (segment_output) */
+	uint32_t output_len;
+	/* Idempotency-Key: hashes of the key (0: none) and of the payload,
+	 * indexed by the segment's key table (the master's) */
+	uint32_t idem_spare;
+	uint64_t idem_key;
+	uint64_t idem_body;
+	unsigned char payload[];	/* max_payload bytes, then max_output */
 };
 
 enum score_state {
@@ -119,9 +127,12 @@ struct seg_header {
 	uint32_t header_size;
 	uint32_t capacity;
 	uint32_t max_payload;
+	uint32_t max_output;
 	uint32_t slot_size;
 	uint32_t score_count;
+	uint32_t spare;		/* 0 */
 	uint64_t ready_off, free_off, score_off, slots_off, total_size;
+	uint64_t idem_off;	/* the key table: uint32_t slot + 1, 0 empty */
 	int64_t created_at;
 
 	_Atomic uint64_t next_seq;		/* job sequence (master) */
@@ -146,8 +157,8 @@ struct seg_header {
 	/* latency histograms (non-cumulative counts) and sums in µs */
 	_Atomic uint64_t wait_hist[SEG_HIST_BUCKETS], run_hist[SEG_HIST_BUCKETS];
 	_Atomic uint64_t wait_sum_us, run_sum_us;
-	_Atomic uint64_t canceled;		/* in the header's padding: any
-						   version 2 segment has it, 0 */
+	_Atomic uint64_t canceled;
+	_Atomic uint64_t replayed;		/* Idempotency-Key replays */
 };
 
 /* Upper bounds of the histogram buckets in µs; the last is +Inf. */
@@ -164,7 +175,8 @@ enum seg_open_result {
 };
 
 /*
- * Create or attach the segment NAME for this geometry and lock it.  A new
+ * Create or attach the segment NAME for this geometry (each slot holds
+ * max_payload bytes of payload and max_output of output) and lock it.  A new
  * object is created with mode 0600.  An existing one is used only when it
  * belongs to the effective user or to USER (the user the daemon runs as
  * after start-up) and has no group or other permission bits; otherwise
@@ -172,8 +184,8 @@ enum seg_open_result {
  * and the lock (a predecessor's clean stop) is never adopted: the name is
  * opened again.
  */
-int segment_open(const char *name, uint32_t capacity, uint32_t max_payload, uid_t user,
-    struct segment **out, char *err, size_t errlen);
+int segment_open(const char *name, uint32_t capacity, uint32_t max_payload,
+    uint32_t max_output, uid_t user, struct segment **out, char *err, size_t errlen);
 /* Unmap and close (dropping this process's hold on the lock). */
 void segment_close(struct segment *s);
 /* The locked fd (children inherit it; it is what keeps the lock held). */
@@ -245,6 +257,29 @@ void segment_seq_above(struct segment *s, uint64_t id);
 long segment_next_ready(struct segment *s);
 /* Worker: slot i's payload_len, or -1 when it exceeds max_payload. */
 long segment_payload_len(struct segment *s, uint32_t i);
+/* Output: slot i's area of max_output bytes; *len (when not NULL) its
+ * output_len, clamped to max_output. */
+unsigned char *segment_output(const struct segment *s, uint32_t i, uint32_t *len);
+uint32_t segment_max_output(const struct segment *s);
+/*
+ * Idempotency keys (the master's: it alone reads and writes them).  A
+ * slot holding a job submitted with a key holds the key's hash and the
+ * payload's; an open-addressing table of 2 x queue entries (a power of
+ * two, linear probing) finds the slot by the key's hash in O(1).  A key
+ * is remembered as long as its job is: segment_reserve forgets the key of
+ * the slot it takes; segment_recover rebuilds the table from the slots.
+ *   segment_hash          FNV-1a of n bytes, never 0
+ *   segment_idem_find     the slot whose job (queued, running or
+ *                         finished) has key; -1 when none
+ *   segment_idem_add      slot i's job, published, has key and body;
+ *                         -1 when the table has no room (only a
+ *                         rewritten table can be full): then the key
+ *                         is not remembered
+ */
+uint64_t segment_hash(const void *p, size_t n);
+long segment_idem_find(const struct segment *s, uint64_t key);
+int segment_idem_add(struct segment *s, uint32_t i, uint64_t key, uint64_t body);
+
 /* Once per process: a line describing the first bad value these functions
  * dropped, for the caller to log; NULL before that and ever after. */
 const char *segment_bad_once(struct segment *s);

@@ -472,6 +472,18 @@ field_line(struct http_request *req, struct http_head_ctx *ctx,
 		req->authorization_len = n;
 		return 0;
 	}
+	if (eq_nocase(name, nlen, "idempotency-key")) {
+		if (req->idempotency_key != NULL)
+			return reject(req, 400, "duplicate Idempotency-Key");
+		if (n == 0 || n > 255)
+			return reject(req, 400, "invalid Idempotency-Key");
+		for (size_t k = 0; k < n; k++)
+			if (v[k] < 0x21 || v[k] > 0x7e)
+				return reject(req, 400, "invalid Idempotency-Key");
+		req->idempotency_key = (const char *)v;
+		req->idempotency_key_len = n;
+		return 0;
+	}
 	if (eq_nocase(name, nlen, "expect")) {
 		if (!eq_nocase(v, n, "100-continue"))
 			return reject(req, 417, "unsupported expectation");

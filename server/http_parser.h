@@ -125,6 +125,8 @@ struct http_request {
 	size_t host_len;
 	const char *authorization;	/* the Authorization value, NULL when absent */
 	size_t authorization_len;
+	const char *idempotency_key;	/* 1-255 of 0x21..0x7e, NULL when absent */
+	size_t idempotency_key_len;
 	int has_content_length;
 	uint64_t content_length;
 	int chunked;

@@ -132,6 +132,7 @@ struct conn {
 	/* the body being read */
 	long slot;		/* reserved slot, or -1 (discarding) */
 	int want_slot;		/* POST /payload: reserve at the first body byte */
+	uint64_t idem_key;	/* POST /payload: its Idempotency-Key's hash, or 0 */
 	int chunked;
 	uint64_t body_left;	/* Content-Length bytes still to come */
 	uint64_t body_got;
@@ -177,6 +178,7 @@ struct httpd {
 		struct conn *c;
 		uint32_t slot;
 		uint64_t id;
+		uint64_t idem_key, idem_body;	/* Idempotency-Key, when idem_key != 0 */
 	} *pending;
 	uint32_t npending;
 	int64_t journal_warned;
@@ -755,7 +757,7 @@ static void journal_refused(struct httpd *h, struct conn *c, const char *msg)
 }
 
 /* With a journal: write the job; the answer waits for the round's commit. */
-static void body_journal(struct httpd *h, struct conn *c, uint32_t len)
+static void body_journal(struct httpd *h, struct conn *c, uint32_t len, uint64_t body)
 {
 	uint32_t i = (uint32_t)c->slot;
 	uint64_t id = segment_assign(h->seg, i, len);
@@ -767,19 +769,50 @@ static void body_journal(struct httpd *h, struct conn *c, uint32_t len)
 		request_done(h, c);
 		return;
 	}
-	h->pending[h->npending++] = (struct pending){ .c = c, .slot = i, .id = id };
+	h->pending[h->npending++] = (struct pending){
+		.c = c, .slot = i, .id = id, .idem_key = c->idem_key, .idem_body = body,
+	};
 	c->slot = -1;
 	c->state = CS_COMMIT;
+}
+
+/* A POST with an Idempotency-Key whose job is retained: answered 202 as
+ * the first time (plus Idempotent-Replayed), or 422 for another payload,
+ * and the slot given back: 1.  Else 0, and *body the payload's hash. */
+static int idem_replay(struct httpd *h, struct conn *c, uint32_t len, uint64_t *body,
+    struct reply *rep)
+{
+	struct slot *sl = segment_slot(h->seg, (uint32_t)c->slot);
+	long i;
+
+	*body = segment_hash(sl->payload, len);
+	if ((i = segment_idem_find(h->seg, c->idem_key)) < 0)
+		return 0;
+	conn_drop_slot(h, c);
+	sl = segment_slot(h->seg, (uint32_t)i);
+	if (sl->idem_body != *body) {
+		routes_error(rep, 422, "Idempotency-Key reused with another payload");
+		return 1;
+	}
+	routes_accepted(rep, sl->id);
+	strcat(rep->extra, "Idempotent-Replayed: true\r\n");
+	atomic_fetch_add_explicit(&segment_header(h->seg)->replayed, 1, memory_order_relaxed);
+	return 1;
 }
 
 /* The whole body is here: enqueue the job (or finish skipping). */
 static void body_complete(struct httpd *h, struct conn *c, uint64_t len)
 {
 	struct reply rep = { .body = &h->body };
-	uint64_t id;
+	uint64_t id, body = 0;
 
+	if (c->slot >= 0 && c->idem_key != 0 && idem_replay(h, c, (uint32_t)len, &body, &rep)) {
+		send_reply(h, c, &rep, 0);
+		request_done(h, c);
+		return;
+	}
 	if (c->slot >= 0 && h->journal != NULL) {
-		body_journal(h, c, (uint32_t)len);
+		body_journal(h, c, (uint32_t)len, body);
 		return;
 	}
 	if (c->slot >= 0) {
@@ -789,6 +822,8 @@ static void body_complete(struct httpd *h, struct conn *c, uint64_t len)
 			conn_drop_slot(h, c);
 			routes_error(&rep, 503, "queue full");
 		} else {
+			if (c->idem_key != 0)
+				(void)segment_idem_add(h->seg, (uint32_t)c->slot, c->idem_key, body);
 			c->slot = -1;
 			h->bell_pending = 1;
 			routes_accepted(&rep, id);
@@ -828,6 +863,8 @@ static void payload_start(struct httpd *h, struct conn *c,
 	}
 	c->slot = -1;
 	c->want_slot = 1;
+	c->idem_key = req->idempotency_key == NULL ? 0 :
+	    segment_hash(req->idempotency_key, req->idempotency_key_len);
 	c->chunked = req->chunked;
 	c->body_left = req->chunked ? 0 : req->content_length;
 	c->body_got = 0;
@@ -1124,6 +1161,9 @@ static void journal_round(struct httpd *h)
 
 			if (ok) {
 				h->bell_pending = 1;
+				if (p.idem_key != 0)
+					(void)segment_idem_add(h->seg, p.slot, p.idem_key,
+					    p.idem_body);
 			} else {
 				if (rc == 0) {	/* a rewritten ready ring */
 					note_bad(h);

@@ -58,7 +58,7 @@ static struct segment *open_segment(const struct config *c, uid_t user)
 	int64_t until = clock_mono_ns() + SEG_WAIT_NS;
 	int r, waited = 0;
 
-	while ((r = segment_open(c->shm_name, c->queue, c->max_payload, user, &seg,
+	while ((r = segment_open(c->shm_name, c->queue, c->max_payload, c->max_output, user, &seg,
 	    err, sizeof(err))) == SEG_BUSY) {
 		if (clock_mono_ns() >= until)
 			fatalx("%s: another jobqd uses it, or the processes of a "

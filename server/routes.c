@@ -16,6 +16,7 @@
 
 #define JOBS_PREFIX	"/jobs/"
 #define RETRY_SUFFIX	"/retry"
+#define OUTPUT_SUFFIX	"/output"
 #define LIST_DEFAULT	100	/* GET /jobs: limit's default and maximum */
 #define LIST_MAX	1000
 
@@ -28,6 +29,15 @@ static const char *const state_names[] = {
 static int path_is(const char *path, size_t len, const char *s)
 {
 	return strlen(s) == len && memcmp(path, s, len) == 0;
+}
+
+/* Is path[0..len) /jobs/{16 characters}suffix? */
+static int job_path_ends(const char *path, size_t len, const char *suffix)
+{
+	size_t n = strlen(suffix);
+
+	return len == strlen(JOBS_PREFIX) + JOBID_STRLEN + n &&
+	    memcmp(path + len - n, suffix, n) == 0;
 }
 
 enum route routes_find(const char *path, size_t len)
@@ -43,10 +53,10 @@ enum route routes_find(const char *path, size_t len)
 	if (path_is(path, len, "/jobs"))
 		return ROUTE_JOBS;
 	if (len > strlen(JOBS_PREFIX) && memcmp(path, JOBS_PREFIX, strlen(JOBS_PREFIX)) == 0) {
-		if (len == strlen(JOBS_PREFIX) + JOBID_STRLEN + strlen(RETRY_SUFFIX) &&
-		    memcmp(path + len - strlen(RETRY_SUFFIX), RETRY_SUFFIX,
-		    strlen(RETRY_SUFFIX)) == 0)
+		if (job_path_ends(path, len, RETRY_SUFFIX))
 			return ROUTE_RETRY;
+		if (job_path_ends(path, len, OUTPUT_SUFFIX))
+			return ROUTE_OUTPUT;
 		return ROUTE_JOB;
 	}
 	return ROUTE_NOT_FOUND;
@@ -145,7 +155,8 @@ static void json_time(struct obuf *b, const char *name, int64_t ns)
 
 /* Append the JSON of job id, read from its slot sl in state st (a copy,
  * checked after against the slot); -1 when the slot changed meanwhile. */
-static int json_job(struct obuf *b, const struct slot *sl, uint64_t id, uint32_t st)
+static int json_job(struct obuf *b, const struct slot *sl, uint64_t id, uint32_t st,
+    uint32_t max_output)
 {
 	struct slot copy;
 	char hex[JOBID_STRLEN + 1];
@@ -170,7 +181,9 @@ static int json_job(struct obuf *b, const struct slot *sl, uint64_t id, uint32_t
 		obuf_printf(b, ",\"worker_pid\":%" PRId32, copy.worker_pid);
 	else
 		obuf_str(b, ",\"worker_pid\":null");
-	obuf_printf(b, ",\"payload_bytes\":%" PRIu32 "}", copy.payload_len);
+	obuf_printf(b, ",\"payload_bytes\":%" PRIu32, copy.payload_len);
+	obuf_printf(b, ",\"output_bytes\":%" PRIu32 "}",
+	    copy.output_len < max_output ? copy.output_len : max_output);
 	return 0;
 }
 
@@ -218,7 +231,7 @@ static void reply_job(const struct routes_ctx *ctx, int status, const struct slo
 {
 	for (int tries = 0; tries < 3; tries++) {
 		reply_start(rep, status, "application/json");
-		if (json_job(rep->body, sl, id, st) == 0) {
+		if (json_job(rep->body, sl, id, st, segment_max_output(ctx->seg)) == 0) {
 			obuf_str(rep->body, "\n");
 			return;
 		}
@@ -281,6 +294,26 @@ static void answer_retry(const struct routes_ctx *ctx, const struct http_request
 		return;
 	}
 	reply_job(ctx, 202, sl, id, SLOT_QUEUED, rep);
+}
+
+/* GET or HEAD /jobs/{id}/output: the bytes, copied and then checked
+ * against the slot like json_job's record. */
+static void answer_output(const struct routes_ctx *ctx, const struct http_request *req,
+    struct reply *rep)
+{
+	const unsigned char *out;
+	struct slot *sl;
+	uint64_t id;
+	uint32_t st, len;
+
+	if ((sl = job_find(ctx, req->path + strlen(JOBS_PREFIX), &id, &st, rep)) == NULL)
+		return;
+	reply_start(rep, 200, "application/octet-stream");
+	out = segment_output(ctx->seg, jobid_slot(id), &len);
+	obuf_add(rep->body, out, len);
+	atomic_thread_fence(memory_order_acquire);
+	if (sl->id != id)
+		job_unknown(ctx, id, rep);
 }
 
 /* Parse GET /jobs's query: state=STATE (required) and limit=N. */
@@ -354,7 +387,7 @@ static void answer_list(const struct routes_ctx *ctx, const struct http_request 
 
 		if (!first)
 			obuf_str(rep->body, ",");
-		if (json_job(rep->body, sl, ids[k], st) == -1)
+		if (json_job(rep->body, sl, ids[k], st, segment_max_output(ctx->seg)) == -1)
 			rep->body->len = mark;	/* it changed state meanwhile */
 		else
 			first = 0;
@@ -528,6 +561,9 @@ static void answer_metrics(const struct routes_ctx *ctx, struct reply *rep)
 	    "Jobs failed after their last attempt.", atomic_load(&h->failed));
 	metric(b, "jobqd_jobs_canceled_total", "counter",
 	    "Queued jobs canceled (DELETE).", atomic_load(&h->canceled));
+	metric(b, "jobqd_jobs_replayed_total", "counter",
+	    "Submissions answered with the job of their Idempotency-Key (not accepted).",
+	    atomic_load(&h->replayed));
 	metric(b, "jobqd_jobs_rejected_total", "counter",
 	    "Payloads refused because the queue was full.", atomic_load(&h->rejected));
 	metric(b, "jobqd_jobs_retried_total", "counter",
@@ -573,6 +609,9 @@ void routes_answer(const struct routes_ctx *ctx, enum route r,
 		break;
 	case ROUTE_RETRY:
 		answer_retry(ctx, req, rep);
+		break;
+	case ROUTE_OUTPUT:
+		answer_output(ctx, req, rep);
 		break;
 	case ROUTE_HEALTHZ:
 		answer_healthz(ctx, rep);

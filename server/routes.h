@@ -31,6 +31,7 @@ enum route {
 	ROUTE_JOB,		/* /jobs/... */
 	ROUTE_JOBS,		/* /jobs (the listing) */
 	ROUTE_RETRY,		/* /jobs/{id}/retry */
+	ROUTE_OUTPUT,		/* /jobs/{id}/output */
 	ROUTE_HEALTHZ,
 	ROUTE_METRICS,
 	ROUTE_STATUS,

@@ -4,9 +4,11 @@
  *   sleep MS   nanosleep, then one info line "job ID done"
  *   noop       nothing, no log line (benchmarks)
  *   exec PROG  fork + execve per job, no shell, in a process group of its
- *              own.  The payload goes to the program's stdin, its stdout
- *              and stderr come back through one pipe and are logged line by
- *              line as "job ID: LINE".  Both pipes and a pidfd are served by
+ *              own.  The payload goes to the program's stdin; the first
+ *              output_max bytes of its stdout are kept in the job's slot
+ *              (the rest is read and dropped); its stderr (and its stdout
+ *              too when output_max is 0) is logged line by line as
+ *              "job ID: LINE".  The pipes and a pidfd are served by
  *              one poll() loop, so a program that never reads its stdin
  *              cannot block the worker (EPIPE is expected: the worker
  *              ignores SIGPIPE).  The job ends when the program exits, not
@@ -305,8 +307,9 @@ static int wstatus(int st)
 	return 1;
 }
 
-/* In the forked child: plumbing, clean signal state, execve.  Never returns. */
-static _Noreturn void exec_child(struct handler *h, pid_t parent, int in, int out)
+/* In the forked child: plumbing, clean signal state, execve.  Never
+ * returns.  out -1: stdout goes where stderr does. */
+static _Noreturn void exec_child(struct handler *h, pid_t parent, int in, int out, int err)
 {
 	sigset_t none;
 	char msg[CONFIG_HANDLER_MAX + 128];
@@ -317,8 +320,8 @@ static _Noreturn void exec_child(struct handler *h, pid_t parent, int in, int ou
 	if (setpgid(0, 0) == -1 || prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
 	    getppid() != parent)
 		_exit(127);
-	if (dup2(in, STDIN_FILENO) == -1 || dup2(out, STDOUT_FILENO) == -1 ||
-	    dup2(out, STDERR_FILENO) == -1)
+	if (dup2(in, STDIN_FILENO) == -1 || dup2(out != -1 ? out : err, STDOUT_FILENO) == -1 ||
+	    dup2(err, STDERR_FILENO) == -1)
 		_exit(127);
 	/* The worker ignores SIGPIPE; everything else is already default. */
 	signal(SIGPIPE, SIG_DFL);
@@ -331,25 +334,53 @@ static _Noreturn void exec_child(struct handler *h, pid_t parent, int in, int ou
 	_exit(127);
 }
 
-/* Feed the payload to in_fd and log out_fd until the output ends, or for
- * at most EXIT_GRACE_MS once pidfd says the program exited (pidfd -1:
- * until the output ends). */
-static void exec_pump(const struct handler_job *j, int in_fd, int out_fd, int pidfd,
+/* Read what fd holds into the log (o) or, with j, into j's output (the
+ * bytes past output_max dropped); -1 when it is closed (or failed) now. */
+static int exec_read(int fd, struct handler_job *j, struct outbuf *o)
+{
+	char buf[4096];
+	ssize_t n = read(fd, buf, sizeof(buf));
+
+	if (n > 0) {
+		size_t keep;
+
+		if (j == NULL) {
+			out_feed(o, buf, (size_t)n);
+			return fd;
+		}
+		keep = j->output_max - j->output_len;
+		if (keep > (size_t)n)
+			keep = (size_t)n;
+		memcpy(j->output + j->output_len, buf, keep);
+		j->output_len += keep;
+		return fd;
+	}
+	if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Feed the payload to in_fd, keep out_fd (-1: none) and log err_fd until
+ * both end, or for at most EXIT_GRACE_MS once pidfd says the program
+ * exited (pidfd -1: until they end). */
+static void exec_pump(struct handler_job *j, int in_fd, int out_fd, int err_fd, int pidfd,
     struct outbuf *o)
 {
 	size_t off = 0;
-	char buf[4096];
 	int64_t until = 0;	/* set at the exit: stop reading then */
 
 	if (j->len == 0) {
 		close(in_fd);
 		in_fd = -1;
 	}
-	while (out_fd != -1) {
-		struct pollfd p[3] = {	/* poll skips fd -1 */
-			{ .fd = out_fd, .events = POLLIN },
+	while (out_fd != -1 || err_fd != -1) {
+		struct pollfd p[4] = {	/* poll skips fd -1 */
+			{ .fd = err_fd, .events = POLLIN },
 			{ .fd = pidfd, .events = POLLIN },
 			{ .fd = in_fd, .events = POLLOUT },
+			{ .fd = out_fd, .events = POLLIN },
 		};
 		int timeout = -1, r;
 
@@ -360,7 +391,7 @@ static void exec_pump(const struct handler_job *j, int in_fd, int out_fd, int pi
 				break;
 			timeout = (int)((left + 999999) / 1000000);
 		}
-		r = poll(p, 3, timeout);
+		r = poll(p, 4, timeout);
 		if (r == -1) {
 			if (errno == EINTR)
 				continue;
@@ -385,30 +416,26 @@ static void exec_pump(const struct handler_job *j, int in_fd, int out_fd, int pi
 				in_fd = -1;
 			}
 		}
-		if (p[0].revents != 0) {
-			ssize_t n = read(out_fd, buf, sizeof(buf));
-
-			if (n > 0)
-				out_feed(o, buf, (size_t)n);
-			else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
-				close(out_fd);
-				out_fd = -1;
-			}
-		}
+		if (err_fd != -1 && p[0].revents != 0)
+			err_fd = exec_read(err_fd, NULL, o);
+		if (out_fd != -1 && p[3].revents != 0)
+			out_fd = exec_read(out_fd, j, o);
 	}
 	if (out_fd != -1)
 		close(out_fd);
+	if (err_fd != -1)
+		close(err_fd);
 	if (in_fd != -1)
 		close(in_fd);
 	out_flush(o);
 }
 
 /* exec: one program run per job. */
-static int run_exec(struct handler *h, const struct handler_job *j, const char *id)
+static int run_exec(struct handler *h, struct handler_job *j, const char *id)
 {
 	struct outbuf *o;
 	siginfo_t si;
-	int in[2], out[2], st, pidfd;
+	int in[2], out[2] = { -1, -1 }, errp[2] = { -1, -1 }, st, pidfd;
 	pid_t pid, self = getpid();
 
 	snprintf(h->env_id, sizeof(h->env_id), ENV_ID "%s", id);
@@ -423,32 +450,27 @@ static int run_exec(struct handler *h, const struct handler_job *j, const char *
 		free(o);
 		return 1;
 	}
-	if (fd_pipe(out, 0) == -1) {
+	if (fd_pipe(errp, 0) == -1 || (j->output_max > 0 && fd_pipe(out, 0) == -1)) {
 		log_warn("job %s: pipe", id);
-		close(in[0]);
-		close(in[1]);
-		free(o);
-		return 1;
+		goto fail;
 	}
 	if ((pid = fork()) == -1) {
 		log_warn("job %s: fork", id);
-		close(in[0]);
-		close(in[1]);
-		close(out[0]);
-		close(out[1]);
-		free(o);
-		return 1;
+		goto fail;
 	}
 	if (pid == 0)
-		exec_child(h, self, in[0], out[1]);
+		exec_child(h, self, in[0], out[1], errp[1]);
 	(void)setpgid(pid, pid);	/* EACCES once it has exec'd: it did it */
 	close(in[0]);
-	close(out[1]);
-	if (fd_nonblock(in[1], 1) == -1 || fd_nonblock(out[0], 1) == -1)
+	close(errp[1]);
+	if (out[1] != -1)
+		close(out[1]);
+	if (fd_nonblock(in[1], 1) == -1 || fd_nonblock(errp[0], 1) == -1 ||
+	    (out[0] != -1 && fd_nonblock(out[0], 1) == -1))
 		log_warn("job %s: O_NONBLOCK", id);	/* poll still guards us */
 	if ((pidfd = (int)syscall(SYS_pidfd_open, pid, 0)) == -1)
 		log_warn("job %s: pidfd_open: the job ends when its output does", id);
-	exec_pump(j, in[1], out[0], pidfd, o);
+	exec_pump(j, in[1], out[0], errp[0], pidfd, o);
 	free(o);
 	if (pidfd != -1)
 		close(pidfd);
@@ -465,6 +487,16 @@ static int run_exec(struct handler *h, const struct handler_job *j, const char *
 		}
 	}
 	return wstatus(st);
+fail:
+	for (int k = 0; k < 2; k++) {
+		close(in[k]);
+		if (errp[k] != -1)
+			close(errp[k]);
+		if (out[k] != -1)
+			close(out[k]);
+	}
+	free(o);
+	return 1;
 }
 
 /* Write all n bytes to fd. */
@@ -550,10 +582,11 @@ fail:
 	return 1;
 }
 
-int handler_run(struct handler *h, const struct handler_job *j)
+int handler_run(struct handler *h, struct handler_job *j)
 {
 	char id[JOBID_STRLEN + 1];
 
+	j->output_len = 0;
 	switch (h->kind) {
 	case HANDLER_NOOP:
 		return 0;

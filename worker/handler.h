@@ -9,7 +9,8 @@
  * write) are logged and reported as status 1.
  *
  *   handler_create(c, err, n)  build; NULL with a reason in err
- *   handler_run(h, job)        run one job, return its status
+ *   handler_run(h, job)        run one job, return its status (exec: its
+ *                              stdout kept in job->output)
  *   handler_free(h)
  *   handler_clean(c)           at start-up, when no worker runs: remove
  *                              what killed workers left (spool: files in
@@ -30,10 +31,16 @@ struct handler_job {
 	uint32_t attempt;		/* 1 for the first run */
 	const unsigned char *payload;	/* in shared memory */
 	size_t len;
+	/* exec: the first output_max bytes of the program's stdout go to
+	 * output (in shared memory), their count to output_len; output_max
+	 * 0: stdout is logged like stderr */
+	unsigned char *output;
+	size_t output_max;
+	size_t output_len;		/* set by handler_run; 0 for the others */
 };
 
 struct handler *handler_create(const struct config *c, char *err, size_t errlen);
-int handler_run(struct handler *h, const struct handler_job *job);
+int handler_run(struct handler *h, struct handler_job *job);
 void handler_free(struct handler *h);
 void handler_clean(const struct config *c);
 

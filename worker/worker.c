@@ -3,7 +3,8 @@
  * EOF on the job pipe (see worker.h).
  *
  * Of a slot the worker reads the payload and its length and writes only
- * t_started, t_finished and exit_status; the state and the counters are the
+ * t_started, t_finished, exit_status and its output (output_len and the
+ * bytes after the payload); the state and the counters are the
  * dispatcher's, from the results the worker reports.  A job's result is in
  * its slot before the job is counted in the scoreboard's progress, so the
  * results of a worker that died mid-batch are known (see pool.h).
@@ -91,7 +92,11 @@ static void run_one(const struct worker_args *a, struct handler *h, struct score
 		j.attempt = job->attempt;
 		j.payload = sl->payload;
 		j.len = (size_t)len;
+		j.output = segment_output(a->seg, job->slot, NULL);
+		j.output_max = segment_max_output(a->seg);
+		sl->output_len = 0;
 		m->status = handler_run(h, &j);
+		sl->output_len = (uint32_t)j.output_len;
 	}
 	sl->t_finished = clock_wall_ns();
 	sl->exit_status = m->status;

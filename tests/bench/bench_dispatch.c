@@ -133,7 +133,7 @@ static double dispatch(unsigned jobs, unsigned nw)
 
 	snprintf(name, sizeof(name), "/jobqd-bench-%ld", (long)getpid());
 	segment_unlink(name);
-	if (segment_open(name, CAP, 64, geteuid(), &seg, err, sizeof(err)) != SEG_CREATED)
+	if (segment_open(name, CAP, 64, 0, geteuid(), &seg, err, sizeof(err)) != SEG_CREATED)
 		fatalx("segment: %s", err);
 	h = segment_header(seg);
 	memset(&c, 0, sizeof(c));

@@ -192,7 +192,7 @@ main(void)
 	parent = getpid();
 	snprintf(name, sizeof(name), "/jobqd-bench-%ld", (long)getpid());
 	segment_unlink(name);
-	if (segment_open(name, RING_CAP, 16, geteuid(), &s, err, sizeof(err)) != SEG_CREATED) {
+	if (segment_open(name, RING_CAP, 16, 0, geteuid(), &s, err, sizeof(err)) != SEG_CREATED) {
 		fprintf(stderr, "bench_ring: %s\n", err);
 		return 1;
 	}

@@ -1353,7 +1353,7 @@ START_TEST(job_json)
 	ck_assert_ptr_nonnull(strstr(r.body, "\"finished_at\":null"));
 	ck_assert_ptr_nonnull(strstr(r.body, "\"exit_status\":null"));
 	ck_assert_ptr_nonnull(strstr(r.body, "\"worker_pid\":null"));
-	ck_assert_ptr_nonnull(strstr(r.body, "\"payload_bytes\":8}"));
+	ck_assert_ptr_nonnull(strstr(r.body, "\"payload_bytes\":8,"));
 	{	/* "queued_at":"YYYY-MM-DDTHH:MM:SS.mmmZ" */
 		const char *q = strstr(r.body, "\"queued_at\":\"");
 

@@ -134,7 +134,7 @@ START_TEST(test_escape_job_output)
 	ck_assert_int_eq(daemon_prepare(&d), 0);
 	snprintf(prog, sizeof(prog), "%s/noisy", d.dir);
 	ck_assert_ptr_nonnull(fp = fopen(prog, "w"));
-	fputs("#!/bin/sh\nprintf 'a\\033[2Jb\\rjobqd[1]: master: error: forged\\n'\n", fp);
+	fputs("#!/bin/sh\nprintf 'a\\033[2Jb\\rjobqd[1]: master: error: forged\\n' >&2\n", fp);
 	fclose(fp);
 	ck_assert_int_eq(chmod(prog, 0755), 0);
 	snprintf(handler, sizeof(handler), "handler=exec %s", prog);

@@ -141,7 +141,7 @@ int harness_start_opts(struct harness *hs, const struct config *c,
 	memset(hs, 0, sizeof *hs);
 	snprintf(hs->shm, sizeof hs->shm, "/jobqd-test-%d-%d", (int)getpid(), n++);
 	segment_unlink(hs->shm);
-	if (segment_open(hs->shm, c->queue, c->max_payload, geteuid(), &hs->seg, err, sizeof err) != SEG_CREATED) {
+	if (segment_open(hs->shm, c->queue, c->max_payload, c->max_output, geteuid(), &hs->seg, err, sizeof err) != SEG_CREATED) {
 		fprintf(stderr, "harness: segment_open: %s\n", err);
 		return -1;
 	}

@@ -86,7 +86,7 @@ show(const struct config *c, const char *key, char *out, size_t n)
 		for (i = 0; i < argc && o > 0 && (size_t)o < n; i++)
 			o += snprintf(out + o, n - (size_t)o, " <%s>", argv[i]);
 	}
-	U(workers); U(queue); U(max_payload); U(job_timeout); U(max_attempts);
+	U(workers); U(queue); U(max_payload); U(max_output); U(job_timeout); U(max_attempts);
 	U(drain_timeout); U(max_connections); U(keepalive_timeout);
 	U(header_timeout); U(body_timeout); U(min_body_rate); U(node);
 	S(listen); S(shm_name); S(pidfile); S(user); S(group); S(log);
@@ -112,6 +112,7 @@ static const struct { const char *key, *want; } defaults[] = {
 	{ "workers", "100" },
 	{ "queue", "200" },
 	{ "max_payload", "65536" },
+	{ "max_output", "4096" },
 	{ "handler", "sleep ms=500 argc=0" },
 	{ "job_timeout", "0" },
 	{ "max_attempts", "3" },
@@ -176,6 +177,8 @@ static const struct { const char *key, *value, *want; } valid[] = {
 	{ "max_payload", "16m", "16777216" },
 	{ "max_payload", "1M", "1048576" },
 	{ "max_payload", "16777216", "16777216" },
+	{ "max_output", "0", "0" },
+	{ "max_output", "1048576", "1048576" },
 	{ "handler", "noop", "noop ms=0 argc=0" },
 	{ "handler", "sleep 0", "sleep ms=0 argc=0" },
 	{ "handler", "  sleep\t3600000 ", "sleep ms=3600000 argc=0" },
@@ -261,6 +264,8 @@ static const struct { const char *key, *value, *want; } invalid[] = {
 	{ "workers", "99999999999999999999999", "workers: must be an integer from 1 to 1024, got \"99999999999999999999999\"" },
 	{ "queue", "1000001", "queue: must be an integer from 1 to 1000000, got \"1000001\"" },
 	{ "queue", "0x10", "queue: must be an integer from 1 to 1000000, got \"0x10\"" },
+	{ "max_output", "1048577", "max_output: must be an integer from 0 to 1048576, got \"1048577\"" },
+	{ "max_output", "4k", "max_output: must be an integer from 0 to 1048576, got \"4k\"" },
 	{ "max_payload", "0", "max_payload: must be a size from 1 to 16777216 bytes (suffix k or m allowed), got \"0\"" },
 	{ "max_payload", "17m", "max_payload: must be a size from 1 to 16777216 bytes (suffix k or m allowed), got \"17m\"" },
 	{ "max_payload", "16777217", "max_payload: must be a size from 1 to 16777216 bytes (suffix k or m allowed), got \"16777217\"" },
@@ -565,7 +570,7 @@ END_TEST
 START_TEST(test_load_every_key)
 {
 	static const char text[] = "listen = [::1]:9000\nworkers = 2\nqueue = 3\n"
-	    "max_payload = 1k\nhandler = noop\njob_timeout = 4\n"
+	    "max_payload = 1k\nmax_output = 11\nhandler = noop\njob_timeout = 4\n"
 	    "max_attempts = 5\ndrain_timeout = 6\nshm_name = /q\nnode = 200\n"
 	    "pidfile = /run/p\nuser = root\ngroup = root\nlog = syslog\n"
 	    "log_level = debug\nmax_connections = 7\nkeepalive_timeout = 8\n"
@@ -573,7 +578,7 @@ START_TEST(test_load_every_key)
 	    "allow = 10.0.0.0/8\ndeny = 10.0.0.1\nauth_token_file = @TOKEN@\n"
 	    "journal = /var/lib/j\njournal_sync = no\n";
 	static const char *const want[] = {
-		"[::1]:9000", "2", "3", "1024", "noop ms=0 argc=0", "4", "5",
+		"[::1]:9000", "2", "3", "1024", "11", "noop ms=0 argc=0", "4", "5",
 		"6", "/q", "200", "/run/p", "root", "root", "syslog", "debug", "7", "8",
 		"9", "10", "11", "10.0.0.0/8", "10.0.0.1/32", "@TOKEN@",
 		"/var/lib/j", "no",
@@ -980,6 +985,7 @@ END_TEST
 
 static const struct { const char *key; int live; } keytab[] = {
 	{ "listen", 1 }, { "workers", 1 }, { "queue", 0 }, { "max_payload", 0 },
+	{ "max_output", 0 },
 	{ "handler", 1 }, { "job_timeout", 1 }, { "max_attempts", 1 },
 	{ "drain_timeout", 1 }, { "shm_name", 0 }, { "node", 0 }, { "pidfile", 0 },
 	{ "user", 0 }, { "group", 0 }, { "log", 1 }, { "log_level", 1 },

@@ -96,7 +96,7 @@ static void h_start(struct harness *t, const struct config *c, uint32_t cap, uin
 	ck_assert_ptr_nonnull(mkdtemp(t->dir));
 	snprintf(t->log, sizeof(t->log), "%s/log", t->dir);
 	segment_unlink(t->name);
-	ck_assert_int_eq(segment_open(t->name, cap, maxp, geteuid(), &t->seg, err, sizeof(err)), SEG_CREATED);
+	ck_assert_int_eq(segment_open(t->name, cap, maxp, 0, geteuid(), &t->seg, err, sizeof(err)), SEG_CREATED);
 	t->h = segment_header(t->seg);
 	t->cap = cap;
 	ck_assert_int_eq(fd_pipe(door, O_NONBLOCK), 0);
@@ -1588,7 +1588,7 @@ START_TEST(timeout_kill_late)
 
 	snprintf(name, sizeof(name), "/jobqd-dtest-%ld-late", (long)getpid());
 	segment_unlink(name);
-	ck_assert_int_eq(segment_open(name, 4, 16, geteuid(), &seg, err, sizeof(err)), SEG_CREATED);
+	ck_assert_int_eq(segment_open(name, 4, 16, 0, geteuid(), &seg, err, sizeof(err)), SEG_CREATED);
 	cfg_init(&c, HANDLER_SLEEP, 1, w, 0);
 	c.sleep_ms = 60000;
 	ck_assert_ptr_nonnull(p = pool_create(seg, err, sizeof(err)));

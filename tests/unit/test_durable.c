@@ -74,7 +74,7 @@ static struct segment *sopen(int want)
 	struct segment *s;
 	char err[256];
 
-	ck_assert_int_eq(segment_open(shm, CAP, PAYLOAD, geteuid(), &s, err, sizeof(err)), want);
+	ck_assert_int_eq(segment_open(shm, CAP, PAYLOAD, 0, geteuid(), &s, err, sizeof(err)), want);
 	return s;
 }
 
@@ -213,7 +213,7 @@ START_TEST(test_geometry)
 	ck_assert_int_eq(journal_commit(j), 0);
 	journal_close(j);
 	c.queue = 4;
-	ck_assert_int_eq(segment_open(shm, 4, PAYLOAD, geteuid(), &s, err, sizeof(err)),
+	ck_assert_int_eq(segment_open(shm, 4, PAYLOAD, 0, geteuid(), &s, err, sizeof(err)),
 	    SEG_CREATED);
 	if ((pid = fork()) == 0) {
 		durable_open(&c, s);

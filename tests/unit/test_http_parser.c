@@ -594,6 +594,19 @@ static const struct head_case head_cases[] = {
 	{ "TE with bare-LF smuggled CL", IN("POST / HTTP/1.1\r\nHost: a\r\n"
 	  "Transfer-Encoding: chunked\nContent-Length: 4\r\n\r\n"), -400 },
 
+	/* Idempotency-Key: 1-255 of 0x21..0x7e, once */
+	{ "Idempotency-Key", IN("POST /payload HTTP/1.1\r\nHost: a\r\n"
+	  "Idempotency-Key: a-B_9!~\r\n\r\n"), OK, .method = HTTP_POST,
+	  .path = "/payload", .host = "a", .fields = 2 },
+	{ "empty Idempotency-Key", IN("POST /payload HTTP/1.1\r\nHost: a\r\n"
+	  "Idempotency-Key:\r\n\r\n"), -400 },
+	{ "Idempotency-Key with space", IN("POST /payload HTTP/1.1\r\nHost: a\r\n"
+	  "Idempotency-Key: a b\r\n\r\n"), -400 },
+	{ "Idempotency-Key not ASCII", IN("POST /payload HTTP/1.1\r\nHost: a\r\n"
+	  "Idempotency-Key: caf\xc3\xa9\r\n\r\n"), -400 },
+	{ "duplicate Idempotency-Key", IN("POST /payload HTTP/1.1\r\nHost: a\r\n"
+	  "Idempotency-Key: a\r\nidempotency-key: a\r\n\r\n"), -400 },
+
 	/* Host */
 	{ "missing Host on 1.1", IN("GET / HTTP/1.1\r\n\r\n"), -400 },
 	{ "missing Host, absolute-form", IN("GET http://a/ HTTP/1.1\r\n\r\n"),

@@ -225,7 +225,7 @@ START_TEST(test_cross_process)
 
 	snprintf(name, sizeof(name), "/jobqd-test-%ld-ring", (long)getpid());
 	segment_unlink(name);
-	ck_assert_msg(segment_open(name, STRESS_CAP, 16, geteuid(), &s, err, sizeof(err)) == SEG_CREATED,
+	ck_assert_msg(segment_open(name, STRESS_CAP, 16, 0, geteuid(), &s, err, sizeof(err)) == SEG_CREATED,
 	    "segment_open: %s", err);
 	segment_unlink(name);	/* the mapping outlives the name */
 	r = segment_ready(s);

@@ -32,7 +32,7 @@ static void setup(void)
 
 	snprintf(name, sizeof name, "/jobqd-test-%d-routes", (int)getpid());
 	segment_unlink(name);
-	ck_assert_int_eq(segment_open(name, 4, 64, geteuid(), &seg, err, sizeof err), SEG_CREATED);
+	ck_assert_int_eq(segment_open(name, 4, 64, 8, geteuid(), &seg, err, sizeof err), SEG_CREATED);
 	segment_unlink(name);
 	memset(responses, 0, sizeof responses);
 }
@@ -82,6 +82,8 @@ START_TEST(find_and_methods)
 		{ "/jobs/0123456789abcdef/retry", ROUTE_RETRY },
 		{ "/jobs/0123456789abcde/retry", ROUTE_JOB },	/* a 404 there */
 		{ "/jobs/0123456789abcdef/retr", ROUTE_JOB },
+		{ "/jobs/0123456789abcdef/output", ROUTE_OUTPUT },
+		{ "/jobs/0123456789abcdef0/output", ROUTE_JOB },
 		{ "/", ROUTE_NOT_FOUND }, { "/payload/", ROUTE_NOT_FOUND },
 		{ "/healthzz", ROUTE_NOT_FOUND }, { "*", ROUTE_NOT_FOUND },
 	};
@@ -99,6 +101,9 @@ START_TEST(find_and_methods)
 	ck_assert(!routes_allowed(ROUTE_JOBS, HTTP_DELETE));
 	ck_assert(routes_allowed(ROUTE_RETRY, HTTP_POST));
 	ck_assert(!routes_allowed(ROUTE_RETRY, HTTP_GET));
+	ck_assert(routes_allowed(ROUTE_OUTPUT, HTTP_GET));
+	ck_assert(routes_allowed(ROUTE_OUTPUT, HTTP_HEAD));
+	ck_assert(!routes_allowed(ROUTE_OUTPUT, HTTP_DELETE));
 	ck_assert(!routes_allowed(ROUTE_METRICS, HTTP_OPTIONS));
 	ck_assert_str_eq(routes_allow(ROUTE_PAYLOAD), "POST");
 	ck_assert_str_eq(routes_allow(ROUTE_JOB), "GET, HEAD, DELETE");
@@ -186,7 +191,7 @@ START_TEST(job_states)
 	ck_assert_int_eq(rep.status, 200);
 	ck_assert_ptr_nonnull(strstr(body.p, "\"state\":\"queued\",\"attempts\":0,"));
 	ck_assert_ptr_nonnull(strstr(body.p, "\"started_at\":null,\"finished_at\":null,"
-	    "\"exit_status\":null,\"worker_pid\":null,\"payload_bytes\":3}"));
+	    "\"exit_status\":null,\"worker_pid\":null,\"payload_bytes\":3,\"output_bytes\":0}"));
 	/* running */
 	sl->attempts = 1;
 	sl->t_started = 1767225600000000000LL;
@@ -325,6 +330,61 @@ START_TEST(expired_unknown)
 }
 END_TEST
 
+/* GET /jobs/{id}/output: the kept bytes (octet-stream), output_bytes in
+ * the JSON; an output_len rewritten past max_output (8 here) is clamped;
+ * 410/404 like the job. */
+START_TEST(output)
+{
+	struct reply rep;
+	uint64_t a = submit();
+	uint32_t i = jobid_slot(a);
+	struct slot *sl = segment_slot(seg, i);
+	unsigned char *out = segment_output(seg, i, NULL);
+	uint32_t len;
+	char path[64];
+
+	job_path(path, sizeof path, a, "/output");
+	answer(ROUTE_OUTPUT, path, &rep, 0);
+	ck_assert_int_eq(rep.status, 200);
+	ck_assert_str_eq(rep.ctype, "application/octet-stream");
+	ck_assert_uint_eq(body.len, 1);	/* empty, plus the test's NUL */
+	ck_assert_ptr_eq(out, sl->payload + 64);
+	memcpy(out, "out\0put!", 8);
+	sl->output_len = 8;
+	answer(ROUTE_OUTPUT, path, &rep, 0);
+	ck_assert_int_eq(rep.status, 200);
+	ck_assert_uint_eq(body.len, 9);
+	ck_assert_mem_eq(body.p, "out\0put!", 8);
+	job_path(path, sizeof path, a, "");
+	answer(ROUTE_JOB, path, &rep, 0);
+	ck_assert_ptr_nonnull(strstr(body.p, "\"payload_bytes\":1,\"output_bytes\":8}"));
+	/* untrusted length */
+	sl->output_len = 0xffffffffu;
+	segment_output(seg, i, &len);
+	ck_assert_uint_eq(len, 8);
+	answer(ROUTE_JOB, path, &rep, 0);
+	ck_assert_ptr_nonnull(strstr(body.p, "\"output_bytes\":8}"));
+	job_path(path, sizeof path, a, "/output");
+	answer(ROUTE_OUTPUT, path, &rep, 0);
+	ck_assert_uint_eq(body.len, 9);
+	/* a new job in the slot starts with none; the old id is expired */
+	ck_assert_int_eq(segment_next_ready(seg), i);
+	ck_assert_int_eq(segment_run(seg, i, 1), 0);
+	ck_assert_int_eq(segment_finish(seg, i, SLOT_DONE), 0);
+	while (segment_slot(seg, i)->id == a)
+		ck_assert_uint_ne(submit(), 0);
+	answer(ROUTE_OUTPUT, path, &rep, 0);
+	ck_assert_int_eq(rep.status, 410);
+	job_path(path, sizeof path, sl->id, "/output");
+	answer(ROUTE_OUTPUT, path, &rep, 0);
+	ck_assert_int_eq(rep.status, 200);
+	ck_assert_uint_eq(body.len, 1);
+	job_path(path, sizeof path, jobid_make(0, 1, 3000), "/output");
+	answer(ROUTE_OUTPUT, path, &rep, 0);
+	ck_assert_int_eq(rep.status, 404);
+}
+END_TEST
+
 /* retry: a failed or canceled job is queued again (202) with attempts 0,
  * once on each ring; others answer 409. */
 START_TEST(retry)
@@ -405,10 +465,10 @@ START_TEST(list)
 	snprintf(want, sizeof want, "{\"jobs\":[{\"id\":\"%016llx\"",
 	    (unsigned long long)id[3]);
 	ck_assert_msg(strncmp(body.p, want, strlen(want)) == 0, "%s", body.p);
-	snprintf(want, sizeof want, "\"payload_bytes\":1},{\"id\":\"%016llx\"",
+	snprintf(want, sizeof want, "\"payload_bytes\":1,\"output_bytes\":0},{\"id\":\"%016llx\"",
 	    (unsigned long long)id[2]);
 	ck_assert_ptr_nonnull(strstr(body.p, want));
-	ck_assert_ptr_nonnull(strstr(body.p, "\"payload_bytes\":1}]}\n"));
+	ck_assert_ptr_nonnull(strstr(body.p, "\"payload_bytes\":1,\"output_bytes\":0}]}\n"));
 	request(HTTP_GET, ROUTE_JOBS, "/jobs", "state=done&limit=1000", &rep);
 	ck_assert_int_eq(rep.status, 200);
 	ck_assert_str_eq(body.p, "{\"jobs\":[]}\n");
@@ -505,10 +565,12 @@ START_TEST(metrics_text)
 	atomic_store(&h->dispatcher_restarts, 6);
 	atomic_store(&h->reloads_ok, 7);
 	atomic_store(&h->reloads_failed, 8);
+	atomic_store(&h->replayed, 9);
 	responses[202] = 3;
 	responses[503] = 1;
 	answer(ROUTE_METRICS, "/metrics", &rep, 0);
 	ck_assert_str_eq(rep.ctype, "text/plain; version=0.0.4; charset=utf-8");
+	ck_assert_ptr_nonnull(strstr(body.p, "\njobqd_jobs_replayed_total 9\n"));
 	for (int i = 0; i < SEG_HIST_BUCKETS; i++) {
 		cum += (uint64_t)i;
 		if (i == SEG_HIST_BUCKETS - 1)
@@ -661,6 +723,7 @@ int main(void)
 	tcase_add_test(tc, cancel);
 	tcase_add_test(tc, expired_unknown);
 	tcase_add_test(tc, retry);
+	tcase_add_test(tc, output);
 	tcase_add_test(tc, list);
 	tcase_add_test(tc, healthz_and_status);
 	tcase_add_test(tc, health);

@@ -104,7 +104,7 @@ seg_create(const char *name, uint32_t cap, uint32_t max_payload)
 {
 	struct segment *s = NULL;
 	char err[256];
-	int r = segment_open(name, cap, max_payload, geteuid(), &s, err, sizeof(err));
+	int r = segment_open(name, cap, max_payload, 0, geteuid(), &s, err, sizeof(err));
 
 	ck_assert_msg(r == SEG_CREATED, "segment_open %s: got %d (%s), want SEG_CREATED",
 	    name, r, err);
@@ -133,6 +133,138 @@ enqueue_job(struct segment *s, const char *payload)
 	memcpy(segment_slot(s, (uint32_t)i)->payload, payload, len);
 	return segment_enqueue(s, (uint32_t)i, (uint32_t)len);
 }
+
+
+/* --- idempotency keys ------------------------------------------------------- */
+
+/* The key table of s (2 x capacity entries, rounded up to a power of 2). */
+static uint32_t *idem_table(struct segment *s)
+{
+	return (uint32_t *)(void *)((char *)segment_header(s) + segment_header(s)->idem_off);
+}
+
+/* Enqueue payload with key k (its hash: the payload's). */
+static uint64_t enqueue_keyed(struct segment *s, const char *payload, uint64_t k)
+{
+	uint64_t id = enqueue_job(s, payload);
+
+	ck_assert_int_eq(segment_idem_add(s, jobid_slot(id), k,
+	    segment_hash(payload, strlen(payload))), 0);
+	return id;
+}
+
+/* Run and finish job id, so its slot can be reused. */
+static void finish_job(struct segment *s, uint64_t id)
+{
+	uint32_t i = jobid_slot(id);
+
+	while (segment_next_ready(s) != (long)i)
+		;
+	ck_assert_int_eq(segment_run(s, i, 1), 0);
+	ck_assert_int_eq(segment_finish(s, i, SLOT_DONE), 0);
+}
+
+/* Insert and find, colliding keys (one home in a table of 8 entries),
+ * a key forgotten when its slot is reused while the keys probed past it
+ * stay found, a slot whose key was rewritten, a payload hash mismatch. */
+START_TEST(test_idem_insert_lookup)
+{
+	const char *name = seg_name();
+	struct segment *s = seg_create(name, 4, 16);
+	uint64_t a, b, c, k1 = 0x1001, k2 = 0x2001, k3 = 0x3001;	/* home 1 */
+	uint32_t *t = idem_table(s);
+	long r;
+
+	ck_assert_uint_ne(segment_hash("", 0), 0);
+	ck_assert_int_eq(segment_idem_find(s, k1), -1);
+	a = enqueue_keyed(s, "a", k1);
+	b = enqueue_keyed(s, "b", k2);
+	c = enqueue_keyed(s, "c", k3);
+	ck_assert_int_eq(segment_idem_find(s, k1), jobid_slot(a));
+	ck_assert_int_eq(segment_idem_find(s, k2), jobid_slot(b));
+	ck_assert_int_eq(segment_idem_find(s, k3), jobid_slot(c));
+	ck_assert_int_eq(segment_idem_find(s, 0x4001), -1);
+	ck_assert_uint_eq(t[1], jobid_slot(a) + 1);
+	ck_assert_uint_eq(t[2], jobid_slot(b) + 1);
+	ck_assert_uint_eq(t[3], jobid_slot(c) + 1);
+	r = segment_idem_find(s, k2);
+	ck_assert_uint_eq(segment_slot(s, (uint32_t)r)->idem_body, segment_hash("b", 1));
+	ck_assert_uint_ne(segment_slot(s, (uint32_t)r)->idem_body, segment_hash("B", 1));
+	/* finished jobs keep their keys; a reuse of a's slot forgets k1 and
+	 * moves b and c back */
+	finish_job(s, a);
+	ck_assert_int_eq(segment_idem_find(s, k1), jobid_slot(a));
+	enqueue_job(s, "d");	/* the free slot */
+	while (segment_slot(s, jobid_slot(a))->id == a)
+		enqueue_job(s, "e"), finish_job(s, segment_slot(s, jobid_slot(a))->id);
+	ck_assert_int_eq(segment_idem_find(s, k1), -1);
+	ck_assert_int_eq(segment_idem_find(s, k2), jobid_slot(b));
+	ck_assert_int_eq(segment_idem_find(s, k3), jobid_slot(c));
+	ck_assert_uint_eq(t[1], jobid_slot(b) + 1);
+	ck_assert_uint_eq(t[2], jobid_slot(c) + 1);
+	ck_assert_uint_eq(t[3], 0);
+	/* a rewritten key, a slot index beyond the queue: not found */
+	segment_slot(s, jobid_slot(b))->idem_key = 7;
+	ck_assert_int_eq(segment_idem_find(s, k2), -1);
+	t[2] = 1000;
+	ck_assert_int_eq(segment_idem_find(s, k3), -1);
+	segment_close(s);
+	ck_assert_int_eq(segment_unlink(name), 0);
+}
+END_TEST
+
+/* segment_recover rebuilds the table from the slots: keys of queued and
+ * finished jobs are found again, a dropped FILLING slot's is not. */
+START_TEST(test_idem_rebuild)
+{
+	const char *name = seg_name();
+	struct segment *s = seg_create(name, 4, 16);
+	struct seg_recovery rec;
+	uint64_t a, b;
+	long f;
+
+	a = enqueue_keyed(s, "a", 11);
+	b = enqueue_keyed(s, "b", 12);
+	finish_job(s, a);
+	f = segment_reserve(s);
+	ck_assert_int_ge(f, 0);
+	segment_slot(s, (uint32_t)f)->idem_key = 13;	/* never published */
+	memset(idem_table(s), 0xff, 8 * sizeof(uint32_t));
+	ck_assert_int_eq(segment_idem_find(s, 11), -1);
+	ck_assert_int_eq(segment_recover(s, 0, &rec), 0);
+	ck_assert_int_eq(segment_idem_find(s, 11), jobid_slot(a));
+	ck_assert_int_eq(segment_idem_find(s, 12), jobid_slot(b));
+	ck_assert_int_eq(segment_idem_find(s, 13), -1);
+	ck_assert_uint_eq(segment_slot(s, (uint32_t)f)->idem_key, 0);
+	segment_close(s);
+	ck_assert_int_eq(segment_unlink(name), 0);
+}
+END_TEST
+
+/* A full table (only a rewritten one can be): lookups end, an add says
+ * no and leaves the job without a key; recovery makes room again. */
+START_TEST(test_idem_full)
+{
+	const char *name = seg_name();
+	struct segment *s = seg_create(name, 4, 16);
+	struct seg_recovery rec;
+	uint64_t a = enqueue_job(s, "a");
+	uint32_t *t = idem_table(s);
+
+	for (int k = 0; k < 8; k++)
+		t[k] = 3;	/* slot 2, which has no key */
+	ck_assert_int_eq(segment_idem_find(s, 5), -1);
+	ck_assert_int_eq(segment_idem_add(s, jobid_slot(a), 5, 1), -1);
+	ck_assert_uint_eq(segment_slot(s, jobid_slot(a))->idem_key, 0);
+	ck_assert_int_eq(segment_recover(s, 0, &rec), 0);
+	for (int k = 0; k < 8; k++)
+		ck_assert_uint_eq(t[k], 0);
+	ck_assert_int_eq(segment_idem_add(s, jobid_slot(a), 5, 1), 0);
+	ck_assert_int_eq(segment_idem_find(s, 5), jobid_slot(a));
+	segment_close(s);
+	ck_assert_int_eq(segment_unlink(name), 0);
+}
+END_TEST
 
 
 /* --- ids ------------------------------------------------------------------ */
@@ -795,7 +927,7 @@ static const struct {
 	{ "garbage", GARBAGE, SEG_MISMATCH, "bad magic" },
 	{ "too small", TINY, SEG_MISMATCH, "(16 bytes) is not a jobqd segment" },
 	{ "empty object", EMPTY, SEG_CREATED, "" },
-	{ "other version", BAD_VERSION, SEG_MISMATCH, "layout version 3, this jobqd uses 2" },
+	{ "other version", BAD_VERSION, SEG_MISMATCH, "layout version 4, this jobqd uses 3" },
 	{ "other slot size", BAD_SLOT_SIZE, SEG_MISMATCH, "inconsistent layout" },
 	{ "longer file", GROWN, SEG_MISMATCH, "inconsistent layout" },
 	{ "interrupted format", NO_MAGIC, SEG_CREATED, "" },
@@ -879,7 +1011,7 @@ START_TEST(test_attach_corrupt)
 	if ((p = raw_map(name, &size_before)) != NULL)
 		munmap(p, size_before);
 	memset(err, 'X', sizeof(err));
-	r = segment_open(name, 4, 32, geteuid(), &s, err, sizeof(err));
+	r = segment_open(name, 4, 32, 0, geteuid(), &s, err, sizeof(err));
 	ck_assert_msg(r == corrupts[_i].want, "%s: got %d (%s), want %d", corrupts[_i].name,
 	    r, err, corrupts[_i].want);
 	ck_assert_msg(strstr(err, corrupts[_i].err) != NULL, "%s: message \"%s\", want \"%s\" in it",
@@ -911,7 +1043,7 @@ START_TEST(test_attach_bad_capacity)
 	char err[256];
 
 	for (size_t k = 0; k < NELEM(caps); k++) {
-		int r = segment_open("/jobqd-test-never-created", caps[k], 32, geteuid(), &s, err, sizeof(err));
+		int r = segment_open("/jobqd-test-never-created", caps[k], 32, 0, geteuid(), &s, err, sizeof(err));
 
 		ck_assert_msg(r == SEG_MISMATCH && strstr(err, "out of range") != NULL,
 		    "capacity %u: got %d (%s), want SEG_MISMATCH, out of range", caps[k], r, err);
@@ -942,7 +1074,7 @@ START_TEST(test_attach_same)
 	seq = atomic_load(&segment_header(s)->next_seq);
 	segment_close(s);
 
-	r = segment_open(name, 8, 32, geteuid(), &s, err, sizeof(err));
+	r = segment_open(name, 8, 32, 0, geteuid(), &s, err, sizeof(err));
 	ck_assert_msg(r == SEG_ATTACHED, "got %d (%s), want SEG_ATTACHED", r, err);
 	ck_assert_msg(err[0] == '\0', "message \"%s\", want none", err);
 	ck_assert_msg(atomic_load(&segment_header(s)->next_seq) == seq, "next_seq got %llu, want %llu",
@@ -969,12 +1101,14 @@ END_TEST
 
 static const struct {
 	const char *name;
-	uint32_t cap, max_payload;
+	uint32_t cap, max_payload, max_output;
 } resizes[] = {
-	{ "more slots", 16, 32 },
-	{ "fewer slots", 2, 32 },
-	{ "larger payload", 8, 4096 },
-	{ "smaller payload", 8, 8 },
+	{ "more slots", 16, 32, 0 },
+	{ "fewer slots", 2, 32, 0 },
+	{ "larger payload", 8, 4096, 0 },
+	{ "smaller payload", 8, 8, 0 },
+	{ "output kept", 8, 32, 4 },	/* the slot size stays: 64 bytes */
+	{ "more output", 8, 32, 4096 },
 };
 
 /* Another geometry with only finished jobs: reformatted, with a note. */
@@ -990,12 +1124,14 @@ START_TEST(test_attach_resize_empty)
 	complete_upto(s, C_PUSHED, &slot);
 	segment_reserve(s);			/* a FILLING slot is no job */
 	segment_close(s);
-	r = segment_open(name, resizes[_i].cap, resizes[_i].max_payload, geteuid(), &s, err, sizeof(err));
+	r = segment_open(name, resizes[_i].cap, resizes[_i].max_payload, resizes[_i].max_output,
+	    geteuid(), &s, err, sizeof(err));
 	ck_assert_msg(r == SEG_CREATED, "%s: got %d (%s), want SEG_CREATED", resizes[_i].name, r, err);
-	ck_assert_msg(strstr(err, "resized from queue = 8 and max_payload = 32") != NULL,
+	ck_assert_msg(strstr(err, "resized from queue = 8, max_payload = 32 and max_output = 0") != NULL,
 	    "%s: message \"%s\", want the old sizes", resizes[_i].name, err);
 	ck_assert_msg(segment_capacity(s) == resizes[_i].cap &&
-	    segment_max_payload(s) == resizes[_i].max_payload, "%s: got %u/%u, want %u/%u",
+	    segment_max_payload(s) == resizes[_i].max_payload &&
+	    segment_max_output(s) == resizes[_i].max_output, "%s: got %u/%u, want %u/%u",
 	    resizes[_i].name, segment_capacity(s), segment_max_payload(s),
 	    resizes[_i].cap, resizes[_i].max_payload);
 	ck_assert_msg(ring_count(segment_free(s)) == resizes[_i].cap &&
@@ -1024,12 +1160,13 @@ START_TEST(test_attach_resize_pending)
 	b = enqueue_job(s, "b");
 	complete_upto(s, C_RUNNING, &slot);
 	segment_close(s);
-	r = segment_open(name, resizes[_i].cap, resizes[_i].max_payload, geteuid(), &s, err, sizeof(err));
+	r = segment_open(name, resizes[_i].cap, resizes[_i].max_payload, resizes[_i].max_output,
+	    geteuid(), &s, err, sizeof(err));
 	ck_assert_msg(r == SEG_MISMATCH, "%s: got %d (%s), want SEG_MISMATCH", resizes[_i].name, r, err);
 	ck_assert_msg(strstr(err, "holds 2 unfinished jobs") != NULL &&
-	    strstr(err, "queue = 8 and max_payload = 32") != NULL,
+	    strstr(err, "queue = 8, max_payload = 32 and max_output = 0") != NULL,
 	    "%s: message \"%s\", want the count and the old sizes", resizes[_i].name, err);
-	r = segment_open(name, 8, 32, geteuid(), &s, err, sizeof(err));
+	r = segment_open(name, 8, 32, 0, geteuid(), &s, err, sizeof(err));
 	ck_assert_msg(r == SEG_ATTACHED, "%s: reopen got %d (%s), want SEG_ATTACHED",
 	    resizes[_i].name, r, err);
 	ck_assert_msg(segment_lookup(s, a) && segment_lookup(s, b), "%s: jobs lost", resizes[_i].name);
@@ -1046,14 +1183,14 @@ START_TEST(test_busy_same_process)
 	char err[256];
 	int r;
 
-	r = segment_open(name, 4, 16, geteuid(), &t, err, sizeof(err));
+	r = segment_open(name, 4, 16, 0, geteuid(), &t, err, sizeof(err));
 	ck_assert_msg(r == SEG_BUSY, "second open: got %d (%s), want SEG_BUSY", r, err);
 	ck_assert_msg(strstr(err, "in use") != NULL && strstr(err, name) != NULL,
 	    "message \"%s\", want \"%s ... in use\"", err, name);
-	r = segment_open(name, 8, 16, geteuid(), &t, err, sizeof(err));
+	r = segment_open(name, 8, 16, 0, geteuid(), &t, err, sizeof(err));
 	ck_assert_msg(r == SEG_BUSY, "open with other sizes: got %d (%s), want SEG_BUSY", r, err);
 	segment_close(s);
-	r = segment_open(name, 4, 16, geteuid(), &t, err, sizeof(err));
+	r = segment_open(name, 4, 16, 0, geteuid(), &t, err, sizeof(err));
 	ck_assert_msg(r == SEG_ATTACHED, "after close: got %d (%s), want SEG_ATTACHED", r, err);
 	segment_close(t);
 	ck_assert_int_eq(segment_unlink(name), 0);
@@ -1081,11 +1218,11 @@ START_TEST(test_busy_child)
 	close(ready[1]);
 	ck_assert_int_eq(read(ready[0], &c, 1), 1);
 	segment_close(s);
-	r = segment_open(name, 4, 16, geteuid(), &t, err, sizeof(err));
+	r = segment_open(name, 4, 16, 0, geteuid(), &t, err, sizeof(err));
 	ck_assert_msg(r == SEG_BUSY, "child alive: got %d (%s), want SEG_BUSY", r, err);
 	kill(pid, SIGKILL);
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	r = segment_open(name, 4, 16, geteuid(), &t, err, sizeof(err));
+	r = segment_open(name, 4, 16, 0, geteuid(), &t, err, sizeof(err));
 	ck_assert_msg(r == SEG_ATTACHED, "child dead: got %d (%s), want SEG_ATTACHED", r, err);
 	segment_close(t);
 	close(ready[0]);
@@ -1177,7 +1314,7 @@ START_TEST(test_kill_during_enqueue)
 	ck_assert_msg(have % sizeof(uint64_t) == 0, "torn id in the pipe");
 	nids = (uint32_t)(have / sizeof(uint64_t));
 
-	r = segment_open(name, KCAP, KPAY, geteuid(), &s, err, sizeof(err));
+	r = segment_open(name, KCAP, KPAY, 0, geteuid(), &s, err, sizeof(err));
 	ck_assert_msg(r == SEG_ATTACHED, "reopen after kill: got %d (%s), want SEG_ATTACHED", r, err);
 	ck_assert_int_eq(segment_recover(s, 0, &rec), 0);
 	ck_assert_msg(rec.kept == 0 && rec.orphaned == 0, "kept %u orphaned %u, want 0 0",
@@ -1288,7 +1425,7 @@ START_TEST(test_foreign)
 	segment_close(s);
 	set_owner_mode(name, uid, foreigns[_i].mode);
 	stat_name(name, &before);
-	r = segment_open(name, 4, 32, geteuid(), &s, err, sizeof(err));
+	r = segment_open(name, 4, 32, 0, geteuid(), &s, err, sizeof(err));
 	ck_assert_msg(r == SEG_MISMATCH, "%s: got %d (%s), want SEG_MISMATCH",
 	    foreigns[_i].name, r, err);
 	ck_assert_msg(strstr(err, name) != NULL && strstr(err, foreigns[_i].msg) != NULL &&
@@ -1316,7 +1453,7 @@ START_TEST(test_run_as_user)
 	id = enqueue_job(s, "kept");
 	segment_close(s);
 	set_owner_mode(name, NOBODY, 0600);
-	r = segment_open(name, 4, 32, NOBODY, &s, err, sizeof(err));
+	r = segment_open(name, 4, 32, 0, NOBODY, &s, err, sizeof(err));
 	ck_assert_msg(r == SEG_ATTACHED, "got %d (%s), want SEG_ATTACHED", r, err);
 	ck_assert_msg(segment_lookup(s, id) != NULL, "job lost");
 	segment_close(s);
@@ -1379,7 +1516,7 @@ START_TEST(test_removed_before_lock)
 	segment_close(s);
 	removed_go = go[1];
 	flock_hook = predecessor_exits;
-	r = segment_open(name, 4, 32, geteuid(), &t, err, sizeof(err));
+	r = segment_open(name, 4, 32, 0, geteuid(), &t, err, sizeof(err));
 	ck_assert_msg(flock_hook == NULL, "the hook did not run");
 	ck_assert_msg(r == SEG_CREATED, "got %d (%s), want SEG_CREATED (a fresh segment)", r, err);
 	ck_assert_int_eq(fstat(segment_fd(t), &mine), 0);
@@ -1496,10 +1633,11 @@ START_TEST(test_bad_header_fields)
 
 	a = enqueue_job(s, "a");
 	h->capacity = h->score_count = UINT32_MAX;
-	h->max_payload = h->slot_size = UINT32_MAX;
+	h->max_payload = h->max_output = h->slot_size = UINT32_MAX;
 	h->ready_off = h->free_off = h->score_off = h->slots_off = UINT64_MAX / 2;
 	ck_assert_uint_eq(segment_capacity(s), 4);
 	ck_assert_uint_eq(segment_max_payload(s), 32);
+	ck_assert_uint_eq(segment_max_output(s), 0);
 	ck_assert_msg(segment_lookup(s, a) != NULL, "lookup: job lost");
 	ck_assert_msg(segment_lookup(s, jobid_make(0, 1, 1000)) == NULL, "lookup: slot 1000 found");
 	ck_assert_int_eq(segment_recover(s, 0, &rec), 0);
@@ -2189,6 +2327,12 @@ segment_suite(void)
 	tcase_add_test(tc, test_expired);
 	tcase_add_test(tc, test_cancel_race);
 	tcase_add_test(tc, test_census);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("idem");
+	tcase_add_test(tc, test_idem_insert_lookup);
+	tcase_add_test(tc, test_idem_rebuild);
+	tcase_add_test(tc, test_idem_full);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("journal");
