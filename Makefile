@@ -133,7 +133,7 @@ else
 CHECK_ENV := CK_TIMEOUT_MULTIPLIER=2
 endif
 
-check: check-deps jobqd $(BIN) $(TEST_BINS) $(FUZZ_REPLAY)
+check: check-deps jobqd $(BIN) $(TEST_BINS) $(FUZZ_REPLAY) $(BENCH_BINS)
 	@fail=0; \
 	for t in $(TEST_BINS); do \
 	  echo "== $$t"; \

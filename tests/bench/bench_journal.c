@@ -69,7 +69,7 @@ run(int sync, uint32_t batch)
 			if (journal_append_end(j, prev[k], JOURNAL_DONE) == -1)
 				goto fail;
 		for (uint32_t k = 0; k < batch; k++, seq++) {
-			cur[k] = jobid_make(seq, (uint32_t)(seq % CAPACITY));
+			cur[k] = jobid_make(0, seq, (uint32_t)(seq % CAPACITY));
 			if (journal_append_job(j, cur[k], 0, payload, PAYLOAD) == -1)
 				goto fail;
 		}
