@@ -547,6 +547,7 @@ uint64_t segment_assign(struct segment *s, uint32_t i, uint32_t len)
 	sl->t_started = sl->t_finished = 0;
 	sl->worker_pid = 0;
 	sl->exit_status = 0;
+	sl->reason = SLOT_REASON_NONE;
 	return sl->id;
 }
 
@@ -624,6 +625,7 @@ int segment_restore(struct segment *s, uint64_t id, const void *payload, uint32_
 	sl->t_started = sl->t_finished = 0;
 	sl->worker_pid = 0;
 	sl->exit_status = 0;
+	sl->reason = SLOT_REASON_NONE;
 	atomic_store(&sl->state, SLOT_QUEUED);
 	segment_seq_above(s, id);
 	return 0;
@@ -757,6 +759,7 @@ int segment_retry(struct segment *s, uint32_t i)
 	sl->t_started = sl->t_finished = 0;
 	sl->worker_pid = 0;
 	sl->exit_status = 0;
+	sl->reason = SLOT_REASON_NONE;
 	atomic_store_explicit(&sl->state, SLOT_QUEUED, memory_order_release);
 	atomic_fetch_add_explicit(&s->h->queued, 1, memory_order_relaxed);
 	/* A canceled slot the dispatcher has not popped yet: its ready
@@ -888,6 +891,7 @@ int segment_recover(struct segment *s, int keep_filling, struct seg_recovery *r)
 		switch (atomic_load(&sl->state)) {
 		case SLOT_RUNNING:
 			atomic_store(&sl->state, SLOT_QUEUED);
+			sl->reason = SLOT_REASON_LOST;	/* its attempt's, if its last */
 			r->orphaned++;
 			order[n++] = i;
 			break;

@@ -45,7 +45,7 @@
 #include "common/ring.h"
 
 #define SEG_MAGIC	0x6a6f627164534547ULL	/* "jobqdSEG" */
-#define SEG_VERSION	2
+#define SEG_VERSION	3
 #define SEG_SCORE_COUNT	2048	/* scoreboard entries: two worker generations */
 #define SEG_HIST_BUCKETS 20	/* latency histogram buckets incl. +Inf */
 #define JOBID_SLOT_BITS	20	/* capacity <= 2^20 */
@@ -62,6 +62,19 @@ enum slot_state {
 	SLOT_FAILED,
 	SLOT_CANCELED,		/* by the master while QUEUED; finished, reusable */
 	/* room for SLOT_SCHEDULED */
+};
+
+/* Why the last failed attempt failed (struct slot's reason); NONE until
+ * one has.  EXIT: the handler's status was an exit code; SIGNAL: a status
+ * above 128 (128 + a signal the program got, not from us); TIMEOUT: we
+ * killed it for job_timeout; LOST: its worker or the dispatcher died
+ * under it, or there is no known result (status -1). */
+enum slot_reason {
+	SLOT_REASON_NONE = 0,
+	SLOT_REASON_EXIT,
+	SLOT_REASON_SIGNAL,
+	SLOT_REASON_TIMEOUT,
+	SLOT_REASON_LOST,
 };
 
 /* struct slot's rings bits; each ring holds at most one entry per slot.
@@ -87,6 +100,7 @@ struct slot {
 	int32_t worker_pid;		/* of the last attempt */
 	int32_t exit_status;		/* of the last attempt: exit code, 128+signal */
 	uint32_t payload_len;
+	uint32_t reason;		/* enum slot_reason, of the last failed attempt */
 	_Atomic uint32_t rings;		/* SLOT_ON_READY ... */
 	unsigned char payload[];	/* max_payload bytes */
 };

@@ -24,6 +24,11 @@ static const char *const state_names[] = {
 	[SLOT_DONE] = "done", [SLOT_FAILED] = "failed", [SLOT_CANCELED] = "canceled",
 };
 
+static const char *const reason_names[] = {
+	[SLOT_REASON_EXIT] = "exit", [SLOT_REASON_SIGNAL] = "signal",
+	[SLOT_REASON_TIMEOUT] = "timeout", [SLOT_REASON_LOST] = "lost",
+};
+
 /* Does path[0..len) equal the C string s? */
 static int path_is(const char *path, size_t len, const char *s)
 {
@@ -166,6 +171,10 @@ static int json_job(struct obuf *b, const struct slot *sl, uint64_t id, uint32_t
 		obuf_printf(b, ",\"exit_status\":%" PRId32, copy.exit_status);
 	else
 		obuf_str(b, ",\"exit_status\":null");
+	if (st == SLOT_FAILED && copy.reason > SLOT_REASON_NONE && copy.reason <= SLOT_REASON_LOST)
+		obuf_printf(b, ",\"reason\":\"%s\"", reason_names[copy.reason]);
+	else
+		obuf_str(b, ",\"reason\":null");
 	if (copy.worker_pid > 0)
 		obuf_printf(b, ",\"worker_pid\":%" PRId32, copy.worker_pid);
 	else

@@ -20,7 +20,10 @@
  * Every slot state change goes through segment_run, segment_requeue or
  * segment_finish, which keep the gauges.
  *
- * Slot results.  Status 0 is DONE.  Anything else is a failed attempt: the
+ * Slot results.  Status 0 is DONE.  Anything else is a failed attempt
+ * (its enum slot_reason in the slot: a handler's status above 128 is a
+ * signal, as a shell reads it; a death is LOST, or TIMEOUT when we killed
+ * it for job_timeout): the
  * slot is QUEUED again on the retry list (served before the ready ring)
  * while attempts < max_attempts, else FAILED.  A worker death is a failed
  * attempt with exit_status 128 + signal (137 for a timeout or SIGKILL) or
@@ -189,11 +192,13 @@ static void requeue(struct dispatcher *d, uint32_t i, int charged)
 	retry_push(d, i, !charged);
 }
 
-/* A RUNNING slot's attempt failed: requeue it ahead of new work, or FAILED. */
-static void fail_attempt(struct dispatcher *d, uint32_t i, struct slot *sl)
+/* A RUNNING slot's attempt failed (enum slot_reason why): requeue it
+ * ahead of new work, or FAILED. */
+static void fail_attempt(struct dispatcher *d, uint32_t i, struct slot *sl, uint32_t why)
 {
 	char id[JOBID_STRLEN + 1];
 
+	sl->reason = why;
 	jobid_format(sl->id, id);
 	if (sl->attempts < d->cfg.max_attempts) {
 		log_info("job %s: attempt %" PRIu32 " failed with status %" PRId32 ", requeued",
@@ -230,7 +235,8 @@ static void record(struct dispatcher *d, uint32_t i, uint64_t job_id, int32_t st
 	if (status == 0)
 		finish(d, i, SLOT_DONE);
 	else
-		fail_attempt(d, i, sl);
+		fail_attempt(d, i, sl, status < 0 ? SLOT_REASON_LOST :
+		    status > 128 ? SLOT_REASON_SIGNAL : SLOT_REASON_EXIT);
 }
 
 /* A pending reload's first worker announced itself: the new generation
@@ -339,7 +345,8 @@ static void death_jobs(struct dispatcher *d, const struct pool_death *x, int32_t
 		}
 		sl->t_finished = clock_wall_ns();
 		sl->exit_status = status;
-		fail_attempt(d, x->job[k].slot, sl);
+		fail_attempt(d, x->job[k].slot, sl,
+		    x->timed_out ? SLOT_REASON_TIMEOUT : SLOT_REASON_LOST);
 	}
 }
 
@@ -464,6 +471,7 @@ static void assign(struct dispatcher *d)
 				log_warnx("job %s failed: %" PRIu32 " attempts already made",
 				    id, sl->attempts);
 				sl->exit_status = -1;
+				sl->reason = SLOT_REASON_LOST;
 				sl->t_finished = clock_wall_ns();
 				finish(d, (uint32_t)j, SLOT_FAILED);
 				continue;

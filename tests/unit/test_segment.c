@@ -795,7 +795,7 @@ static const struct {
 	{ "garbage", GARBAGE, SEG_MISMATCH, "bad magic" },
 	{ "too small", TINY, SEG_MISMATCH, "(16 bytes) is not a jobqd segment" },
 	{ "empty object", EMPTY, SEG_CREATED, "" },
-	{ "other version", BAD_VERSION, SEG_MISMATCH, "layout version 3, this jobqd uses 2" },
+	{ "other version", BAD_VERSION, SEG_MISMATCH, "layout version 4, this jobqd uses 3" },
 	{ "other slot size", BAD_SLOT_SIZE, SEG_MISMATCH, "inconsistent layout" },
 	{ "longer file", GROWN, SEG_MISMATCH, "inconsistent layout" },
 	{ "interrupted format", NO_MAGIC, SEG_CREATED, "" },
@@ -1729,6 +1729,7 @@ START_TEST(test_cancel)
 	ck_assert_int_eq(segment_recover(s, 0, &r), 0);
 	ck_assert_uint_eq(r.freed, 3);
 	ck_assert_uint_eq(r.orphaned, 1);
+	ck_assert_uint_eq(segment_slot(s, ib)->reason, SLOT_REASON_LOST);
 	ck_assert_uint_eq(atomic_load(&sl->state), SLOT_CANCELED);
 	/* a canceled slot the dispatcher never passed over, recovered */
 	ck_assert_int_eq(segment_next_ready(s), ib);
