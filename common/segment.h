@@ -61,7 +61,7 @@ enum slot_state {
 	SLOT_DONE,
 	SLOT_FAILED,
 	SLOT_CANCELED,		/* by the master while QUEUED; finished, reusable */
-	/* room for SLOT_SCHEDULED */
+	SLOT_SCHEDULED,		/* waits for run_at (a retry's backoff), then QUEUED */
 };
 
 /* Why the last failed attempt failed (struct slot's reason); NONE until
@@ -101,8 +101,9 @@ struct slot {
 	int32_t exit_status;		/* of the last attempt: exit code, 128+signal */
 	uint32_t payload_len;
 	uint32_t reason;		/* enum slot_reason, of the last failed attempt */
+	int64_t run_at;			/* SCHEDULED: CLOCK_REALTIME ns it is due */
 	_Atomic uint32_t rings;		/* SLOT_ON_READY ... */
-	unsigned char payload[];	/* max_payload bytes */
+	_Alignas(8) unsigned char payload[];	/* max_payload bytes */
 };
 
 enum score_state {
@@ -271,14 +272,21 @@ const char *segment_bad_once(struct segment *s);
  *   segment_requeue  RUNNING -> QUEUED.  charged: the attempt failed
  *                    (counted as retried); else it never ran or was cut
  *                    short by us: attempts - 1
+ *   segment_schedule RUNNING -> SCHEDULED until run_at (CLOCK_REALTIME
+ *                    ns): a failed attempt (counted as retried) that
+ *                    waits for its backoff
+ *   segment_due      SCHEDULED -> QUEUED: its run_at came
  *   segment_finish   RUNNING or QUEUED -> DONE or FAILED: the completed or
  *                    failed counter, the latency histograms (when it
  *                    started), then the free ring; -1 also when the free
  *                    ring is full (only a rewritten ring can be: the state
  *                    is then changed, the slot lost to the queue)
+ * The queued gauge counts SCHEDULED slots too: jobs waiting to run.
  */
 int segment_run(struct segment *s, uint32_t i, pid_t worker);
 int segment_requeue(struct segment *s, uint32_t i, int charged);
+int segment_schedule(struct segment *s, uint32_t i, int64_t run_at);
+int segment_due(struct segment *s, uint32_t i);
 int segment_finish(struct segment *s, uint32_t i, enum slot_state to);
 
 /*
@@ -312,6 +320,7 @@ void segment_census(const struct segment *s, int exact, struct seg_census *c);
 struct seg_recovery {
 	uint32_t requeued;	/* QUEUED jobs put back on the ready ring */
 	uint32_t orphaned;	/* RUNNING jobs requeued (their attempt counted) */
+	uint32_t scheduled;	/* SCHEDULED jobs kept (the dispatcher's timers) */
 	uint32_t freed;		/* slots put on the free ring */
 	uint32_t kept;		/* FILLING slots left to the master */
 	uint32_t dropped;	/* FILLING slots freed (partial uploads) */

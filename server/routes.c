@@ -22,6 +22,7 @@
 static const char *const state_names[] = {
 	[SLOT_QUEUED] = "queued", [SLOT_RUNNING] = "running",
 	[SLOT_DONE] = "done", [SLOT_FAILED] = "failed", [SLOT_CANCELED] = "canceled",
+	[SLOT_SCHEDULED] = "scheduled",
 };
 
 static const char *const reason_names[] = {
@@ -159,12 +160,13 @@ static int json_job(struct obuf *b, const struct slot *sl, uint64_t id, uint32_t
 	memcpy(&copy, sl, sizeof copy);	/* header fields only */
 	atomic_thread_fence(memory_order_acquire);
 	if (sl->id != id || atomic_load(&sl->state) != st ||
-	    st < SLOT_QUEUED || st > SLOT_CANCELED)
+	    st < SLOT_QUEUED || st > SLOT_SCHEDULED)
 		return -1;
 	jobid_format(id, hex);
 	obuf_printf(b, "{\"id\":\"%s\",\"state\":\"%s\",\"attempts\":%" PRIu32,
 	    hex, state_names[st], copy.attempts);
 	json_time(b, "queued_at", copy.t_queued);
+	json_time(b, "run_at", st == SLOT_SCHEDULED ? copy.run_at : 0);
 	json_time(b, "started_at", st == SLOT_QUEUED && copy.attempts == 0 ? 0 : copy.t_started);
 	json_time(b, "finished_at", ended || st == SLOT_CANCELED ? copy.t_finished : 0);
 	if (ended)
@@ -241,7 +243,7 @@ static void conflict(struct reply *rep, const char *msg, uint32_t st)
 {
 	reply_start(rep, 409, "application/json");
 	obuf_printf(rep->body, "{\"error\":\"%s\",\"state\":\"%s\"}\n", msg,
-	    st <= SLOT_CANCELED && state_names[st] ? state_names[st] : "unknown");
+	    st <= SLOT_SCHEDULED && state_names[st] ? state_names[st] : "unknown");
 }
 
 /* GET, HEAD or DELETE /jobs/{id}. */
@@ -305,12 +307,11 @@ static int list_query(const char *q, size_t len, uint32_t *st, uint32_t *limit)
 		if (n > 6 && memcmp(q, "state=", 6) == 0) {
 			uint32_t k;
 
-			for (k = SLOT_QUEUED; k <= SLOT_CANCELED; k++)
+			for (k = SLOT_QUEUED; k <= SLOT_SCHEDULED; k++)
 				if (strlen(state_names[k]) == n - 6 &&
 				    memcmp(q + 6, state_names[k], n - 6) == 0)
 					break;
-			/* no job is scheduled yet (no delays): an empty list */
-			if (k > SLOT_CANCELED && (n - 6 != 9 || memcmp(q + 6, "scheduled", 9) != 0))
+			if (k > SLOT_SCHEDULED)
 				return -1;
 			*st = k;
 			have_state = 1;
@@ -356,7 +357,7 @@ static void answer_list(const struct routes_ctx *ctx, const struct http_request 
 	}
 	reply_start(rep, 200, "application/json");
 	obuf_str(rep->body, "{\"jobs\":[");
-	n = st <= SLOT_CANCELED ? segment_list(ctx->seg, st, ids, limit) : 0;
+	n = segment_list(ctx->seg, st, ids, limit);
 	for (uint32_t k = 0; k < n; k++) {
 		struct slot *sl = segment_slot(ctx->seg, jobid_slot(ids[k]));
 		size_t mark = rep->body->len;
@@ -523,7 +524,7 @@ static void answer_metrics(const struct routes_ctx *ctx, struct reply *rep)
 	for (int st = SCORE_STARTING; st <= SCORE_EXITING; st++)
 		obuf_printf(b, "jobqd_workers{state=\"%s\"} %u\n", score_names[st],
 		    w.workers[st]);
-	metric(b, "jobqd_queue_depth", "gauge", "Jobs queued, not yet running.",
+	metric(b, "jobqd_queue_depth", "gauge", "Jobs queued or scheduled, not yet running.",
 	    atomic_load(&h->queued));
 	metric(b, "jobqd_queue_capacity", "gauge", "Job slots.",
 	    segment_capacity(ctx->seg));

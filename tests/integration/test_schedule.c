@@ -1,13 +1,16 @@
 /*
- * test_schedule — failure reasons against the real binary (HTTP
- * INTERFACE in jobqd(8)).
+ * test_schedule — failure reasons and retry backoff against the real
+ * binary (HTTP INTERFACE in jobqd(8), retry_delay in jobqd.conf(5)).
  *
  * The handler is a script whose payload says what the attempt does:
  * "exit" exits 3; "wait" writes its pid to DIR/pid-ID and execs a long
- * sleep (the test kills it, or its worker, or job_timeout does).  No
- * assertion depends on timing: every wait is a bounded poll.
+ * sleep (the test kills it, or its worker, or job_timeout does).  Every
+ * attempt appends its start time (ns) to DIR/times-ID.  No assertion
+ * depends on timing beyond "at least the base delay": every wait is a
+ * bounded poll.
  */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -121,13 +124,16 @@ static pid_t read_pid(const struct daemon *d, const char *name)
 	return -1;
 }
 
-/* Prepare d, write DIR/job.sh (see the top) and start d with one worker
- * and the extra words opts (NULL-terminated, at most 8). */
+/* start's arguments, for restart (each test runs in a process of its own) */
+static char handler[300], jkey[300];
+static const char *extra[24];
+
+/* Prepare d, write DIR/job.sh (see the top) and start d with one worker,
+ * a journal in DIR and the extra words opts (NULL-terminated, at most 8). */
 static void start(struct daemon *d, const char *const *opts)
 {
-	char path[256], script[1024], handler[300];
-	const char *extra[24] = { "-o", "workers=1", "-o", handler };
-	int n = 4;
+	char path[256], script[1024];
+	int n = 0;
 
 	ck_assert_int_eq(daemon_prepare(d), 0);
 	snprintf(path, sizeof(path), "%s/job.sh", d->dir);
@@ -138,6 +144,13 @@ static void start(struct daemon *d, const char *const *opts)
 	    d->dir, d->dir);
 	write_file(path, script);
 	snprintf(handler, sizeof(handler), "handler=exec %s", path);
+	snprintf(jkey, sizeof(jkey), "journal=%s/journal", d->dir);
+	extra[n++] = "-o";
+	extra[n++] = "workers=1";
+	extra[n++] = "-o";
+	extra[n++] = handler;
+	extra[n++] = "-o";
+	extra[n++] = jkey;
 	for (; *opts != NULL; opts++)
 		extra[n++] = *opts;
 	extra[n] = NULL;
@@ -162,8 +175,7 @@ static void expect_failed(const struct daemon *d, const char *id, const char *re
  * null while a job is not failed. */
 START_TEST(test_reasons)
 {
-	const char *opts[] = { "-o", "max_attempts=1", "-o", "job_timeout=2",
-	    NULL };
+	const char *opts[] = { "-o", "max_attempts=1", "-o", "job_timeout=2", NULL };
 	struct daemon d;
 	char id[17], body[2048], name[32];
 	pid_t pid;
@@ -199,6 +211,128 @@ START_TEST(test_reasons)
 }
 END_TEST
 
+/* The pid of the master's child whose comm is name, or -1 (as in
+ * test_queue_api.c). */
+static pid_t child_named(pid_t parent, const char *name)
+{
+	DIR *dir = opendir("/proc");
+	struct dirent *e;
+	pid_t found = -1;
+
+	while (dir != NULL && (e = readdir(dir)) != NULL && found == -1) {
+		char path[300], buf[512], comm[64];
+		long ppid;
+		FILE *fp;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		if ((fp = fopen(path, "r")) == NULL)
+			continue;
+		if (fgets(buf, sizeof(buf), fp) != NULL) {
+			char *l = strchr(buf, '('), *r = strrchr(buf, ')');
+
+			if (l && r && sscanf(r + 2, "%*c %ld", &ppid) == 1) {
+				snprintf(comm, sizeof(comm), "%.*s", (int)(r - l - 1), l + 1);
+				if (ppid == parent && strcmp(comm, name) == 0)
+					found = (pid_t)atol(e->d_name);
+			}
+		}
+		fclose(fp);
+	}
+	if (dir != NULL)
+		closedir(dir);
+	return found;
+}
+
+/* The value of "key": in a job's JSON (a string up to the next quote). */
+static void json_str(const char *body, const char *key, char *out, size_t n)
+{
+	char want[64];
+	const char *p;
+
+	snprintf(want, sizeof(want), "\"%s\":\"", key);
+	p = strstr(body, want);
+	ck_assert_msg(p != NULL, "no %s in %s", key, body);
+	p += strlen(want);
+	snprintf(out, n, "%.*s", (int)strcspn(p, "\""), p);
+}
+
+/* Backoff: an attempt that exits non-zero runs again after at least
+ * retry_delay, then at least twice that (its own timestamps), and fails
+ * with reason "exit" after max_attempts. */
+START_TEST(test_backoff_gaps)
+{
+	const char *opts[] = { "-o", "max_attempts=3", "-o", "retry_delay=1", NULL };
+	const int64_t s = 1000000000;
+	struct daemon d;
+	char id[17], body[2048], path[256];
+	long long t[4];
+	int n = 0;
+	FILE *fp;
+
+	start(&d, opts);
+	ck_assert_int_eq(post(d.port, "/payload", "exit", id, body, sizeof(body)), 202);
+	expect_failed(&d, id, "exit", "3");
+	ck_assert_int_eq(get_job(d.port, id, body, sizeof(body)), 200);
+	ck_assert_msg(strstr(body, "\"attempts\":3") != NULL, "%s", body);
+	snprintf(path, sizeof(path), "%s/times-%s", d.dir, id);
+	ck_assert_ptr_nonnull(fp = fopen(path, "r"));
+	while (n < 4 && fscanf(fp, "%lld", &t[n]) == 1)
+		n++;
+	fclose(fp);
+	ck_assert_int_eq(n, 3);
+	ck_assert_msg(t[1] - t[0] >= 1 * s, "gap 1: %lld ns", t[1] - t[0]);
+	ck_assert_msg(t[2] - t[1] >= 2 * s, "gap 2: %lld ns", t[2] - t[1]);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+	daemon_cleanup(&d);
+}
+END_TEST
+
+/* While it waits the job is "scheduled" with its run_at, listed by
+ * state=scheduled; it keeps both across a dispatcher kill -9 and a
+ * master kill -9 and restart (journal on). */
+START_TEST(test_scheduled_survives)
+{
+	const char *opts[] = { "-o", "max_attempts=2", "-o", "retry_delay=3600",
+	    "-o", "queue=8", NULL };
+	struct daemon d;
+	char id[17], body[4096], run_at[64], again[64], want[64];
+	pid_t disp = -1;
+
+	start(&d, opts);
+	ck_assert_int_eq(post(d.port, "/payload", "exit", id, body, sizeof(body)), 202);
+	ck_assert_msg(job_wait(d.port, id, "scheduled", body, sizeof(body)), "%s", body);
+	json_str(body, "run_at", run_at, sizeof(run_at));
+	ck_assert_msg(strstr(body, "\"attempts\":1,") != NULL, "%s", body);
+	ck_assert_int_eq(http(d.port, "GET", "/jobs?state=scheduled", NULL, body, sizeof(body)), 200);
+	snprintf(want, sizeof(want), "{\"id\":\"%s\"", id);
+	ck_assert_msg(strstr(body, want) != NULL, "%s", body);
+
+	for (int i = 0; i < WAIT_S * 20 && (disp = child_named(d.pid, "dispatcher")) <= 0; i++)
+		nap_ms(50);
+	ck_assert_int_gt(disp, 0);
+	ck_assert_int_eq(kill(disp, SIGKILL), 0);
+	ck_assert(daemon_log_wait(&d, "queue recovered", WAIT_S));
+	ck_assert_int_eq(get_job(d.port, id, body, sizeof(body)), 200);
+	ck_assert_msg(strstr(body, "\"state\":\"scheduled\"") != NULL, "%s", body);
+	json_str(body, "run_at", again, sizeof(again));
+	ck_assert_str_eq(again, run_at);
+
+	daemon_signal(&d, SIGKILL);
+	daemon_wait(&d, WAIT_S);
+	ck_assert_int_eq(daemon_run(&d, extra), 0);
+	ck_assert(daemon_log_wait(&d, "recovered shared memory", WAIT_S));
+	ck_assert_int_eq(get_job(d.port, id, body, sizeof(body)), 200);
+	ck_assert_msg(strstr(body, "\"state\":\"scheduled\"") != NULL, "%s", body);
+	json_str(body, "run_at", again, sizeof(again));
+	ck_assert_str_eq(again, run_at);
+	daemon_signal(&d, SIGKILL);
+	daemon_wait(&d, WAIT_S);
+	daemon_cleanup(&d);
+}
+END_TEST
+
 static Suite *schedule_suite(void)
 {
 	Suite *s = suite_create("schedule");
@@ -206,6 +340,8 @@ static Suite *schedule_suite(void)
 
 	tcase_set_timeout(tc, 240);
 	tcase_add_test(tc, test_reasons);
+	tcase_add_test(tc, test_backoff_gaps);
+	tcase_add_test(tc, test_scheduled_survives);
 	suite_add_tcase(s, tc);
 	return s;
 }
