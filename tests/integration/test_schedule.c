@@ -333,6 +333,31 @@ START_TEST(test_scheduled_survives)
 }
 END_TEST
 
+/* A new dispatcher rebuilds its timers from the slot table: a job
+ * scheduled when the old one was killed still runs its next attempt. */
+START_TEST(test_scheduled_runs_after_crash)
+{
+	const char *opts[] = { "-o", "max_attempts=2", "-o", "retry_delay=2", NULL };
+	struct daemon d;
+	char id[17], body[2048];
+	pid_t disp = -1;
+
+	start(&d, opts);
+	ck_assert_int_eq(post(d.port, "/payload", "exit", id, body, sizeof(body)), 202);
+	ck_assert_msg(job_wait(d.port, id, "scheduled", body, sizeof(body)) ||
+	    strstr(body, "\"state\":\"failed\"") != NULL, "%s", body);
+	for (int i = 0; i < WAIT_S * 20 && (disp = child_named(d.pid, "dispatcher")) <= 0; i++)
+		nap_ms(50);
+	ck_assert_int_gt(disp, 0);
+	ck_assert_int_eq(kill(disp, SIGKILL), 0);
+	expect_failed(&d, id, "exit", "3");
+	ck_assert_int_eq(get_job(d.port, id, body, sizeof(body)), 200);
+	ck_assert_msg(strstr(body, "\"attempts\":2") != NULL, "%s", body);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+	daemon_cleanup(&d);
+}
+END_TEST
+
 static Suite *schedule_suite(void)
 {
 	Suite *s = suite_create("schedule");
@@ -342,6 +367,7 @@ static Suite *schedule_suite(void)
 	tcase_add_test(tc, test_reasons);
 	tcase_add_test(tc, test_backoff_gaps);
 	tcase_add_test(tc, test_scheduled_survives);
+	tcase_add_test(tc, test_scheduled_runs_after_crash);
 	suite_add_tcase(s, tc);
 	return s;
 }
