@@ -468,6 +468,9 @@ static uint32_t batch_size(struct dispatcher *d)
 {
 	unsigned workers = d->cfg.workers, idle = pool_count(d->pool, POOL_IDLE);
 	uint32_t queued = atomic_load_explicit(&d->h->queued, memory_order_relaxed), n;
+	uint32_t waiting = timers_count(d->timers);	/* counted queued, not ready */
+
+	queued = queued > waiting ? queued - waiting : 0;
 
 	if (d->run_ns < SHORT_JOB_NS)
 		workers = idle < d->ncpu ? idle : d->ncpu;
