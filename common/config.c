@@ -62,6 +62,8 @@ parse_##field(struct config *c, const char *v, char *why, size_t n)	\
 	X(handler,		"sleep 500",	1, handler)		\
 	X(job_timeout,		"0",		1, job_timeout)		\
 	X(max_attempts,		"3",		1, max_attempts)	\
+	X(retry_delay,		"1",		1, retry_delay)		\
+	X(retry_delay_max,	"300",		1, retry_delay_max)	\
 	X(drain_timeout,	"30",		1, drain_timeout)	\
 	X(shm_name,		"",		0, shm_name)		\
 	X(node,			"0",		0, node)		\
@@ -116,6 +118,8 @@ UINT_KEY(queue, 1, CONFIG_QUEUE_MAX)
 UINT_KEY(max_output, 0, CONFIG_OUTPUT_MAX)
 UINT_KEY(job_timeout, 0, 86400)
 UINT_KEY(max_attempts, 1, 1000)
+UINT_KEY(retry_delay, 0, 86400)
+UINT_KEY(retry_delay_max, 0, 86400)
 UINT_KEY(drain_timeout, 0, 86400)
 UINT_KEY(node, 0, CONFIG_NODE_MAX)
 UINT_KEY(max_connections, 1, 1000000)

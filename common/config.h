@@ -67,6 +67,8 @@ struct config {
 	char handler_words[CONFIG_HANDLER_MAX];
 	unsigned job_timeout;		/* seconds, 0 = none */
 	unsigned max_attempts;		/* 1 .. 1000 */
+	unsigned retry_delay;		/* seconds after a first failed attempt, 0 = none */
+	unsigned retry_delay_max;	/* seconds, the doubling's cap */
 	unsigned drain_timeout;		/* seconds */
 	char shm_name[256];		/* "" until config_finish: "/jobqd-PORT" */
 	unsigned node;			/* 0 .. CONFIG_NODE_MAX, in every job id */

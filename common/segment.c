@@ -528,7 +528,7 @@ static long pop_valid(struct segment *s, struct ring *r, uint32_t bit, unsigned 
 		st = atomic_load_explicit(&sl->state, memory_order_acquire);
 		if ((had & bit || r == &s->free) && st < 32 && (mask >> st & 1))
 			return i;
-		if (st <= SLOT_CANCELED)
+		if (st <= SLOT_SCHEDULED)
 			continue;	/* stale: a retried or taken slot */
 		note_bad(s, "%s ring entry: slot %" PRIu32 " is in state %" PRIu32,
 		    what, i, st);
@@ -572,6 +572,7 @@ uint64_t segment_assign(struct segment *s, uint32_t i, uint32_t len)
 	sl->worker_pid = 0;
 	sl->exit_status = 0;
 	sl->output_len = 0;
+	sl->reason = SLOT_REASON_NONE;
 	return sl->id;
 }
 
@@ -651,6 +652,7 @@ int segment_restore(struct segment *s, uint64_t id, const void *payload, uint32_
 	sl->exit_status = 0;
 	sl->output_len = 0;
 	sl->idem_key = 0;
+	sl->reason = SLOT_REASON_NONE;
 	atomic_store(&sl->state, SLOT_QUEUED);
 	segment_seq_above(s, id);
 	return 0;
@@ -828,7 +830,8 @@ int segment_run(struct segment *s, uint32_t i, pid_t worker)
 	return 0;
 }
 
-int segment_requeue(struct segment *s, uint32_t i, int charged)
+/* RUNNING slot i waits again, in state to (QUEUED or SCHEDULED). */
+static int unrun(struct segment *s, uint32_t i, int charged, uint32_t to)
 {
 	struct slot *sl = segment_slot(s, i);
 
@@ -838,11 +841,29 @@ int segment_requeue(struct segment *s, uint32_t i, int charged)
 		atomic_fetch_add_explicit(&s->h->retried, 1, memory_order_relaxed);
 	else
 		sl->attempts--;
-	if (transition(sl, SLOT_RUNNING, SLOT_QUEUED) == -1)
+	if (transition(sl, SLOT_RUNNING, to) == -1)
 		return -1;
 	atomic_fetch_sub_explicit(&s->h->running, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->h->queued, 1, memory_order_relaxed);
 	return 0;
+}
+
+int segment_requeue(struct segment *s, uint32_t i, int charged)
+{
+	return unrun(s, i, charged, SLOT_QUEUED);
+}
+
+int segment_schedule(struct segment *s, uint32_t i, int64_t run_at)
+{
+	if (atomic_load_explicit(&segment_slot(s, i)->state, memory_order_relaxed) != SLOT_RUNNING)
+		return -1;
+	segment_slot(s, i)->run_at = run_at;
+	return unrun(s, i, 1, SLOT_SCHEDULED);
+}
+
+int segment_due(struct segment *s, uint32_t i)
+{
+	return transition(segment_slot(s, i), SLOT_SCHEDULED, SLOT_QUEUED);
 }
 
 /* Add the latency of one finished job to a histogram and its sum. */
@@ -911,6 +932,7 @@ int segment_retry(struct segment *s, uint32_t i)
 	sl->t_started = sl->t_finished = 0;
 	sl->worker_pid = 0;
 	sl->exit_status = 0;
+	sl->reason = SLOT_REASON_NONE;
 	atomic_store_explicit(&sl->state, SLOT_QUEUED, memory_order_release);
 	atomic_fetch_add_explicit(&s->h->queued, 1, memory_order_relaxed);
 	/* A canceled slot the dispatcher has not popped yet: its ready
@@ -999,7 +1021,7 @@ void segment_census(const struct segment *s, int exact, struct seg_census *c)
 		for (uint32_t i = 0; i < s->g.capacity; i++) {
 			uint32_t st = atomic_load(&segment_slot(s, i)->state);
 
-			c->queued += st == SLOT_QUEUED;
+			c->queued += st == SLOT_QUEUED || st == SLOT_SCHEDULED;
 			c->running += st == SLOT_RUNNING;
 		}
 	} else {
@@ -1044,12 +1066,16 @@ int segment_recover(struct segment *s, int keep_filling, struct seg_recovery *r)
 		switch (atomic_load(&sl->state)) {
 		case SLOT_RUNNING:
 			atomic_store(&sl->state, SLOT_QUEUED);
+			sl->reason = SLOT_REASON_LOST;	/* its attempt's, if its last */
 			r->orphaned++;
 			order[n++] = i;
 			break;
 		case SLOT_QUEUED:
 			r->requeued++;
 			order[n++] = i;
+			break;
+		case SLOT_SCHEDULED:	/* waits on: the dispatcher finds it */
+			r->scheduled++;
 			break;
 		case SLOT_FILLING:
 			if (keep_filling) {
@@ -1061,7 +1087,7 @@ int segment_recover(struct segment *s, int keep_filling, struct seg_recovery *r)
 			r->dropped++;
 			/* fall through */
 		default:	/* FREE, DONE, FAILED, CANCELED, or garbage: reusable */
-			if (atomic_load(&sl->state) > SLOT_CANCELED)
+			if (atomic_load(&sl->state) > SLOT_SCHEDULED)
 				atomic_store(&sl->state, SLOT_FREE);
 			ring_push(&s->free, i);
 			r->freed++;
@@ -1075,7 +1101,7 @@ int segment_recover(struct segment *s, int keep_filling, struct seg_recovery *r)
 		ring_push(&s->ready, order[k]);
 	}
 	free(order);
-	atomic_store(&s->h->queued, n);
+	atomic_store(&s->h->queued, n + r->scheduled);
 	atomic_store(&s->h->running, 0);
 	atomic_store(&s->h->dispatcher_sleeping, 0);
 	for (uint32_t i = 0; i < SEG_SCORE_COUNT; i++) {

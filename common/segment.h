@@ -45,7 +45,7 @@
 #include "common/ring.h"
 
 #define SEG_MAGIC	0x6a6f627164534547ULL	/* "jobqdSEG" */
-#define SEG_VERSION	3
+#define SEG_VERSION	4
 #define SEG_SCORE_COUNT	2048	/* scoreboard entries: two worker generations */
 #define SEG_HIST_BUCKETS 20	/* latency histogram buckets incl. +Inf */
 #define JOBID_SLOT_BITS	20	/* capacity <= 2^20 */
@@ -61,7 +61,20 @@ enum slot_state {
 	SLOT_DONE,
 	SLOT_FAILED,
 	SLOT_CANCELED,		/* by the master while QUEUED; finished, reusable */
-	/* room for SLOT_SCHEDULED */
+	SLOT_SCHEDULED,		/* waits for run_at (a retry's backoff), then QUEUED */
+};
+
+/* Why the last failed attempt failed (struct slot's reason); NONE until
+ * one has.  EXIT: the handler's status was an exit code; SIGNAL: a status
+ * above 128 (128 + a signal the program got, not from us); TIMEOUT: we
+ * killed it for job_timeout; LOST: its worker or the dispatcher died
+ * under it, or there is no known result (status -1). */
+enum slot_reason {
+	SLOT_REASON_NONE = 0,
+	SLOT_REASON_EXIT,
+	SLOT_REASON_SIGNAL,
+	SLOT_REASON_TIMEOUT,
+	SLOT_REASON_LOST,
 };
 
 /* struct slot's rings bits; each ring holds at most one entry per slot.
@@ -87,6 +100,8 @@ struct slot {
 	int32_t worker_pid;		/* of the last attempt */
 	int32_t exit_status;		/* of the last attempt: exit code, 128+signal */
 	uint32_t payload_len;
+	uint32_t reason;		/* enum slot_reason, of the last failed attempt */
+	int64_t run_at;			/* SCHEDULED: CLOCK_REALTIME ns it is due */
 	_Atomic uint32_t rings;		/* SLOT_ON_READY ... */
 	/* output: the worker's, of the last attempt (0 while it runs); the
 	 * bytes follow the payload area (segment_output) */
@@ -96,7 +111,7 @@ struct slot {
 	uint32_t idem_spare;
 	uint64_t idem_key;
 	uint64_t idem_body;
-	unsigned char payload[];	/* max_payload bytes, then max_output */
+	_Alignas(8) unsigned char payload[];	/* max_payload bytes, then max_output */
 };
 
 enum score_state {
@@ -292,14 +307,21 @@ const char *segment_bad_once(struct segment *s);
  *   segment_requeue  RUNNING -> QUEUED.  charged: the attempt failed
  *                    (counted as retried); else it never ran or was cut
  *                    short by us: attempts - 1
+ *   segment_schedule RUNNING -> SCHEDULED until run_at (CLOCK_REALTIME
+ *                    ns): a failed attempt (counted as retried) that
+ *                    waits for its backoff
+ *   segment_due      SCHEDULED -> QUEUED: its run_at came
  *   segment_finish   RUNNING or QUEUED -> DONE or FAILED: the completed or
  *                    failed counter, the latency histograms (when it
  *                    started), then the free ring; -1 also when the free
  *                    ring is full (only a rewritten ring can be: the state
  *                    is then changed, the slot lost to the queue)
+ * The queued gauge counts SCHEDULED slots too: jobs waiting to run.
  */
 int segment_run(struct segment *s, uint32_t i, pid_t worker);
 int segment_requeue(struct segment *s, uint32_t i, int charged);
+int segment_schedule(struct segment *s, uint32_t i, int64_t run_at);
+int segment_due(struct segment *s, uint32_t i);
 int segment_finish(struct segment *s, uint32_t i, enum slot_state to);
 
 /*
@@ -333,6 +355,7 @@ void segment_census(const struct segment *s, int exact, struct seg_census *c);
 struct seg_recovery {
 	uint32_t requeued;	/* QUEUED jobs put back on the ready ring */
 	uint32_t orphaned;	/* RUNNING jobs requeued (their attempt counted) */
+	uint32_t scheduled;	/* SCHEDULED jobs kept (the dispatcher's timers) */
 	uint32_t freed;		/* slots put on the free ring */
 	uint32_t kept;		/* FILLING slots left to the master */
 	uint32_t dropped;	/* FILLING slots freed (partial uploads) */

@@ -47,8 +47,8 @@ static int reconcile_one(void *arg, uint64_t id, int64_t run_at, const void *pay
 	struct slot *sl = segment_slot(r->seg, jobid_slot(id));
 	uint32_t st = atomic_load(&sl->state);
 
-	(void)run_at;	/* no scheduled jobs yet: every job runs now */
-	if (sl->id == id && (st == SLOT_QUEUED || st == SLOT_RUNNING))
+	(void)run_at;	/* no delayed jobs yet: every job runs now */
+	if (sl->id == id && (st == SLOT_QUEUED || st == SLOT_RUNNING || st == SLOT_SCHEDULED))
 		return 0;
 	if (sl->id != 0 && st != SLOT_FREE) {
 		if (journal_append_end(r->j, id, sl->id != id ? JOURNAL_DONE :

@@ -23,6 +23,12 @@
 static const char *const state_names[] = {
 	[SLOT_QUEUED] = "queued", [SLOT_RUNNING] = "running",
 	[SLOT_DONE] = "done", [SLOT_FAILED] = "failed", [SLOT_CANCELED] = "canceled",
+	[SLOT_SCHEDULED] = "scheduled",
+};
+
+static const char *const reason_names[] = {
+	[SLOT_REASON_EXIT] = "exit", [SLOT_REASON_SIGNAL] = "signal",
+	[SLOT_REASON_TIMEOUT] = "timeout", [SLOT_REASON_LOST] = "lost",
 };
 
 /* Does path[0..len) equal the C string s? */
@@ -165,18 +171,23 @@ static int json_job(struct obuf *b, const struct slot *sl, uint64_t id, uint32_t
 	memcpy(&copy, sl, sizeof copy);	/* header fields only */
 	atomic_thread_fence(memory_order_acquire);
 	if (sl->id != id || atomic_load(&sl->state) != st ||
-	    st < SLOT_QUEUED || st > SLOT_CANCELED)
+	    st < SLOT_QUEUED || st > SLOT_SCHEDULED)
 		return -1;
 	jobid_format(id, hex);
 	obuf_printf(b, "{\"id\":\"%s\",\"state\":\"%s\",\"attempts\":%" PRIu32,
 	    hex, state_names[st], copy.attempts);
 	json_time(b, "queued_at", copy.t_queued);
+	json_time(b, "run_at", st == SLOT_SCHEDULED ? copy.run_at : 0);
 	json_time(b, "started_at", st == SLOT_QUEUED && copy.attempts == 0 ? 0 : copy.t_started);
 	json_time(b, "finished_at", ended || st == SLOT_CANCELED ? copy.t_finished : 0);
 	if (ended)
 		obuf_printf(b, ",\"exit_status\":%" PRId32, copy.exit_status);
 	else
 		obuf_str(b, ",\"exit_status\":null");
+	if (st == SLOT_FAILED && copy.reason > SLOT_REASON_NONE && copy.reason <= SLOT_REASON_LOST)
+		obuf_printf(b, ",\"reason\":\"%s\"", reason_names[copy.reason]);
+	else
+		obuf_str(b, ",\"reason\":null");
 	if (copy.worker_pid > 0)
 		obuf_printf(b, ",\"worker_pid\":%" PRId32, copy.worker_pid);
 	else
@@ -245,7 +256,7 @@ static void conflict(struct reply *rep, const char *msg, uint32_t st)
 {
 	reply_start(rep, 409, "application/json");
 	obuf_printf(rep->body, "{\"error\":\"%s\",\"state\":\"%s\"}\n", msg,
-	    st <= SLOT_CANCELED && state_names[st] ? state_names[st] : "unknown");
+	    st <= SLOT_SCHEDULED && state_names[st] ? state_names[st] : "unknown");
 }
 
 /* GET, HEAD or DELETE /jobs/{id}. */
@@ -329,12 +340,11 @@ static int list_query(const char *q, size_t len, uint32_t *st, uint32_t *limit)
 		if (n > 6 && memcmp(q, "state=", 6) == 0) {
 			uint32_t k;
 
-			for (k = SLOT_QUEUED; k <= SLOT_CANCELED; k++)
+			for (k = SLOT_QUEUED; k <= SLOT_SCHEDULED; k++)
 				if (strlen(state_names[k]) == n - 6 &&
 				    memcmp(q + 6, state_names[k], n - 6) == 0)
 					break;
-			/* no job is scheduled yet (no delays): an empty list */
-			if (k > SLOT_CANCELED && (n - 6 != 9 || memcmp(q + 6, "scheduled", 9) != 0))
+			if (k > SLOT_SCHEDULED)
 				return -1;
 			*st = k;
 			have_state = 1;
@@ -380,7 +390,7 @@ static void answer_list(const struct routes_ctx *ctx, const struct http_request 
 	}
 	reply_start(rep, 200, "application/json");
 	obuf_str(rep->body, "{\"jobs\":[");
-	n = st <= SLOT_CANCELED ? segment_list(ctx->seg, st, ids, limit) : 0;
+	n = segment_list(ctx->seg, st, ids, limit);
 	for (uint32_t k = 0; k < n; k++) {
 		struct slot *sl = segment_slot(ctx->seg, jobid_slot(ids[k]));
 		size_t mark = rep->body->len;
@@ -547,7 +557,7 @@ static void answer_metrics(const struct routes_ctx *ctx, struct reply *rep)
 	for (int st = SCORE_STARTING; st <= SCORE_EXITING; st++)
 		obuf_printf(b, "jobqd_workers{state=\"%s\"} %u\n", score_names[st],
 		    w.workers[st]);
-	metric(b, "jobqd_queue_depth", "gauge", "Jobs queued, not yet running.",
+	metric(b, "jobqd_queue_depth", "gauge", "Jobs queued or scheduled, not yet running.",
 	    atomic_load(&h->queued));
 	metric(b, "jobqd_queue_capacity", "gauge", "Job slots.",
 	    segment_capacity(ctx->seg));

@@ -11,18 +11,23 @@
  *   3. deaths are handled after the idle pipe is drained, so a worker's
  *      last result counts before its death is judged
  *   4. timeouts kill, missing workers are spawned (throttled)
- *   5. jobs go FIFO to idle workers, a batch each (batch_size): the retry
- *      list first, then the ready ring
+ *   5. scheduled jobs that are due join the retry list; jobs go FIFO to
+ *      idle workers, a batch each (batch_size): the retry list first,
+ *      then the ready ring
  *   6. poll() on the idle pipe, the doorbell, the control pipe and the
  *      self-pipe, until the nearest deadline or respawn time, at most
  *      BEAT_MS: each round stores a heartbeat for /healthz
  *
- * Every slot state change goes through segment_run, segment_requeue or
- * segment_finish, which keep the gauges.
+ * Every slot state change goes through segment_run, segment_requeue,
+ * segment_schedule, segment_due or segment_finish, which keep the gauges.
  *
- * Slot results.  Status 0 is DONE.  Anything else is a failed attempt: the
- * slot is QUEUED again on the retry list (served before the ready ring)
- * while attempts < max_attempts, else FAILED.  A worker death is a failed
+ * Slot results.  Status 0 is DONE.  Anything else is a failed attempt
+ * (its enum slot_reason in the slot: a handler's status above 128 is a
+ * signal, as a shell reads it; a death is LOST, or TIMEOUT when we killed
+ * it for job_timeout): while attempts < max_attempts the slot waits
+ * SCHEDULED for its backoff (timers_backoff of retry_delay, in a heap of
+ * due times rebuilt from the slot table when we start), then is QUEUED
+ * again on the retry list (served before the ready ring); else FAILED.  A worker death is a failed
  * attempt with exit_status 128 + signal (137 for a timeout or SIGKILL) or
  * the exit code.  A slot popped from the ready ring with attempts already
  * at max_attempts (its run was orphaned by a dispatcher crash and counted
@@ -79,6 +84,7 @@
 #include "worker/dispatcher.h"
 #include "worker/handler.h"
 #include "worker/pool.h"
+#include "worker/timers.h"
 
 #define IDLE_BATCH	(2 * PROTO_BATCH)	/* idle messages per read */
 #define SHORT_JOB_NS	1000000		/* batch by idle workers below this run time */
@@ -100,6 +106,8 @@ struct dispatcher {
 	unsigned pending_deaths;	/* new workers dead before announcing */
 	uint32_t *retry;		/* FIFO of slot indices, cap entries */
 	uint32_t retry_head, retry_n;
+	struct timers *timers;		/* SCHEDULED slots by run_at */
+	uint64_t rnd;			/* xorshift state for the jitter */
 	int doorbell_fd, ctl_fd, sig_r;
 	int draining;			/* CTL_DRAIN: close once empty */
 	int closing;			/* no more work: retire all, exit when gone */
@@ -189,16 +197,41 @@ static void requeue(struct dispatcher *d, uint32_t i, int charged)
 	retry_push(d, i, !charged);
 }
 
-/* A RUNNING slot's attempt failed: requeue it ahead of new work, or FAILED. */
-static void fail_attempt(struct dispatcher *d, uint32_t i, struct slot *sl)
+/* A random 32-bit number (xorshift64*: the jitter needs no more). */
+static uint32_t rnd32(struct dispatcher *d)
+{
+	d->rnd ^= d->rnd >> 12;
+	d->rnd ^= d->rnd << 25;
+	d->rnd ^= d->rnd >> 27;
+	return (uint32_t)((d->rnd * 2685821657736338717ULL) >> 32);
+}
+
+/* A RUNNING slot's attempt failed (enum slot_reason why): SCHEDULED for
+ * its backoff (or at once QUEUED, ahead of new work, when retry_delay is
+ * 0), or FAILED. */
+static void fail_attempt(struct dispatcher *d, uint32_t i, struct slot *sl, uint32_t why)
 {
 	char id[JOBID_STRLEN + 1];
 
+	sl->reason = why;
 	jobid_format(sl->id, id);
 	if (sl->attempts < d->cfg.max_attempts) {
-		log_info("job %s: attempt %" PRIu32 " failed with status %" PRId32 ", requeued",
-		    id, sl->attempts, sl->exit_status);
-		requeue(d, i, 1);
+		int64_t wait = d->cfg.retry_delay == 0 ? 0 :
+		    timers_backoff((int64_t)d->cfg.retry_delay * 1000000000,
+		    (int64_t)d->cfg.retry_delay_max * 1000000000, sl->attempts, rnd32(d));
+
+		if (wait == 0) {
+			log_info("job %s: attempt %" PRIu32 " failed with status %" PRId32
+			    ", requeued", id, sl->attempts, sl->exit_status);
+			requeue(d, i, 1);
+			return;
+		}
+		log_info("job %s: attempt %" PRIu32 " failed with status %" PRId32
+		    ", scheduled in %" PRId64 " ms", id, sl->attempts, sl->exit_status,
+		    wait / 1000000);
+		if (segment_schedule(d->seg, i, clock_wall_ns() + wait) == -1 ||
+		    timers_push(d->timers, i, sl->run_at) == -1)
+			fatalx("slot %" PRIu32 ": cannot schedule", i);
 		return;
 	}
 	log_warnx("job %s failed after %" PRIu32 " attempts (status %" PRId32 ")",
@@ -230,7 +263,8 @@ static void record(struct dispatcher *d, uint32_t i, uint64_t job_id, int32_t st
 	if (status == 0)
 		finish(d, i, SLOT_DONE);
 	else
-		fail_attempt(d, i, sl);
+		fail_attempt(d, i, sl, status < 0 ? SLOT_REASON_LOST :
+		    status > 128 ? SLOT_REASON_SIGNAL : SLOT_REASON_EXIT);
 }
 
 /* A pending reload's first worker announced itself: the new generation
@@ -309,6 +343,16 @@ static void read_idle(struct dispatcher *d)
 	}
 }
 
+/* Scheduled slots whose run_at came: QUEUED, first in line. */
+static void due(struct dispatcher *d)
+{
+	int64_t now = clock_wall_ns(), i;
+
+	while ((i = timers_pop(d->timers, now)) >= 0)
+		if (segment_due(d->seg, (uint32_t)i) == 0)
+			retry_push(d, (uint32_t)i, 1);
+}
+
 /* What a death means for the jobs of its batch: the finished ones are
  * recorded from their slots, the running one fails its attempt (unless we
  * cut it short while stopping), the rest go back first in line, not
@@ -339,7 +383,8 @@ static void death_jobs(struct dispatcher *d, const struct pool_death *x, int32_t
 		}
 		sl->t_finished = clock_wall_ns();
 		sl->exit_status = status;
-		fail_attempt(d, x->job[k].slot, sl);
+		fail_attempt(d, x->job[k].slot, sl,
+		    x->timed_out ? SLOT_REASON_TIMEOUT : SLOT_REASON_LOST);
 	}
 }
 
@@ -423,6 +468,9 @@ static uint32_t batch_size(struct dispatcher *d)
 {
 	unsigned workers = d->cfg.workers, idle = pool_count(d->pool, POOL_IDLE);
 	uint32_t queued = atomic_load_explicit(&d->h->queued, memory_order_relaxed), n;
+	uint32_t waiting = timers_count(d->timers);	/* counted queued, not ready */
+
+	queued = queued > waiting ? queued - waiting : 0;
 
 	if (d->run_ns < SHORT_JOB_NS)
 		workers = idle < d->ncpu ? idle : d->ncpu;
@@ -464,6 +512,7 @@ static void assign(struct dispatcher *d)
 				log_warnx("job %s failed: %" PRIu32 " attempts already made",
 				    id, sl->attempts);
 				sl->exit_status = -1;
+				sl->reason = SLOT_REASON_LOST;
 				sl->t_finished = clock_wall_ns();
 				finish(d, (uint32_t)j, SLOT_FAILED);
 				continue;
@@ -525,6 +574,7 @@ static _Noreturn void finish_exit(struct dispatcher *d, int code)
 {
 	pool_destroy(d->pool);
 	free(d->retry);
+	timers_free(d->timers);
 	free(d);
 	exit(code);
 }
@@ -675,6 +725,12 @@ static void wait_events(struct dispatcher *d)
 
 	if (timeout < 0 || timeout > BEAT_MS)
 		timeout = BEAT_MS;
+	if (timers_count(d->timers) > 0) {
+		int64_t left = timers_next(d->timers) - clock_wall_ns();
+
+		if (left < (int64_t)timeout * 1000000)
+			timeout = left > 0 ? (int)((left + 999999) / 1000000) : 0;
+	}
 	if (!d->closing && d->retry_n == 0 && pool_count(d->pool, POOL_IDLE) > 0) {
 		atomic_store(&d->h->dispatcher_sleeping, 1);
 		atomic_thread_fence(memory_order_seq_cst);
@@ -741,8 +797,17 @@ static struct dispatcher *setup(const struct config *c, struct segment *seg,
 	d->ctl_fd = ctl_fd;
 	if (fd_nonblock(doorbell_fd, 1) == -1)
 		fatal("doorbell");
-	if ((d->retry = calloc(d->cap, sizeof(*d->retry))) == NULL)
+	if ((d->retry = calloc(d->cap, sizeof(*d->retry))) == NULL ||
+	    (d->timers = timers_create(d->cap)) == NULL)
 		fatalx("out of memory");
+	/* the scheduled jobs recovery kept (a dispatcher crash, a restart) */
+	for (uint32_t i = 0; i < d->cap; i++) {
+		struct slot *sl = segment_slot(seg, i);
+
+		if (atomic_load(&sl->state) == SLOT_SCHEDULED)
+			(void)timers_push(d->timers, i, sl->run_at);
+	}
+	d->rnd = ((uint64_t)clock_mono_ns() ^ (uint64_t)getpid() << 32) | 1;
 	if ((d->pool = pool_create(seg, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
 	handler_clean(&d->cfg);		/* no worker of ours runs yet */
@@ -774,6 +839,7 @@ void dispatcher_run(const struct config *c, struct segment *seg, int doorbell_fd
 		read_idle(d);
 		pool_expire(d->pool, clock_mono_ns());
 		spawn(d);
+		due(d);
 		if (!d->closing)
 			assign(d);
 		if (d->draining && !d->closing && d->retry_n == 0 &&

@@ -510,9 +510,11 @@ START_TEST(exec_basics)
 	sl = h_wait_job(&t, three, 5000);
 	ck_assert_uint_eq(atomic_load(&sl->state), SLOT_FAILED);
 	ck_assert_int_eq(sl->exit_status, 3);
+	ck_assert_uint_eq(sl->reason, SLOT_REASON_EXIT);
 	sl = h_wait_job(&t, sig, 5000);
 	ck_assert_uint_eq(atomic_load(&sl->state), SLOT_FAILED);
 	ck_assert_int_eq(sl->exit_status, 128 + SIGTERM);
+	ck_assert_uint_eq(sl->reason, SLOT_REASON_SIGNAL);
 	h_end(&t);
 
 	jobid_format(ok, idstr);
@@ -718,6 +720,7 @@ START_TEST(timeout_kills)
 	ck_assert_uint_eq(atomic_load(&sl->state), SLOT_FAILED);
 	ck_assert_uint_eq(sl->attempts, 2);
 	ck_assert_int_eq(sl->exit_status, 128 + SIGKILL);
+	ck_assert_uint_eq(sl->reason, SLOT_REASON_TIMEOUT);
 	ck_assert_uint_eq(atomic_load(&t.h->retried), 2);
 	h_end(&t);
 	/* The program (exec'd sleep) died with its worker. */
@@ -1556,6 +1559,7 @@ START_TEST(batch_timeout_right_job)
 	ck_assert_uint_eq(atomic_load(&sl->state), SLOT_FAILED);
 	ck_assert_uint_eq(sl->attempts, 2);
 	ck_assert_int_eq(sl->exit_status, 137);
+	ck_assert_uint_eq(sl->reason, SLOT_REASON_TIMEOUT);
 	ck_assert_uint_eq(atomic_load(&segment_slot(t.seg, jobid_slot(a))->state), SLOT_DONE);
 	h_end(&t);
 	jobid_format(id[1], idstr);

@@ -191,7 +191,7 @@ START_TEST(job_states)
 	ck_assert_int_eq(rep.status, 200);
 	ck_assert_ptr_nonnull(strstr(body.p, "\"state\":\"queued\",\"attempts\":0,"));
 	ck_assert_ptr_nonnull(strstr(body.p, "\"started_at\":null,\"finished_at\":null,"
-	    "\"exit_status\":null,\"worker_pid\":null,\"payload_bytes\":3,\"output_bytes\":0}"));
+	    "\"exit_status\":null,\"reason\":null,\"worker_pid\":null,\"payload_bytes\":3,\"output_bytes\":0}"));
 	/* running */
 	sl->attempts = 1;
 	sl->t_started = 1767225600000000000LL;
@@ -200,14 +200,16 @@ START_TEST(job_states)
 	answer(ROUTE_JOB, path, &rep, 0);
 	ck_assert_ptr_nonnull(strstr(body.p, "\"state\":\"running\",\"attempts\":1,"));
 	ck_assert_ptr_nonnull(strstr(body.p, "\"started_at\":\"2026-01-01T00:00:00.000Z\",\"finished_at\":null"));
-	ck_assert_ptr_nonnull(strstr(body.p, "\"exit_status\":null,\"worker_pid\":99"));
+	ck_assert_ptr_nonnull(strstr(body.p, "\"exit_status\":null,\"reason\":null,\"worker_pid\":99"));
 	/* failed */
 	sl->t_finished = 1767225601500000000LL;
 	sl->exit_status = 137;
+	sl->reason = SLOT_REASON_TIMEOUT;
 	atomic_store(&sl->state, SLOT_FAILED);
 	answer(ROUTE_JOB, path, &rep, 0);
 	ck_assert_ptr_nonnull(strstr(body.p, "\"state\":\"failed\""));
-	ck_assert_ptr_nonnull(strstr(body.p, "\"finished_at\":\"2026-01-01T00:00:01.500Z\",\"exit_status\":137"));
+	ck_assert_ptr_nonnull(strstr(body.p, "\"finished_at\":\"2026-01-01T00:00:01.500Z\",\"exit_status\":137,"
+	    "\"reason\":\"timeout\""));
 	/* reused: FILLING hides it (expired), a new id replaces it */
 	atomic_store(&sl->state, SLOT_FILLING);
 	answer(ROUTE_JOB, path, &rep, 0);

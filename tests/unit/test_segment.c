@@ -927,7 +927,7 @@ static const struct {
 	{ "garbage", GARBAGE, SEG_MISMATCH, "bad magic" },
 	{ "too small", TINY, SEG_MISMATCH, "(16 bytes) is not a jobqd segment" },
 	{ "empty object", EMPTY, SEG_CREATED, "" },
-	{ "other version", BAD_VERSION, SEG_MISMATCH, "layout version 4, this jobqd uses 3" },
+	{ "other version", BAD_VERSION, SEG_MISMATCH, "layout version 5, this jobqd uses 4" },
 	{ "other slot size", BAD_SLOT_SIZE, SEG_MISMATCH, "inconsistent layout" },
 	{ "longer file", GROWN, SEG_MISMATCH, "inconsistent layout" },
 	{ "interrupted format", NO_MAGIC, SEG_CREATED, "" },
@@ -1727,6 +1727,62 @@ gauges(struct segment *s, struct gauges *g)
 	}
 }
 
+/* A failed attempt waits SCHEDULED (counted queued, not on the ready
+ * ring, kept by recovery with its run_at), then QUEUED when due. */
+START_TEST(test_transition_schedule)
+{
+	const char *name = seg_name();
+	struct segment *s = seg_create(name, 4, 16);
+	uint64_t a = enqueue_job(s, "a");
+	uint32_t ia = jobid_slot(a);
+	struct slot *sl = segment_slot(s, ia);
+	struct seg_census c;
+	struct seg_recovery r;
+	struct gauges g;
+
+	ck_assert_int_eq(segment_schedule(s, ia, 1234), -1);	/* not running */
+	ck_assert_int_eq(segment_next_ready(s), ia);
+	ck_assert_int_eq(segment_run(s, ia, 7), 0);
+	ck_assert_int_eq(segment_due(s, ia), -1);		/* not scheduled */
+	ck_assert_int_eq(segment_schedule(s, ia, 1234), 0);
+	ck_assert_uint_eq(atomic_load(&sl->state), SLOT_SCHEDULED);
+	ck_assert_int_eq(sl->run_at, 1234);
+	ck_assert_uint_eq(sl->attempts, 1);
+	gauges(s, &g);
+	ck_assert_uint_eq(g.queued, 1);
+	ck_assert_uint_eq(g.running, 0);
+	ck_assert_uint_eq(g.retried, 1);
+	segment_census(s, 1, &c);
+	ck_assert_uint_eq(c.queued, 1);
+	ck_assert_int_eq(segment_run(s, ia, 7), -1);
+	ck_assert_int_eq(segment_schedule(s, ia, 99), -1);
+	ck_assert_int_eq(segment_finish(s, ia, SLOT_FAILED), -1);
+	ck_assert_int_eq(segment_retry(s, ia), -1);
+	ck_assert_ptr_eq(segment_lookup(s, a), sl);
+	/* recovery keeps it, off the ready ring */
+	ck_assert_int_eq(segment_recover(s, 0, &r), 0);
+	ck_assert_uint_eq(r.scheduled, 1);
+	ck_assert_uint_eq(r.requeued + r.orphaned, 0);
+	ck_assert_uint_eq(atomic_load(&sl->state), SLOT_SCHEDULED);
+	ck_assert_int_eq(sl->run_at, 1234);
+	ck_assert_uint_eq(atomic_load(&segment_header(s)->queued), 1);
+	ck_assert_int_eq(segment_next_ready(s), -1);
+	/* due: QUEUED, runs again */
+	ck_assert_int_eq(segment_due(s, ia), 0);
+	ck_assert_int_eq(segment_due(s, ia), -1);
+	ck_assert_uint_eq(atomic_load(&sl->state), SLOT_QUEUED);
+	ck_assert_int_eq(segment_run(s, ia, 7), 0);
+	ck_assert_uint_eq(sl->attempts, 2);
+	ck_assert_int_eq(segment_finish(s, ia, SLOT_DONE), 0);
+	gauges(s, &g);
+	ck_assert_uint_eq(g.queued, 0);
+	ck_assert_uint_eq(g.running, 0);
+	ck_assert_ptr_null(segment_bad_once(s));
+	segment_close(s);
+	segment_unlink(name);
+}
+END_TEST
+
 /* One job through run, a charged retry, an uncharged requeue, done. */
 START_TEST(test_transition_life)
 {
@@ -1867,6 +1923,7 @@ START_TEST(test_cancel)
 	ck_assert_int_eq(segment_recover(s, 0, &r), 0);
 	ck_assert_uint_eq(r.freed, 3);
 	ck_assert_uint_eq(r.orphaned, 1);
+	ck_assert_uint_eq(segment_slot(s, ib)->reason, SLOT_REASON_LOST);
 	ck_assert_uint_eq(atomic_load(&sl->state), SLOT_CANCELED);
 	/* a canceled slot the dispatcher never passed over, recovered */
 	ck_assert_int_eq(segment_next_ready(s), ib);
@@ -2322,6 +2379,7 @@ segment_suite(void)
 	tcase_add_test(tc, test_transition_fail_queued);
 	tcase_add_loop_test(tc, test_transition_wrong_state, SLOT_FREE, SLOT_CANCELED + 1);
 	tcase_add_test(tc, test_cancel);
+	tcase_add_test(tc, test_transition_schedule);
 	tcase_add_test(tc, test_retry_rings);
 	tcase_add_test(tc, test_list);
 	tcase_add_test(tc, test_expired);
