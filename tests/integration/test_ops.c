@@ -141,46 +141,13 @@ static void write_file(const char *path, const char *text, mode_t mode)
 	chmod(path, mode);
 }
 
-/* The pid of the master's child whose comm is name, or -1. */
-static pid_t child_named(pid_t parent, const char *name)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	pid_t found = -1;
-
-	while (d != NULL && (e = readdir(d)) != NULL && found == -1) {
-		char path[300], buf[512], comm[64];
-		long ppid;
-		FILE *fp;
-
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-		if ((fp = fopen(path, "r")) == NULL)
-			continue;
-		if (fgets(buf, sizeof(buf), fp) != NULL) {
-			char *l = strchr(buf, '('), *r = strrchr(buf, ')');
-
-			if (l && r && sscanf(r + 2, "%*c %ld", &ppid) == 1) {
-				snprintf(comm, sizeof(comm), "%.*s", (int)(r - l - 1), l + 1);
-				if (ppid == parent && strcmp(comm, name) == 0)
-					found = (pid_t)atol(e->d_name);
-			}
-		}
-		fclose(fp);
-	}
-	if (d != NULL)
-		closedir(d);
-	return found;
-}
-
-/* child_named, waiting (bounded) for the child to name itself after its
+/* daemon_child_named, waiting (bounded) for the child to name itself after its
  * fork; the pid, or -1 after 20 s. */
 static pid_t wait_child(pid_t parent, const char *name)
 {
 	pid_t pid = -1;
 
-	for (int i = 0; i < 400 && (pid = child_named(parent, name)) <= 0; i++)
+	for (int i = 0; i < 400 && (pid = daemon_child_named(parent, name)) <= 0; i++)
 		usleep(50000);
 	return pid;
 }
@@ -329,7 +296,7 @@ START_TEST(test_sigkill_dispatcher)
 	ck_assert(daemon_log_contains(&d, "killed by signal 9"));
 	ck_assert(daemon_log_contains(&d, "queue recovered"));
 	for (int i = 0; i < 200 && (disp2 <= 0 || disp2 == disp); i++, usleep(100000))
-		disp2 = child_named(d.pid, "dispatcher");
+		disp2 = daemon_child_named(d.pid, "dispatcher");
 	ck_assert_int_gt(disp2, 0);
 	ck_assert_int_ne(disp2, disp);
 	ck_assert_int_eq(daemon_stop(&d), 0);

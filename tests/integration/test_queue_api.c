@@ -306,39 +306,6 @@ START_TEST(test_retry)
 }
 END_TEST
 
-/* The pid of the master's child whose comm is name, or -1. */
-static pid_t child_named(pid_t parent, const char *name)
-{
-	DIR *dir = opendir("/proc");
-	struct dirent *e;
-	pid_t found = -1;
-
-	while (dir != NULL && (e = readdir(dir)) != NULL && found == -1) {
-		char path[300], buf[512], comm[64];
-		long ppid;
-		FILE *fp;
-
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-		if ((fp = fopen(path, "r")) == NULL)
-			continue;
-		if (fgets(buf, sizeof(buf), fp) != NULL) {
-			char *l = strchr(buf, '('), *r = strrchr(buf, ')');
-
-			if (l && r && sscanf(r + 2, "%*c %ld", &ppid) == 1) {
-				snprintf(comm, sizeof(comm), "%.*s", (int)(r - l - 1), l + 1);
-				if (ppid == parent && strcmp(comm, name) == 0)
-					found = (pid_t)atol(e->d_name);
-			}
-		}
-		fclose(fp);
-	}
-	if (dir != NULL)
-		closedir(dir);
-	return found;
-}
-
 /* A canceled job stays canceled through a dispatcher SIGKILL and a
  * master SIGKILL and restart (with the journal), and never runs. */
 START_TEST(test_cancel_survives)
@@ -355,7 +322,7 @@ START_TEST(test_cancel_survives)
 	ck_assert_int_eq(post(d.port, "x", k2), 202);
 	ck_assert_int_eq(job_req(d.port, "DELETE", k1, "", NULL, 0), 200);
 
-	for (int i = 0; i < WAIT_S * 20 && (disp = child_named(d.pid, "dispatcher")) <= 0; i++)
+	for (int i = 0; i < WAIT_S * 20 && (disp = daemon_child_named(d.pid, "dispatcher")) <= 0; i++)
 		nap_ms(50);
 	ck_assert_int_gt(disp, 0);
 	ck_assert_int_eq(kill(disp, SIGKILL), 0);

@@ -211,40 +211,6 @@ START_TEST(test_reasons)
 }
 END_TEST
 
-/* The pid of the master's child whose comm is name, or -1 (as in
- * test_queue_api.c). */
-static pid_t child_named(pid_t parent, const char *name)
-{
-	DIR *dir = opendir("/proc");
-	struct dirent *e;
-	pid_t found = -1;
-
-	while (dir != NULL && (e = readdir(dir)) != NULL && found == -1) {
-		char path[300], buf[512], comm[64];
-		long ppid;
-		FILE *fp;
-
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-		if ((fp = fopen(path, "r")) == NULL)
-			continue;
-		if (fgets(buf, sizeof(buf), fp) != NULL) {
-			char *l = strchr(buf, '('), *r = strrchr(buf, ')');
-
-			if (l && r && sscanf(r + 2, "%*c %ld", &ppid) == 1) {
-				snprintf(comm, sizeof(comm), "%.*s", (int)(r - l - 1), l + 1);
-				if (ppid == parent && strcmp(comm, name) == 0)
-					found = (pid_t)atol(e->d_name);
-			}
-		}
-		fclose(fp);
-	}
-	if (dir != NULL)
-		closedir(dir);
-	return found;
-}
-
 /* The value of "key": in a job's JSON (a string up to the next quote). */
 static void json_str(const char *body, const char *key, char *out, size_t n)
 {
@@ -309,7 +275,7 @@ START_TEST(test_scheduled_survives)
 	snprintf(want, sizeof(want), "{\"id\":\"%s\"", id);
 	ck_assert_msg(strstr(body, want) != NULL, "%s", body);
 
-	for (int i = 0; i < WAIT_S * 20 && (disp = child_named(d.pid, "dispatcher")) <= 0; i++)
+	for (int i = 0; i < WAIT_S * 20 && (disp = daemon_child_named(d.pid, "dispatcher")) <= 0; i++)
 		nap_ms(50);
 	ck_assert_int_gt(disp, 0);
 	ck_assert_int_eq(kill(disp, SIGKILL), 0);
@@ -346,7 +312,7 @@ START_TEST(test_scheduled_runs_after_crash)
 	ck_assert_int_eq(post(d.port, "/payload", "exit", id, body, sizeof(body)), 202);
 	ck_assert_msg(job_wait(d.port, id, "scheduled", body, sizeof(body)) ||
 	    strstr(body, "\"state\":\"failed\"") != NULL, "%s", body);
-	for (int i = 0; i < WAIT_S * 20 && (disp = child_named(d.pid, "dispatcher")) <= 0; i++)
+	for (int i = 0; i < WAIT_S * 20 && (disp = daemon_child_named(d.pid, "dispatcher")) <= 0; i++)
 		nap_ms(50);
 	ck_assert_int_gt(disp, 0);
 	ck_assert_int_eq(kill(disp, SIGKILL), 0);

@@ -114,37 +114,6 @@ static int job_done(int port, const char *id, int secs)
 	return job_is(port, id, "\"state\":\"done\"", secs);
 }
 
-/* The pid of parent's child whose name (comm) is name, or -1. */
-static pid_t child_named(pid_t parent, const char *name)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	pid_t found = -1;
-
-	while (d != NULL && (e = readdir(d)) != NULL && found == -1) {
-		char path[300], buf[512];
-		long ppid;
-		FILE *fp;
-
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-		if ((fp = fopen(path, "r")) == NULL)
-			continue;
-		if (fgets(buf, sizeof(buf), fp) != NULL) {
-			char *l = strchr(buf, '('), *r = strrchr(buf, ')');
-
-			if (l && r && sscanf(r + 2, "%*c %ld", &ppid) == 1 && ppid == parent &&
-			    (size_t)(r - l - 1) == strlen(name) && strncmp(l + 1, name, strlen(name)) == 0)
-				found = (pid_t)atol(e->d_name);
-		}
-		fclose(fp);
-	}
-	if (d != NULL)
-		closedir(d);
-	return found;
-}
-
 /* Wait up to secs for process pid to be stopped (T in /proc/pid/stat). */
 static int stopped(pid_t pid, int secs)
 {
@@ -332,18 +301,18 @@ START_TEST(test_corrupt_live)
 
 	/* every free entry rewritten: the queue seems full with no job in
 	 * it, until the master has the rings rebuilt */
-	disp = child_named(d.pid, "dispatcher");
+	disp = daemon_child_named(d.pid, "dispatcher");
 	rewrite_all(l.freer, cap + 1);
 	ck_assert_int_eq(post(d.port, id), 503);
 	ck_assert(post_accepted(d.port, id, 30));
 	ck_assert(job_done(d.port, id, 10));
 	ck_assert_int_eq(log_count(&d, "restarting the dispatcher to rebuild them"), 1);
-	ck_assert_int_ne(child_named(d.pid, "dispatcher"), disp);
+	ck_assert_int_ne(daemon_child_named(d.pid, "dispatcher"), disp);
 
 	/* ready ring: with the dispatcher stopped, three jobs wait on it;
 	 * the first two entries are rewritten, the third job still runs;
 	 * the other two once the rings are rebuilt */
-	disp = child_named(d.pid, "dispatcher");
+	disp = daemon_child_named(d.pid, "dispatcher");
 	ck_assert_int_gt(disp, 0);
 	ck_assert_int_eq(kill(disp, SIGSTOP), 0);
 	ck_assert(stopped(disp, 10));
@@ -356,7 +325,7 @@ START_TEST(test_corrupt_live)
 	ck_assert(job_done(d.port, ids[0], 30));
 	ck_assert(job_done(d.port, ids[1], 10));
 	ck_assert_int_eq(log_count(&d, "restarting the dispatcher to rebuild them"), 2);
-	disp = child_named(d.pid, "dispatcher");
+	disp = daemon_child_named(d.pid, "dispatcher");
 	ck_assert_int_gt(disp, 0);
 
 	/* a queued job's payload_len rewritten: its attempt fails */
@@ -376,7 +345,7 @@ START_TEST(test_corrupt_live)
 	/* alive and answering; each process said it once */
 	ck_assert_int_eq(http(d.port, "GET", "/healthz", NULL, NULL, 0), 200);
 	ck_assert_int_eq(waitpid(d.pid, &st, WNOHANG), 0);
-	ck_assert_int_eq(child_named(d.pid, "dispatcher"), disp);
+	ck_assert_int_eq(daemon_child_named(d.pid, "dispatcher"), disp);
 	ck_assert_int_eq(log_count(&d, "master: warn: shared memory:"), 1);
 	ck_assert_int_eq(log_count(&d, "dispatcher: warn: shared memory:"), 1);
 	munmap(l.base, l.size);

@@ -2,6 +2,7 @@
  * daemon — run the real jobqd binary for integration tests (see daemon.h).
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -214,4 +215,36 @@ int daemon_log_wait(const struct daemon *d, const char *s, int secs)
 		nap(50);
 	}
 	return 0;
+}
+
+pid_t daemon_child_named(pid_t parent, const char *name)
+{
+	DIR *dir = opendir("/proc");
+	struct dirent *e;
+	pid_t found = -1;
+
+	while (dir != NULL && (e = readdir(dir)) != NULL && found == -1) {
+		char path[300], buf[512], comm[64];
+		long ppid;
+		FILE *fp;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		if ((fp = fopen(path, "r")) == NULL)
+			continue;
+		if (fgets(buf, sizeof(buf), fp) != NULL) {
+			char *l = strchr(buf, '('), *r = strrchr(buf, ')');
+
+			if (l && r && sscanf(r + 2, "%*c %ld", &ppid) == 1) {
+				snprintf(comm, sizeof(comm), "%.*s", (int)(r - l - 1), l + 1);
+				if (ppid == parent && strcmp(comm, name) == 0)
+					found = (pid_t)atol(e->d_name);
+			}
+		}
+		fclose(fp);
+	}
+	if (dir != NULL)
+		closedir(dir);
+	return found;
 }

@@ -45,6 +45,9 @@ void daemon_cleanup(struct daemon *d);
 int daemon_log_contains(const struct daemon *d, const char *s);
 /* Wait up to secs for the log to contain s; 1 if it did. */
 int daemon_log_wait(const struct daemon *d, const char *s, int secs);
+/* The pid of parent's child whose name (comm) is name, or -1 (read from
+ * /proc: the master's dispatcher is "dispatcher"). */
+pid_t daemon_child_named(pid_t parent, const char *name);
 /* Connect to 127.0.0.1:port; the fd or -1. */
 int test_connect(int port);
 
