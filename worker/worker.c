@@ -97,6 +97,9 @@ static void run_one(const struct worker_args *a, struct handler *h, struct score
 		sl->output_len = 0;
 		m->status = handler_run(h, &j);
 		sl->output_len = (uint32_t)j.output_len;
+		/* a failure's kind, for the dispatcher (reported after it) */
+		if (m->status != 0)
+			sl->reason = j.signal != 0 ? SLOT_REASON_SIGNAL : SLOT_REASON_EXIT;
 	}
 	sl->t_finished = clock_wall_ns();
 	sl->exit_status = m->status;

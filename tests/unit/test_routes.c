@@ -131,7 +131,7 @@ START_TEST(errors_and_accepted)
 	ck_assert_int_eq(rep.status, 404);
 	ck_assert_str_eq(rep.ctype, "application/json");
 	ck_assert_uint_eq(obuf_pending(&body), strlen("{\"error\":\"unknown job\"}\n"));
-	routes_accepted(&rep, 0x300002);
+	routes_accepted(&rep, 0x300002, 0);
 	ck_assert_int_eq(rep.status, 202);
 	ck_assert_str_eq(rep.extra, "Location: /jobs/0000000000300002\r\n");
 	obuf_add(&body, "", 1);

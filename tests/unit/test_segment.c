@@ -927,7 +927,7 @@ static const struct {
 	{ "garbage", GARBAGE, SEG_MISMATCH, "bad magic" },
 	{ "too small", TINY, SEG_MISMATCH, "(16 bytes) is not a jobqd segment" },
 	{ "empty object", EMPTY, SEG_CREATED, "" },
-	{ "other version", BAD_VERSION, SEG_MISMATCH, "layout version 5, this jobqd uses 4" },
+	{ "other version", BAD_VERSION, SEG_MISMATCH, "layout version 6, this jobqd uses 5" },
 	{ "other slot size", BAD_SLOT_SIZE, SEG_MISMATCH, "inconsistent layout" },
 	{ "longer file", GROWN, SEG_MISMATCH, "inconsistent layout" },
 	{ "interrupted format", NO_MAGIC, SEG_CREATED, "" },
@@ -2306,10 +2306,10 @@ START_TEST(test_restore)
 	struct seg_recovery r;
 	long i;
 
-	ck_assert_int_eq(segment_restore(s, id, "hello", 5), 0);
-	ck_assert_int_eq(segment_restore(s, jobid_make(0, 7, 4), "x", 1), -1);	/* slot 4 */
-	ck_assert_int_eq(segment_restore(s, id, "0123456789012345678901234567890123", 33), -1);
-	ck_assert_int_eq(segment_restore(s, 0, "x", 1), -1);
+	ck_assert_int_eq(segment_restore(s, id, 0, "hello", 5), 0);
+	ck_assert_int_eq(segment_restore(s, jobid_make(0, 7, 4), 0, "x", 1), -1);	/* slot 4 */
+	ck_assert_int_eq(segment_restore(s, id, 0, "0123456789012345678901234567890123", 33), -1);
+	ck_assert_int_eq(segment_restore(s, 0, 0, "x", 1), -1);
 	ck_assert_int_eq(segment_recover(s, 0, &r), 0);
 	ck_assert_uint_eq(r.requeued, 1);
 	ck_assert_ptr_eq(segment_lookup(s, id), segment_slot(s, 2));
