@@ -23,9 +23,9 @@
  * segment_schedule, segment_due or segment_finish, which keep the gauges.
  *
  * Slot results.  Status 0 is DONE.  Anything else is a failed attempt
- * (its enum slot_reason in the slot: EXIT or SIGNAL as the worker wrote it
- * from its handler, which tells an exit code from a signal; a death is
- * LOST, or TIMEOUT when we killed it for job_timeout): while attempts < max_attempts the slot waits
+ * (its enum slot_reason in the slot: EXIT or SIGNAL as the worker's
+ * handler told them apart; a death is LOST, or TIMEOUT when we killed
+ * it for job_timeout): while attempts < max_attempts the slot waits
  * SCHEDULED for its backoff (timers_backoff of retry_delay, in a heap of
  * due times rebuilt from the slot table when we start), then is QUEUED
  * again on the retry list (served before the ready ring); else FAILED.  A worker death is a failed

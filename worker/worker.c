@@ -3,7 +3,8 @@
  * EOF on the job pipe (see worker.h).
  *
  * Of a slot the worker reads the payload and its length and writes only
- * t_started, t_finished, exit_status and its output (output_len and the
+ * t_started, t_finished, exit_status, a failure's reason (exit or
+ * signal, as the handler tells) and its output (output_len and the
  * bytes after the payload); the state and the counters are the
  * dispatcher's, from the results the worker reports.  A job's result is in
  * its slot before the job is counted in the scoreboard's progress, so the
