@@ -600,14 +600,17 @@ int segment_publish(struct segment *s, uint32_t i)
 	struct slot *sl = segment_slot(s, i);
 	int delayed = sl->run_at != 0;
 
-	/* Publish: everything above is visible before the state and the index. */
+	/* Publish: everything above is visible before the state and the
+	 * index; ON_READY before the state, so that a dispatcher that finds
+	 * the slot SCHEDULED in the table (at its start) also sees that it is
+	 * on the ready ring, not yet its own. */
+	atomic_fetch_or(&sl->rings, SLOT_ON_READY);
 	atomic_store_explicit(&sl->state, delayed ? SLOT_SCHEDULED : SLOT_QUEUED,
 	    memory_order_release);
 	atomic_fetch_add_explicit(&h->queued, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&h->accepted, 1, memory_order_relaxed);
 	if (delayed)
 		atomic_fetch_add_explicit(&h->scheduled, 1, memory_order_relaxed);
-	atomic_fetch_or(&sl->rings, SLOT_ON_READY);
 	if (ring_push(&s->ready, i) == 0)
 		return 0;
 	/* Each slot is on a ring at most once, so only a rewritten ring is

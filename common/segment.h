@@ -90,7 +90,9 @@ enum slot_reason {
 };
 
 /* struct slot's rings bits; each ring holds at most one entry per slot.
- * The master sets ON_READY before it pushes a slot on the ready ring; the
+ * The master sets ON_READY before it pushes a slot on the ready ring (and,
+ * publishing a job, before its state: a dispatcher starting with a scan
+ * of the table leaves a SCHEDULED slot with ON_READY to the ring); the
  * dispatcher clears it (and CANCELING) when it pops the entry, before it
  * reads the state: a QUEUED or SCHEDULED slot with ON_READY is not yet
  * the dispatcher's, and segment_cancel takes it by swapping ON_READY for

@@ -828,11 +828,14 @@ static struct dispatcher *setup(const struct config *c, struct segment *seg,
 	if ((d->retry = calloc(d->cap, sizeof(*d->retry))) == NULL ||
 	    (d->timers = timers_create(d->cap)) == NULL)
 		fatalx("out of memory");
-	/* the scheduled jobs recovery kept (a dispatcher crash, a restart) */
+	/* the scheduled jobs recovery kept (a dispatcher crash, a restart);
+	 * not those the master published since, on the ready ring (its
+	 * ON_READY is set before the state: segment_publish) */
 	for (uint32_t i = 0; i < d->cap; i++) {
 		struct slot *sl = segment_slot(seg, i);
 
-		if (atomic_load(&sl->state) == SLOT_SCHEDULED)
+		if (atomic_load(&sl->state) == SLOT_SCHEDULED &&
+		    !(atomic_load(&sl->rings) & SLOT_ON_READY))
 			(void)timers_push(d->timers, i, sl->run_at);
 	}
 	d->rnd = ((uint64_t)clock_mono_ns() ^ (uint64_t)getpid() << 32) | 1;
