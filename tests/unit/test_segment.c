@@ -2251,6 +2251,19 @@ START_TEST(test_delay_cancel)
 	ck_assert_int_eq(segment_next_ready(s), -1);
 	ck_assert_uint_eq(atomic_load(&segment_header(s)->queued), 0);
 	ck_assert_uint_eq(ring_count(segment_free(s)), 4);
+	/* (b), and the dispatcher dies before it pops the cancel: recovery
+	 * frees the slot; its entry is gone with the old ring */
+	b = delay_job(s, "e", 6000);
+	ib = jobid_slot(b);
+	ck_assert_int_eq(segment_next_ready(s), ib);
+	ck_assert_int_eq(segment_cancel(s, ib), 0);
+	ck_assert_int_eq(segment_recover(s, 1, &r), 0);
+	ck_assert_uint_eq(r.scheduled + r.requeued, 0);
+	ck_assert_uint_eq(atomic_load(&segment_slot(s, ib)->state), SLOT_CANCELED);
+	ck_assert_uint_eq(atomic_load(&segment_slot(s, ib)->rings), 0);
+	ck_assert_int_eq(segment_next_ready(s), -1);
+	ck_assert_uint_eq(ring_count(segment_free(s)), 4);
+	ck_assert_uint_eq(atomic_load(&segment_header(s)->queued), 0);
 	ck_assert_ptr_null(segment_bad_once(s));
 	segment_close(s);
 	segment_unlink(name);
