@@ -64,6 +64,7 @@ parse_##field(struct config *c, const char *v, char *why, size_t n)	\
 	X(max_attempts,		"3",		1, max_attempts)	\
 	X(retry_delay,		"1",		1, retry_delay)		\
 	X(retry_delay_max,	"300",		1, retry_delay_max)	\
+	X(max_delay,		"86400",	1, max_delay)		\
 	X(drain_timeout,	"30",		1, drain_timeout)	\
 	X(shm_name,		"",		0, shm_name)		\
 	X(node,			"0",		0, node)		\
@@ -120,6 +121,7 @@ UINT_KEY(job_timeout, 0, 86400)
 UINT_KEY(max_attempts, 1, 1000)
 UINT_KEY(retry_delay, 0, 86400)
 UINT_KEY(retry_delay_max, 0, 86400)
+UINT_KEY(max_delay, 0, 31536000)	/* a year */
 UINT_KEY(drain_timeout, 0, 86400)
 UINT_KEY(node, 0, CONFIG_NODE_MAX)
 UINT_KEY(max_connections, 1, 1000000)

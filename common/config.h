@@ -69,6 +69,7 @@ struct config {
 	unsigned max_attempts;		/* 1 .. 1000 */
 	unsigned retry_delay;		/* seconds after a first failed attempt, 0 = none */
 	unsigned retry_delay_max;	/* seconds, the doubling's cap */
+	unsigned max_delay;		/* seconds: POST /payload?delay= at most */
 	unsigned drain_timeout;		/* seconds */
 	char shm_name[256];		/* "" until config_finish: "/jobqd-PORT" */
 	unsigned node;			/* 0 .. CONFIG_NODE_MAX, in every job id */

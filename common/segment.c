@@ -41,6 +41,8 @@ struct segment {
 	uint32_t *idem;		/* the key table, idem_mask + 1 entries */
 	uint32_t idem_mask;
 	uint32_t seen;		/* free ring: entries given to segment_finished */
+	segment_popped_fn *popped;	/* ready ring entries popped (the dispatcher) */
+	void *popped_arg;
 	pid_t noted;		/* the process that noted a bad value */
 	int note_new;		/* noted and not yet taken */
 	char note[160];
@@ -511,6 +513,8 @@ static long pop_valid(struct segment *s, struct ring *r, uint32_t bit, unsigned 
 			continue;
 		}
 		sl = segment_slot(s, i);
+		if (r == &s->ready && s->popped != NULL)
+			s->popped(s->popped_arg, i);
 		/* the bits before the state (acquire: a push_free that
 		 * cleared ON_FREE comes with its state) */
 		had = r == &s->free && !(atomic_load_explicit(&sl->rings,
@@ -555,8 +559,14 @@ long segment_reserve(struct segment *s)
 
 long segment_next_ready(struct segment *s)
 {
-	return pop_valid(s, &s->ready, SLOT_ON_READY | SLOT_CANCELING, 1u << SLOT_QUEUED,
-	    "ready");
+	return pop_valid(s, &s->ready, SLOT_ON_READY | SLOT_CANCELING,
+	    1u << SLOT_QUEUED | 1u << SLOT_SCHEDULED, "ready");
+}
+
+void segment_on_pop(struct segment *s, segment_popped_fn *fn, void *arg)
+{
+	s->popped = fn;
+	s->popped_arg = arg;
 }
 
 uint64_t segment_assign(struct segment *s, uint32_t i, uint32_t len)
@@ -573,19 +583,34 @@ uint64_t segment_assign(struct segment *s, uint32_t i, uint32_t len)
 	sl->exit_status = 0;
 	sl->output_len = 0;
 	sl->reason = SLOT_REASON_NONE;
+	sl->run_at = sl->delayed_to = 0;
 	return sl->id;
+}
+
+void segment_delay(struct segment *s, uint32_t i, int64_t run_at)
+{
+	struct slot *sl = segment_slot(s, i);
+
+	sl->run_at = sl->delayed_to = run_at;
 }
 
 int segment_publish(struct segment *s, uint32_t i)
 {
 	struct seg_header *h = s->h;
 	struct slot *sl = segment_slot(s, i);
+	int delayed = sl->run_at != 0;
 
-	/* Publish: everything above is visible before the state and the index. */
-	atomic_store_explicit(&sl->state, SLOT_QUEUED, memory_order_release);
+	/* Publish: everything above is visible before the state and the
+	 * index; ON_READY before the state, so that a dispatcher that finds
+	 * the slot SCHEDULED in the table (at its start) also sees that it is
+	 * on the ready ring, not yet its own. */
+	atomic_fetch_or(&sl->rings, SLOT_ON_READY);
+	atomic_store_explicit(&sl->state, delayed ? SLOT_SCHEDULED : SLOT_QUEUED,
+	    memory_order_release);
 	atomic_fetch_add_explicit(&h->queued, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&h->accepted, 1, memory_order_relaxed);
-	atomic_fetch_or(&sl->rings, SLOT_ON_READY);
+	if (delayed)
+		atomic_fetch_add_explicit(&h->scheduled, 1, memory_order_relaxed);
 	if (ring_push(&s->ready, i) == 0)
 		return 0;
 	/* Each slot is on a ring at most once, so only a rewritten ring is
@@ -596,6 +621,8 @@ int segment_publish(struct segment *s, uint32_t i)
 	atomic_store_explicit(&sl->state, SLOT_FILLING, memory_order_relaxed);
 	atomic_fetch_sub_explicit(&h->queued, 1, memory_order_relaxed);
 	atomic_fetch_sub_explicit(&h->accepted, 1, memory_order_relaxed);
+	if (delayed)
+		atomic_fetch_sub_explicit(&h->scheduled, 1, memory_order_relaxed);
 	return -1;
 }
 
@@ -632,7 +659,8 @@ void segment_finished(struct segment *s, segment_finished_fn *fn, void *arg)
 	}
 }
 
-int segment_restore(struct segment *s, uint64_t id, const void *payload, uint32_t len)
+int segment_restore(struct segment *s, uint64_t id, int64_t run_at, const void *payload,
+    uint32_t len)
 {
 	uint32_t i = jobid_slot(id);
 	struct slot *sl;
@@ -653,7 +681,8 @@ int segment_restore(struct segment *s, uint64_t id, const void *payload, uint32_
 	sl->output_len = 0;
 	sl->idem_key = 0;
 	sl->reason = SLOT_REASON_NONE;
-	atomic_store(&sl->state, SLOT_QUEUED);
+	sl->run_at = sl->delayed_to = run_at;
+	atomic_store(&sl->state, run_at != 0 ? SLOT_SCHEDULED : SLOT_QUEUED);
 	segment_seq_above(s, id);
 	return 0;
 }
@@ -717,7 +746,7 @@ static int idem_holds(const struct segment *s, uint32_t i, uint64_t key)
 	const struct slot *sl = segment_slot(s, i);
 	uint32_t st = atomic_load_explicit(&sl->state, memory_order_relaxed);
 
-	return sl->idem_key == key && key != 0 && st >= SLOT_QUEUED && st <= SLOT_CANCELED;
+	return sl->idem_key == key && key != 0 && st >= SLOT_QUEUED && st <= SLOT_SCHEDULED;
 }
 
 long segment_idem_find(const struct segment *s, uint64_t key)
@@ -901,19 +930,39 @@ int segment_finish(struct segment *s, uint32_t i, enum slot_state to)
 int segment_cancel(struct segment *s, uint32_t i)
 {
 	struct slot *sl = segment_slot(s, i);
+	uint32_t st = atomic_load_explicit(&sl->state, memory_order_relaxed);
 	uint32_t r = atomic_load(&sl->rings);
 
-	/* Take the ready ring entry from the dispatcher first: once it has
-	 * popped it, the slot is its own (segment_run expects it QUEUED). */
-	if (atomic_load_explicit(&sl->state, memory_order_relaxed) != SLOT_QUEUED)
+	if (st != SLOT_QUEUED && st != SLOT_SCHEDULED)
 		return -1;
-	do {
-		if (!(r & SLOT_ON_READY))
-			return -1;
-	} while (!atomic_compare_exchange_weak(&sl->rings, &r,
-	    (r & ~SLOT_ON_READY) | SLOT_CANCELING));
+	/* On the ready ring: take its entry from the dispatcher first; once
+	 * it has popped it, the slot is its own (segment_run expects it
+	 * QUEUED, its timers hold it SCHEDULED). */
+	while (r & SLOT_ON_READY) {
+		if (atomic_compare_exchange_weak(&sl->rings, &r,
+		    (r & ~SLOT_ON_READY) | SLOT_CANCELING)) {
+			sl->t_finished = clock_wall_ns();
+			atomic_store_explicit(&sl->state, SLOT_CANCELED, memory_order_release);
+			goto canceled;
+		}
+	}
+	/* The dispatcher's SCHEDULED slot (in its timers): CANCELED unless its
+	 * timer made it QUEUED first; then a ready ring entry tells the
+	 * dispatcher to drop the timer and free the slot.  (The master is the
+	 * only reader of t_finished that could see it before it is set.) */
+	if (st != SLOT_SCHEDULED || transition(sl, SLOT_SCHEDULED, SLOT_CANCELED) == -1)
+		return -1;
 	sl->t_finished = clock_wall_ns();
-	atomic_store_explicit(&sl->state, SLOT_CANCELED, memory_order_release);
+	atomic_fetch_or(&sl->rings, SLOT_CANCELING);
+	if (ring_push(&s->ready, i) == -1) {
+		/* only a rewritten ring is full: take it all back */
+		note_bad(s, "ready ring full (%" PRIu32 " entries) with slot %" PRIu32 " to push",
+		    ring_count(&s->ready), i);
+		atomic_fetch_and(&sl->rings, ~SLOT_CANCELING);
+		atomic_store_explicit(&sl->state, SLOT_SCHEDULED, memory_order_release);
+		return -1;
+	}
+canceled:
 	atomic_fetch_sub_explicit(&s->h->queued, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->h->canceled, 1, memory_order_relaxed);
 	return 0;

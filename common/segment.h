@@ -10,11 +10,22 @@
  * Slot life cycle (who writes the state):
  *   FREE/DONE/FAILED --master pops free ring--> FILLING (master)
  *   FILLING --master: payload, id, QUEUED, push ready--> QUEUED
+ *   FILLING --master: the same with a delay (run_at)--> SCHEDULED, on the
+ *       ready ring; the dispatcher pops it into its timers
  *   QUEUED --dispatcher pops ready, assigns--> RUNNING (attempts + 1)
  *   RUNNING --dispatcher on a result--> DONE | FAILED, push free ring
  *   RUNNING --worker died, attempts left--> QUEUED (dispatcher's retry list)
- *   QUEUED --master: DELETE, still on the ready ring--> CANCELED; the
- *       dispatcher pops it (segment_next_ready) onto the free ring
+ *   RUNNING --failed attempt, attempts left--> SCHEDULED (its backoff, in
+ *       the dispatcher's timers)
+ *   SCHEDULED --dispatcher: run_at came (CAS)--> QUEUED (retry list)
+ *   QUEUED or SCHEDULED --master: DELETE, still on the ready ring-->
+ *       CANCELED (ON_READY swapped for CANCELING); the dispatcher pops it
+ *       (segment_next_ready) onto the free ring
+ *   SCHEDULED --master: DELETE, in the dispatcher's timers (CAS, which
+ *       the timer's CAS to QUEUED races: one wins)--> CANCELED, pushed on
+ *       the ready ring with CANCELING: the dispatcher pops it, drops its
+ *       timer (segment_on_pop) and frees it; a dispatcher death before
+ *       that leaves it CANCELED, which recovery frees
  *   FAILED/CANCELED --master: retry--> QUEUED, attempts 0, on the ready
  *       ring again (a stale free ring entry of it is dropped by the master)
  * A DONE, FAILED or CANCELED slot keeps its result, readable by id, until
@@ -45,7 +56,7 @@
 #include "common/ring.h"
 
 #define SEG_MAGIC	0x6a6f627164534547ULL	/* "jobqdSEG" */
-#define SEG_VERSION	4
+#define SEG_VERSION	5
 #define SEG_SCORE_COUNT	2048	/* scoreboard entries: two worker generations */
 #define SEG_HIST_BUCKETS 20	/* latency histogram buckets incl. +Inf */
 #define JOBID_SLOT_BITS	20	/* capacity <= 2^20 */
@@ -61,14 +72,15 @@ enum slot_state {
 	SLOT_DONE,
 	SLOT_FAILED,
 	SLOT_CANCELED,		/* by the master while QUEUED; finished, reusable */
-	SLOT_SCHEDULED,		/* waits for run_at (a retry's backoff), then QUEUED */
+	SLOT_SCHEDULED,		/* waits for run_at (a delay, a retry's backoff), then QUEUED */
 };
 
 /* Why the last failed attempt failed (struct slot's reason); NONE until
- * one has.  EXIT: the handler's status was an exit code; SIGNAL: a status
- * above 128 (128 + a signal the program got, not from us); TIMEOUT: we
- * killed it for job_timeout; LOST: its worker or the dispatcher died
- * under it, or there is no known result (status -1). */
+ * one has.  EXIT: the program exited non-zero; SIGNAL: it was killed by
+ * a signal not from us (the handler says which, exit_status 128 +
+ * signal); TIMEOUT: we killed it for job_timeout; LOST: its worker or
+ * the dispatcher died under it, or there is no known result (status
+ * -1). */
 enum slot_reason {
 	SLOT_REASON_NONE = 0,
 	SLOT_REASON_EXIT,
@@ -78,11 +90,16 @@ enum slot_reason {
 };
 
 /* struct slot's rings bits; each ring holds at most one entry per slot.
- * The master sets ON_READY before it pushes a slot on the ready ring; the
+ * The master sets ON_READY before it pushes a slot on the ready ring (and,
+ * publishing a job, before its state: a dispatcher starting with a scan
+ * of the table leaves a SCHEDULED slot with ON_READY to the ring); the
  * dispatcher clears it (and CANCELING) when it pops the entry, before it
- * reads the state: a QUEUED slot with ON_READY is not yet the
- * dispatcher's, and segment_cancel takes it by swapping ON_READY for
- * CANCELING.  ON_FREE: the slot was retried while its entry was (or was
+ * reads the state: a QUEUED or SCHEDULED slot with ON_READY is not yet
+ * the dispatcher's, and segment_cancel takes it by swapping ON_READY for
+ * CANCELING.  A SCHEDULED slot without ON_READY is in the dispatcher's
+ * timers: segment_cancel takes it by its state (CAS to CANCELED) and
+ * pushes it on the ready ring with CANCELING: the entry of a finished
+ * slot, which the dispatcher frees.  ON_FREE: the slot was retried while its entry was (or was
  * about to be) on the free ring: the next pop of it drops it (stale), or
  * the next push of it is skipped (it serves again), whichever comes
  * first. */
@@ -111,6 +128,7 @@ struct slot {
 	uint32_t idem_spare;
 	uint64_t idem_key;
 	uint64_t idem_body;
+	int64_t delayed_to;		/* its submission's run_at (a delay), else 0 */
 	_Alignas(8) unsigned char payload[];	/* max_payload bytes, then max_output */
 };
 
@@ -174,6 +192,7 @@ struct seg_header {
 	_Atomic uint64_t wait_sum_us, run_sum_us;
 	_Atomic uint64_t canceled;
 	_Atomic uint64_t replayed;		/* Idempotency-Key replays */
+	_Atomic uint64_t scheduled;		/* delayed submissions accepted */
 };
 
 /* Upper bounds of the histogram buckets in µs; the last is +Inf. */
@@ -245,10 +264,13 @@ uint64_t segment_enqueue(struct segment *s, uint32_t i, uint32_t len);
 /* The same in two steps, for a master that must write the job elsewhere
  * (the journal) before anyone may see it.  segment_assign: the slot gets
  * its id, length and times and stays FILLING (invisible); returns the id.
- * segment_publish: QUEUED and on the ready ring; 0, or -1 when the ready
- * ring is full (a rewritten ring): the slot is still FILLING and the
- * caller's. */
+ * segment_delay, between the two: the job runs at or after run_at
+ * (CLOCK_REALTIME ns, not 0), and is published SCHEDULED (counted in
+ * scheduled).  segment_publish: QUEUED (or SCHEDULED) and on the ready
+ * ring; 0, or -1 when the ready ring is full (a rewritten ring): the slot
+ * is still FILLING and the caller's. */
 uint64_t segment_assign(struct segment *s, uint32_t i, uint32_t len);
+void segment_delay(struct segment *s, uint32_t i, int64_t run_at);
 int segment_publish(struct segment *s, uint32_t i);
 /* Master: call fn(arg, id, state) for every DONE, FAILED or CANCELED job
  * pushed on the free ring since the last call, without taking its slot
@@ -258,18 +280,25 @@ int segment_publish(struct segment *s, uint32_t i);
 typedef void segment_finished_fn(void *arg, uint64_t id, enum slot_state st);
 void segment_finished(struct segment *s, segment_finished_fn *fn, void *arg);
 /* Master at start-up, before segment_recover rebuilds the rings: put job
- * id back in its own slot, QUEUED with this payload, attempts 0, and move
- * the job sequence above it.  0, or -1 (EINVAL: id 0, slot beyond the
- * queue, len over max_payload). */
-int segment_restore(struct segment *s, uint64_t id, const void *payload, uint32_t len);
+ * id back in its own slot, QUEUED with this payload (SCHEDULED when
+ * run_at is not 0), attempts 0, and move the job sequence above it.  0,
+ * or -1 (EINVAL: id 0, slot beyond the queue, len over max_payload). */
+int segment_restore(struct segment *s, uint64_t id, int64_t run_at, const void *payload,
+    uint32_t len);
 /* Make sure no job id made from now on has the sequence of id or one
  * below it. */
 void segment_seq_above(struct segment *s, uint64_t id);
-/* Dispatcher: the next QUEUED slot from the ready ring, or -1 when none;
- * a canceled slot goes on the free ring; entries that name no slot or a
- * slot not QUEUED are dropped.  A slot returned is the dispatcher's:
- * segment_cancel no longer takes it. */
+/* Dispatcher: the next QUEUED or SCHEDULED (delayed: for its timers) slot
+ * from the ready ring, or -1 when none; a canceled slot goes on the free
+ * ring; entries that name no slot or a slot in another state are
+ * dropped.  A slot returned is the dispatcher's: segment_cancel no longer
+ * takes it by its ready entry.  segment_on_pop: fn(arg, i) is called
+ * for each entry popped that names slot i, before the slot is returned
+ * or freed: the dispatcher drops the timer of a slot canceled while in
+ * its timers there (process-local; NULL: none). */
 long segment_next_ready(struct segment *s);
+typedef void segment_popped_fn(void *arg, uint32_t i);
+void segment_on_pop(struct segment *s, segment_popped_fn *fn, void *arg);
 /* Worker: slot i's payload_len, or -1 when it exceeds max_payload. */
 long segment_payload_len(struct segment *s, uint32_t i);
 /* Output: slot i's area of max_output bytes; *len (when not NULL) its
@@ -329,8 +358,12 @@ int segment_finish(struct segment *s, uint32_t i, enum slot_state to);
  * changed.
  *   segment_cancel   QUEUED and on the ready ring (not taken by the
  *                    dispatcher: a requeued job on its retry list is
- *                    not) -> CANCELED: the queued gauge - 1, the
- *                    canceled counter + 1, t_finished now
+ *                    not), or SCHEDULED (on the ready ring, or in the
+ *                    dispatcher's timers: then pushed on the ready ring
+ *                    for it to free; -1 also when the ready ring is
+ *                    full, a rewritten one) -> CANCELED: the queued
+ *                    gauge - 1, the canceled counter + 1, t_finished
+ *                    now; the caller rings the doorbell
  *   segment_retry    FAILED or CANCELED -> QUEUED: attempts 0, a new
  *                    t_queued, on the ready ring (-1 also when the ready
  *                    ring is full: only a rewritten ring can be)

@@ -4,17 +4,21 @@
  *
  * The segment, when it survived, is the truth; the journal fills in what
  * the segment lost.  For each job the journal holds live (oldest first):
- *   - its slot holds it QUEUED: nothing to do (RUNNING was requeued by
- *     segment_recover before);
+ *   - its slot holds it QUEUED or SCHEDULED: nothing to do (RUNNING was
+ *     requeued by segment_recover before);
  *   - its slot holds it DONE, FAILED or CANCELED, or holds another job:
  *     it finished while no master was there to write the END: write it
  *     now (CANCELED: a cancel whose END was not yet written);
  *   - its slot holds nothing (a new segment after a reboot or a removed
  *     /dev/shm file; or a body whose record was committed but the master
- *     died before it was published): put it back, with its own id.
- * Then every QUEUED job of the segment that the journal lacks (the journal
- * was just turned on, or moved away) is written, and all of it synced
- * before the first client is answered.
+ *     died before it was published): put it back, with its own id, and
+ *     SCHEDULED for its record's run_at when it has one (a delayed job:
+ *     the run_at of its 202).
+ * Then every QUEUED or SCHEDULED job of the segment that the journal lacks
+ * (the journal was just turned on, or moved away) is written (a scheduled
+ * one with its run_at), and all of it synced before the first client is
+ * answered.  A retry's backoff is not in the journal: a job put back
+ * from it runs at once, with attempts 0.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -47,7 +51,6 @@ static int reconcile_one(void *arg, uint64_t id, int64_t run_at, const void *pay
 	struct slot *sl = segment_slot(r->seg, jobid_slot(id));
 	uint32_t st = atomic_load(&sl->state);
 
-	(void)run_at;	/* no delayed jobs yet: every job runs now */
 	if (sl->id == id && (st == SLOT_QUEUED || st == SLOT_RUNNING || st == SLOT_SCHEDULED))
 		return 0;
 	if (sl->id != 0 && st != SLOT_FREE) {
@@ -58,7 +61,7 @@ static int reconcile_one(void *arg, uint64_t id, int64_t run_at, const void *pay
 		r->ended++;
 		return 0;
 	}
-	if (segment_restore(r->seg, id, payload, len) == -1)
+	if (segment_restore(r->seg, id, run_at, payload, len) == -1)
 		fatal("journal: restoring job %016" PRIx64, id);
 	r->restored++;
 	return 0;
@@ -86,12 +89,14 @@ struct journal *durable_open(const struct config *c, struct segment *seg)
 		fatal("journal %s: reading", c->journal);
 	for (uint32_t i = 0; i < segment_capacity(seg); i++) {
 		struct slot *sl = segment_slot(seg, i);
+		uint32_t state = atomic_load(&sl->state);
 		long len;
 
-		if (atomic_load(&sl->state) != SLOT_QUEUED || journal_live_id(r.j, i) == sl->id ||
-		    (len = segment_payload_len(seg, i)) < 0)
+		if ((state != SLOT_QUEUED && state != SLOT_SCHEDULED) ||
+		    journal_live_id(r.j, i) == sl->id || (len = segment_payload_len(seg, i)) < 0)
 			continue;
-		if (journal_append_job(r.j, sl->id, 0, sl->payload, (uint32_t)len) == -1)
+		if (journal_append_job(r.j, sl->id, state == SLOT_SCHEDULED ? sl->run_at : 0,
+		    sl->payload, (uint32_t)len) == -1)
 			fatal("journal %s: writing job %016" PRIx64, c->journal, sl->id);
 		added++;
 	}

@@ -133,6 +133,7 @@ struct conn {
 	long slot;		/* reserved slot, or -1 (discarding) */
 	int want_slot;		/* POST /payload: reserve at the first body byte */
 	uint64_t idem_key;	/* POST /payload: its Idempotency-Key's hash, or 0 */
+	uint32_t delay;		/* POST /payload?delay=: seconds, 0 none */
 	int chunked;
 	uint64_t body_left;	/* Content-Length bytes still to come */
 	uint64_t body_got;
@@ -154,6 +155,7 @@ struct httpd {
 	unsigned max_connections;
 	int64_t keepalive_ns, header_ns, body_ns;
 	uint64_t min_body_rate;	/* bytes a second; 0: none */
+	uint32_t max_delay;	/* seconds */
 	struct acl acl;
 
 	int listen_fd;
@@ -756,13 +758,27 @@ static void journal_refused(struct httpd *h, struct conn *c, const char *msg)
 	send_reply(h, c, &rep, 0);
 }
 
-/* With a journal: write the job; the answer waits for the round's commit. */
-static void body_journal(struct httpd *h, struct conn *c, uint32_t len, uint64_t body)
+/* c's complete body of len bytes: its slot gets the job's id (returned)
+ * and, with a delay, its run_at. */
+static uint64_t job_assign(struct httpd *h, struct conn *c, uint32_t len)
 {
 	uint32_t i = (uint32_t)c->slot;
 	uint64_t id = segment_assign(h->seg, i, len);
 
-	if (journal_append_job(h->journal, id, 0, segment_slot(h->seg, i)->payload, len) == -1) {
+	if (c->delay > 0)
+		segment_delay(h->seg, i, segment_slot(h->seg, i)->t_queued +
+		    (int64_t)c->delay * NS_PER_S);
+	return id;
+}
+
+/* With a journal: write the job; the answer waits for the round's commit. */
+static void body_journal(struct httpd *h, struct conn *c, uint32_t len, uint64_t body)
+{
+	uint32_t i = (uint32_t)c->slot;
+	uint64_t id = job_assign(h, c, len);
+	struct slot *sl = segment_slot(h->seg, i);
+
+	if (journal_append_job(h->journal, id, sl->run_at, sl->payload, len) == -1) {
 		journal_warn(h, "write failed, answering 503");
 		conn_drop_slot(h, c);
 		journal_refused(h, c, "journal write failed");
@@ -794,7 +810,7 @@ static int idem_replay(struct httpd *h, struct conn *c, uint32_t len, uint64_t *
 		routes_error(rep, 422, "Idempotency-Key reused with another payload");
 		return 1;
 	}
-	routes_accepted(rep, sl->id);
+	routes_accepted(rep, sl->id, sl->delayed_to);
 	strcat(rep->extra, "Idempotent-Replayed: true\r\n");
 	atomic_fetch_add_explicit(&segment_header(h->seg)->replayed, 1, memory_order_relaxed);
 	return 1;
@@ -816,17 +832,18 @@ static void body_complete(struct httpd *h, struct conn *c, uint64_t len)
 		return;
 	}
 	if (c->slot >= 0) {
-		id = segment_enqueue(h->seg, (uint32_t)c->slot, (uint32_t)len);
-		if (id == 0) {	/* a rewritten ready ring: the slot is still ours */
+		id = job_assign(h, c, (uint32_t)len);
+		if (segment_publish(h->seg, (uint32_t)c->slot) == -1) {
+			/* a rewritten ready ring: the slot is still ours */
 			note_bad(h);
 			conn_drop_slot(h, c);
 			routes_error(&rep, 503, "queue full");
 		} else {
 			if (c->idem_key != 0)
 				(void)segment_idem_add(h->seg, (uint32_t)c->slot, c->idem_key, body);
+			routes_accepted(&rep, id, segment_slot(h->seg, (uint32_t)c->slot)->delayed_to);
 			c->slot = -1;
 			h->bell_pending = 1;
-			routes_accepted(&rep, id);
 		}
 		send_reply(h, c, &rep, 0);
 	}
@@ -904,8 +921,10 @@ static void handle_head(struct httpd *h, struct conn *c,
 	if (!routes_authorized(&ctx, r, req, &rep)) {
 		acl_log_denied(c->fd, 401, clock_mono_ns());
 	} else if (r == ROUTE_PAYLOAD && req->method == HTTP_POST) {
-		payload_start(h, c, req, head_len);
-		return;
+		if (routes_delay(req, h->max_delay, &c->delay, &rep)) {
+			payload_start(h, c, req, head_len);
+			return;
+		}	/* else a 400 */
 	} else if (r == ROUTE_NOT_FOUND) {
 		routes_error(&rep, 404, "not found");
 	} else if (!routes_allowed(r, req->method)) {
@@ -913,6 +932,8 @@ static void handle_head(struct httpd *h, struct conn *c,
 		snprintf(rep.extra, sizeof rep.extra, "Allow: %s\r\n", routes_allow(r));
 	} else {
 		routes_answer(&ctx, r, req, &rep);
+		/* a DELETE may hand the dispatcher a slot to free */
+		h->bell_pending |= req->method == HTTP_DELETE;
 	}
 	/* A body we do not want: skip a short Content-Length one; close
 	 * rather than read a long one, decode a chunked one or wait after an
@@ -1174,7 +1195,8 @@ static void journal_round(struct httpd *h)
 			if (c->dead)	/* the job stands (or not) all the same */
 				continue;
 			if (ok) {
-				routes_accepted(&rep, p.id);
+				routes_accepted(&rep, p.id,
+				    segment_slot(h->seg, p.slot)->delayed_to);
 				send_reply(h, c, &rep, 0);
 			} else {
 				journal_refused(h, c, rc == 0 ? "queue full" : "journal sync failed");
@@ -1320,6 +1342,7 @@ void httpd_configure(struct httpd *h, const struct config *c)
 	h->header_ns = (int64_t)c->header_timeout * NS_PER_S;
 	h->body_ns = (int64_t)c->body_timeout * NS_PER_S;
 	h->min_body_rate = c->min_body_rate;
+	h->max_delay = c->max_delay;
 	h->acl = c->acl;
 	listener_update(h);
 }

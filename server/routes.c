@@ -132,20 +132,6 @@ int routes_authorized(const struct routes_ctx *ctx, enum route r,
 	return 0;
 }
 
-void routes_accepted(struct reply *rep, uint64_t id)
-{
-	char hex[JOBID_STRLEN + 1];
-
-	jobid_format(id, hex);
-	reply_start(rep, 202, "application/json");
-	memcpy(rep->extra, "Location: /jobs/", 16);
-	memcpy(rep->extra + 16, hex, JOBID_STRLEN);
-	memcpy(rep->extra + 16 + JOBID_STRLEN, "\r\n", 3);
-	obuf_str(rep->body, "{\"id\":\"");
-	obuf_add(rep->body, hex, JOBID_STRLEN);
-	obuf_str(rep->body, "\",\"state\":\"queued\"}\n");
-}
-
 /* Append "name":time or "name":null. */
 static void json_time(struct obuf *b, const char *name, int64_t ns)
 {
@@ -157,6 +143,56 @@ static void json_time(struct obuf *b, const char *name, int64_t ns)
 	}
 	routes_time(ns, t);
 	obuf_printf(b, ",\"%s\":\"%s\"", name, t);
+}
+
+int routes_delay(const struct http_request *req, uint32_t max_delay, uint32_t *delay,
+    struct reply *rep)
+{
+	const char *q = req->query;
+	size_t n = req->query_len, k = strlen("delay=");
+	uint64_t v = 0;
+	char msg[80];
+
+	*delay = 0;
+	if (q == NULL)
+		return 1;
+	if (n < k || memcmp(q, "delay=", k) != 0 || memchr(q, '&', n) != NULL) {
+		routes_error(rep, 400, "the only query parameter is delay=SECONDS");
+		return 0;
+	}
+	for (int digits = n > k; k < n || !digits; k++) {
+		if (!digits || q[k] < '0' || q[k] > '9') {
+			routes_error(rep, 400, "delay must be whole seconds, digits only");
+			return 0;
+		}
+		if ((v = v * 10 + (uint64_t)(q[k] - '0')) > max_delay) {
+			snprintf(msg, sizeof msg, "delay over max_delay (%" PRIu32 " s)", max_delay);
+			routes_error(rep, 400, msg);
+			return 0;
+		}
+	}
+	*delay = (uint32_t)v;
+	return 1;
+}
+
+void routes_accepted(struct reply *rep, uint64_t id, int64_t run_at)
+{
+	char hex[JOBID_STRLEN + 1];
+
+	jobid_format(id, hex);
+	reply_start(rep, 202, "application/json");
+	memcpy(rep->extra, "Location: /jobs/", 16);
+	memcpy(rep->extra + 16, hex, JOBID_STRLEN);
+	memcpy(rep->extra + 16 + JOBID_STRLEN, "\r\n", 3);
+	obuf_str(rep->body, "{\"id\":\"");
+	obuf_add(rep->body, hex, JOBID_STRLEN);
+	if (run_at == 0) {
+		obuf_str(rep->body, "\",\"state\":\"queued\"}\n");
+		return;
+	}
+	obuf_str(rep->body, "\",\"state\":\"scheduled\"");
+	json_time(rep->body, "run_at", run_at);
+	obuf_str(rep->body, "}\n");
 }
 
 /* Append the JSON of job id, read from its slot sl in state st (a copy,
@@ -280,8 +316,8 @@ static void answer_job(const struct routes_ctx *ctx, const struct http_request *
 		reply_job(ctx, 200, sl, id, SLOT_CANCELED, rep);
 	} else {
 		st = atomic_load(&sl->state);
-		/* QUEUED: requeued after its worker died, the dispatcher
-		 * holds it to run again */
+		/* QUEUED: requeued after its worker died, or its timer came,
+		 * the dispatcher holds it to run again */
 		conflict(rep, st == SLOT_QUEUED ? "about to run" : "not queued", st);
 	}
 }
@@ -570,7 +606,10 @@ static void answer_metrics(const struct routes_ctx *ctx, struct reply *rep)
 	metric(b, "jobqd_jobs_failed_total", "counter",
 	    "Jobs failed after their last attempt.", atomic_load(&h->failed));
 	metric(b, "jobqd_jobs_canceled_total", "counter",
-	    "Queued jobs canceled (DELETE).", atomic_load(&h->canceled));
+	    "Queued or scheduled jobs canceled (DELETE).", atomic_load(&h->canceled));
+	metric(b, "jobqd_jobs_scheduled_total", "counter",
+	    "Delayed submissions accepted (POST /payload?delay=N, N > 0).",
+	    atomic_load(&h->scheduled));
 	metric(b, "jobqd_jobs_replayed_total", "counter",
 	    "Submissions answered with the job of their Idempotency-Key (not accepted).",
 	    atomic_load(&h->replayed));

@@ -11,7 +11,11 @@
  *   routes_authorized(ctx, r, req, rep)   the bearer token check, or a 401
  *   routes_answer(ctx, r, req, rep)   answer an endpoint but POST /payload
  *   routes_error(rep, status, msg)          {"error":"msg"}
- *   routes_accepted(rep, id)      202 for a queued job
+ *   routes_delay(req, max, &d, rep)   POST /payload's query: 1 and the
+ *                                 delay in seconds (0 without one); else
+ *                                 0 and rep a 400
+ *   routes_accepted(rep, id, run_at)  202 for a queued job (run_at 0) or
+ *                                 a scheduled one
  *   routes_health(ctx, why, n)    can jobs run: 1, or 0 and the reason
  */
 #ifndef JOBQD_ROUTES_H
@@ -72,7 +76,9 @@ int routes_authorized(const struct routes_ctx *ctx, enum route r,
 void routes_answer(const struct routes_ctx *ctx, enum route r,
     const struct http_request *req, struct reply *rep);
 void routes_error(struct reply *rep, int status, const char *msg);
-void routes_accepted(struct reply *rep, uint64_t id);
+int routes_delay(const struct http_request *req, uint32_t max_delay, uint32_t *delay,
+    struct reply *rep);
+void routes_accepted(struct reply *rep, uint64_t id, int64_t run_at);
 /* 1 when jobs can run; else 0 and a short reason in why (printable
  * ASCII, no quotes): the dispatcher made no progress for ROUTES_STALE_NS,
  * or jobs wait and no worker was alive for as long.  A segment no

@@ -327,14 +327,15 @@ static void reap(struct master *m)
 /* The first slot the rings have lost, or -1: with free_empty, one that
  * is reusable (FREE, DONE, FAILED or garbage: what recovery frees) while
  * the free ring is empty; with ready_idle, one that is QUEUED while the
- * ready ring is empty and a worker is idle. */
+ * ready ring is empty and a worker is idle.  A SCHEDULED one is in the
+ * dispatcher's timers, on no ring. */
 static long lost_slot(struct segment *seg, int free_empty, int ready_idle)
 {
 	for (uint32_t i = 0; i < segment_capacity(seg); i++) {
 		uint32_t st = atomic_load(&segment_slot(seg, i)->state);
 
-		if (st == SLOT_QUEUED ? ready_idle :
-		    st != SLOT_FILLING && st != SLOT_RUNNING && free_empty)
+		if (st == SLOT_QUEUED ? ready_idle : st != SLOT_FILLING && st != SLOT_RUNNING &&
+		    st != SLOT_SCHEDULED && free_empty)
 			return i;
 	}
 	return -1;

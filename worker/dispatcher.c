@@ -13,7 +13,8 @@
  *   4. timeouts kill, missing workers are spawned (throttled)
  *   5. scheduled jobs that are due join the retry list; jobs go FIFO to
  *      idle workers, a batch each (batch_size): the retry list first,
- *      then the ready ring
+ *      then the ready ring (a delayed job popped from it goes to the
+ *      timers; a slot popped from it leaves them: see segment_cancel)
  *   6. poll() on the idle pipe, the doorbell, the control pipe and the
  *      self-pipe, until the nearest deadline or respawn time, at most
  *      BEAT_MS: each round stores a heartbeat for /healthz
@@ -22,8 +23,8 @@
  * segment_schedule, segment_due or segment_finish, which keep the gauges.
  *
  * Slot results.  Status 0 is DONE.  Anything else is a failed attempt
- * (its enum slot_reason in the slot: a handler's status above 128 is a
- * signal, as a shell reads it; a death is LOST, or TIMEOUT when we killed
+ * (its enum slot_reason in the slot: EXIT or SIGNAL as the worker's
+ * handler told them apart; a death is LOST, or TIMEOUT when we killed
  * it for job_timeout): while attempts < max_attempts the slot waits
  * SCHEDULED for its backoff (timers_backoff of retry_delay, in a heap of
  * due times rebuilt from the slot table when we start), then is QUEUED
@@ -262,9 +263,11 @@ static void record(struct dispatcher *d, uint32_t i, uint64_t job_id, int32_t st
 	sl->exit_status = status;
 	if (status == 0)
 		finish(d, i, SLOT_DONE);
-	else
-		fail_attempt(d, i, sl, status < 0 ? SLOT_REASON_LOST :
-		    status > 128 ? SLOT_REASON_SIGNAL : SLOT_REASON_EXIT);
+	else if (status < 0)
+		fail_attempt(d, i, sl, SLOT_REASON_LOST);
+	else	/* the worker wrote which: its handler tells exit from signal */
+		fail_attempt(d, i, sl, sl->reason == SLOT_REASON_SIGNAL ?
+		    SLOT_REASON_SIGNAL : SLOT_REASON_EXIT);
 }
 
 /* A pending reload's first worker announced itself: the new generation
@@ -436,7 +439,10 @@ static void reap(struct dispatcher *d, int block)
 	handle_deaths(d);
 }
 
-/* Next slot to run: the retry list first, then the ready ring.  -1 none. */
+/* Next slot to run: the retry list first, then the ready ring, whose
+ * delayed (SCHEDULED) slots go to the timers; one the master canceled
+ * between the pop and our look at its state is the master's (it pushes
+ * it again for us to free).  -1 none. */
 static int64_t next_job(struct dispatcher *d)
 {
 	const char *bad;
@@ -448,10 +454,32 @@ static int64_t next_job(struct dispatcher *d)
 		d->retry_n--;
 		return i;
 	}
-	i = segment_next_ready(d->seg);
-	if ((bad = segment_bad_once(d->seg)) != NULL)
-		log_warnx("shared memory: %s: dropped (later bad values are dropped silently)", bad);
-	return i;
+	for (;;) {
+		struct slot *sl;
+		uint32_t st;
+
+		i = segment_next_ready(d->seg);
+		if ((bad = segment_bad_once(d->seg)) != NULL)
+			log_warnx("shared memory: %s: dropped (later bad values are dropped "
+			    "silently)", bad);
+		if (i < 0)
+			return -1;
+		sl = segment_slot(d->seg, (uint32_t)i);
+		st = atomic_load_explicit(&sl->state, memory_order_acquire);
+		if (st == SLOT_QUEUED)
+			return i;
+		if (st == SLOT_SCHEDULED)
+			(void)timers_push(d->timers, (uint32_t)i, sl->run_at);
+	}
+}
+
+/* segment_on_pop: a slot the ready ring names is not in our timers (a
+ * canceled one we held must not fire once it is reused). */
+static void forget(void *arg, uint32_t i)
+{
+	struct dispatcher *d = arg;
+
+	(void)timers_remove(d->timers, i);
 }
 
 /* The size of the next batch: a fair share of the queue, at most
@@ -800,14 +828,18 @@ static struct dispatcher *setup(const struct config *c, struct segment *seg,
 	if ((d->retry = calloc(d->cap, sizeof(*d->retry))) == NULL ||
 	    (d->timers = timers_create(d->cap)) == NULL)
 		fatalx("out of memory");
-	/* the scheduled jobs recovery kept (a dispatcher crash, a restart) */
+	/* the scheduled jobs recovery kept (a dispatcher crash, a restart);
+	 * not those the master published since, on the ready ring (its
+	 * ON_READY is set before the state: segment_publish) */
 	for (uint32_t i = 0; i < d->cap; i++) {
 		struct slot *sl = segment_slot(seg, i);
 
-		if (atomic_load(&sl->state) == SLOT_SCHEDULED)
+		if (atomic_load(&sl->state) == SLOT_SCHEDULED &&
+		    !(atomic_load(&sl->rings) & SLOT_ON_READY))
 			(void)timers_push(d->timers, i, sl->run_at);
 	}
 	d->rnd = ((uint64_t)clock_mono_ns() ^ (uint64_t)getpid() << 32) | 1;
+	segment_on_pop(seg, forget, d);
 	if ((d->pool = pool_create(seg, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
 	handler_clean(&d->cfg);		/* no worker of ours runs yet */

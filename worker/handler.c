@@ -297,13 +297,16 @@ static void out_feed(struct outbuf *o, const char *p, size_t n)
 	}
 }
 
-/* Exit status of a wait status: code, or 128 + signal. */
-static int wstatus(int st)
+/* Exit status of a wait status: code, or 128 + signal (then the signal
+ * in j->signal). */
+static int wstatus(int st, struct handler_job *j)
 {
 	if (WIFEXITED(st))
 		return WEXITSTATUS(st);
-	if (WIFSIGNALED(st))
+	if (WIFSIGNALED(st)) {
+		j->signal = WTERMSIG(st);
 		return 128 + WTERMSIG(st);
+	}
 	return 1;
 }
 
@@ -486,7 +489,7 @@ static int run_exec(struct handler *h, struct handler_job *j, const char *id)
 			return 1;
 		}
 	}
-	return wstatus(st);
+	return wstatus(st, j);
 fail:
 	for (int k = 0; k < 2; k++) {
 		close(in[k]);
@@ -587,6 +590,7 @@ int handler_run(struct handler *h, struct handler_job *j)
 	char id[JOBID_STRLEN + 1];
 
 	j->output_len = 0;
+	j->signal = 0;
 	switch (h->kind) {
 	case HANDLER_NOOP:
 		return 0;

@@ -5,7 +5,8 @@
  * what it can up front: the spool directories exist, the program is
  * executable) and then runs jobs one at a time.  handler_run() returns the
  * job's status: 0 done; otherwise the exit code, or 128 + signal, of the
- * attempt.  It never kills the worker; internal failures (pipe, fork,
+ * attempt; job->signal says which (the signal that killed the program,
+ * else 0: a program that exits 130 did not die of SIGINT).  It never kills the worker; internal failures (pipe, fork,
  * write) are logged and reported as status 1.
  *
  *   handler_create(c, err, n)  build; NULL with a reason in err
@@ -37,6 +38,7 @@ struct handler_job {
 	unsigned char *output;
 	size_t output_max;
 	size_t output_len;		/* set by handler_run; 0 for the others */
+	int signal;			/* set by handler_run: what killed it, or 0 */
 };
 
 struct handler *handler_create(const struct config *c, char *err, size_t errlen);

@@ -3,7 +3,8 @@
  * EOF on the job pipe (see worker.h).
  *
  * Of a slot the worker reads the payload and its length and writes only
- * t_started, t_finished, exit_status and its output (output_len and the
+ * t_started, t_finished, exit_status, a failure's reason (exit or
+ * signal, as the handler tells) and its output (output_len and the
  * bytes after the payload); the state and the counters are the
  * dispatcher's, from the results the worker reports.  A job's result is in
  * its slot before the job is counted in the scoreboard's progress, so the
@@ -97,6 +98,9 @@ static void run_one(const struct worker_args *a, struct handler *h, struct score
 		sl->output_len = 0;
 		m->status = handler_run(h, &j);
 		sl->output_len = (uint32_t)j.output_len;
+		/* a failure's kind, for the dispatcher (reported after it) */
+		if (m->status != 0)
+			sl->reason = j.signal != 0 ? SLOT_REASON_SIGNAL : SLOT_REASON_EXIT;
 	}
 	sl->t_finished = clock_wall_ns();
 	sl->exit_status = m->status;

@@ -87,7 +87,7 @@ show(const struct config *c, const char *key, char *out, size_t n)
 			o += snprintf(out + o, n - (size_t)o, " <%s>", argv[i]);
 	}
 	U(workers); U(queue); U(max_payload); U(max_output); U(job_timeout); U(max_attempts);
-	U(retry_delay); U(retry_delay_max);
+	U(retry_delay); U(retry_delay_max); U(max_delay);
 	U(drain_timeout); U(max_connections); U(keepalive_timeout);
 	U(header_timeout); U(body_timeout); U(min_body_rate); U(node);
 	S(listen); S(shm_name); S(pidfile); S(user); S(group); S(log);
@@ -119,6 +119,7 @@ static const struct { const char *key, *want; } defaults[] = {
 	{ "max_attempts", "3" },
 	{ "retry_delay", "1" },
 	{ "retry_delay_max", "300" },
+	{ "max_delay", "86400" },
 	{ "drain_timeout", "30" },
 	{ "shm_name", "" },
 	{ "node", "0" },
@@ -200,6 +201,8 @@ static const struct { const char *key, *value, *want; } valid[] = {
 	{ "retry_delay", "86400", "86400" },
 	{ "retry_delay_max", "0", "0" },
 	{ "retry_delay_max", "86400", "86400" },
+	{ "max_delay", "0", "0" },
+	{ "max_delay", "31536000", "31536000" },
 	{ "drain_timeout", "0", "0" },
 	{ "drain_timeout", "86400", "86400" },
 	{ "shm_name", "/x", "/x" },
@@ -284,6 +287,8 @@ static const struct { const char *key, *value, *want; } invalid[] = {
 	{ "max_attempts", "1001", "max_attempts: must be an integer from 1 to 1000, got \"1001\"" },
 	{ "retry_delay", "86401", "retry_delay: must be an integer from 0 to 86400, got \"86401\"" },
 	{ "retry_delay_max", "-1", "retry_delay_max: must be an integer from 0 to 86400, got \"-1\"" },
+	{ "max_delay", "31536001", "max_delay: must be an integer from 0 to 31536000, got \"31536001\"" },
+	{ "max_delay", "+5", "max_delay: must be an integer from 0 to 31536000, got \"+5\"" },
 	{ "drain_timeout", "86401", "drain_timeout: must be an integer from 0 to 86400, got \"86401\"" },
 	{ "node", "256", "node: must be an integer from 0 to 255, got \"256\"" },
 	{ "node", "ff", "node: must be an integer from 0 to 255, got \"ff\"" },
@@ -580,7 +585,7 @@ START_TEST(test_load_every_key)
 {
 	static const char text[] = "listen = [::1]:9000\nworkers = 2\nqueue = 3\n"
 	    "max_payload = 1k\nmax_output = 11\nhandler = noop\njob_timeout = 4\n"
-	    "max_attempts = 5\nretry_delay = 11\nretry_delay_max = 12\n"
+	    "max_attempts = 5\nretry_delay = 11\nretry_delay_max = 12\nmax_delay = 13\n"
 	    "drain_timeout = 6\nshm_name = /q\nnode = 200\n"
 	    "pidfile = /run/p\nuser = root\ngroup = root\nlog = syslog\n"
 	    "log_level = debug\nmax_connections = 7\nkeepalive_timeout = 8\n"
@@ -589,7 +594,7 @@ START_TEST(test_load_every_key)
 	    "journal = /var/lib/j\njournal_sync = no\n";
 	static const char *const want[] = {
 		"[::1]:9000", "2", "3", "1024", "11", "noop ms=0 argc=0", "4", "5",
-		"11", "12", "6", "/q", "200", "/run/p", "root", "root", "syslog", "debug",
+		"11", "12", "13", "6", "/q", "200", "/run/p", "root", "root", "syslog", "debug",
 		"7", "8", "9", "10", "11", "10.0.0.0/8", "10.0.0.1/32", "@TOKEN@",
 		"/var/lib/j", "no",
 	};
@@ -997,7 +1002,7 @@ static const struct { const char *key; int live; } keytab[] = {
 	{ "listen", 1 }, { "workers", 1 }, { "queue", 0 }, { "max_payload", 0 },
 	{ "max_output", 0 },
 	{ "handler", 1 }, { "job_timeout", 1 }, { "max_attempts", 1 },
-	{ "retry_delay", 1 }, { "retry_delay_max", 1 },
+	{ "retry_delay", 1 }, { "retry_delay_max", 1 }, { "max_delay", 1 },
 	{ "drain_timeout", 1 }, { "shm_name", 0 }, { "node", 0 }, { "pidfile", 0 },
 	{ "user", 0 }, { "group", 0 }, { "log", 1 }, { "log_level", 1 },
 	{ "max_connections", 1 }, { "keepalive_timeout", 1 },

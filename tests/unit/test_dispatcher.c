@@ -46,6 +46,9 @@ struct harness {
 };
 
 static int seg_counter;
+/* Called by h_start once the segment is made, before the dispatcher is
+ * forked (NULL: nothing): what a master published meanwhile. */
+static void (*h_prefork)(struct harness *t);
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -99,6 +102,8 @@ static void h_start(struct harness *t, const struct config *c, uint32_t cap, uin
 	ck_assert_int_eq(segment_open(t->name, cap, maxp, 0, geteuid(), &t->seg, err, sizeof(err)), SEG_CREATED);
 	t->h = segment_header(t->seg);
 	t->cap = cap;
+	if (h_prefork != NULL)
+		h_prefork(t);
 	ck_assert_int_eq(fd_pipe(door, O_NONBLOCK), 0);
 	ck_assert_int_eq(fd_pipe(ctl, 0), 0);
 	t->disp = fork();
@@ -1758,6 +1763,47 @@ START_TEST(short_queue_not_batched)
 }
 END_TEST
 
+/* Eight delayed jobs, already due, then eight queued ones, all on the
+ * ready ring, published while no dispatcher ran (after a recovery). */
+static void publish_delayed(struct harness *t)
+{
+	for (int k = 0; k < 16; k++) {
+		long i = segment_reserve(t->seg);
+
+		ck_assert_int_ge(i, 0);
+		(void)segment_assign(t->seg, (uint32_t)i, 0);
+		if (k < 8)
+			segment_delay(t->seg, (uint32_t)i, 1);
+		ck_assert_int_eq(segment_publish(t->seg, (uint32_t)i), 0);
+	}
+}
+
+/* A starting dispatcher takes the delayed jobs still on the ready ring
+ * from the ring, not from its scan of the slot table: each runs once,
+ * and the dispatcher lives (one taken twice would be run twice, or found
+ * not queued: fatal). */
+START_TEST(delayed_on_ring_at_start)
+{
+	struct harness t;
+	struct config c;
+
+	cfg_init(&c, HANDLER_NOOP, 1, NULL, 0);
+	h_prefork = publish_delayed;
+	h_start(&t, &c, 16, 64);
+	h_prefork = NULL;
+	for (uint32_t i = 0; i < 16; i++) {
+		struct slot *sl = h_wait_job(&t, segment_slot(t.seg, i)->id, 10000);
+
+		ck_assert_uint_eq(atomic_load(&sl->state), SLOT_DONE);
+		ck_assert_uint_eq(sl->attempts, 1);
+	}
+	ck_assert_uint_eq(atomic_load(&t.h->completed), 16);
+	ck_assert_int_eq(dead_or_zombie(t.disp), 0);
+	h_end(&t);
+	rm_dir(t.dir);
+}
+END_TEST
+
 Suite *dispatcher_suite(void);
 Suite *dispatcher_suite(void)
 {
@@ -1789,6 +1835,7 @@ Suite *dispatcher_suite(void)
 	tcase_add_test(tc, reload_cannot_start);
 	tcase_add_test(tc, timeout_kill_late);
 	tcase_add_test(tc, short_queue_not_batched);
+	tcase_add_test(tc, delayed_on_ring_at_start);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,7 +1,7 @@
 /*
  * test_routes — server/routes.c, server/obuf.c and listener_open, in
- * process: the path table and methods, the time format, the JSON of
- * /jobs/{id} and /status, the Prometheus text of /metrics (cumulative
+ * process: the path table and methods, the time format, POST /payload's
+ * delay query and its 202, the JSON of /jobs/{id} and /status, the Prometheus text of /metrics (cumulative
  * histograms, build info, the counters) over a real segment, /healthz and
  * /status health (a silent dispatcher, no worker alive while jobs wait),
  * the bearer token check (401), and the growable response buffer.
@@ -131,11 +131,67 @@ START_TEST(errors_and_accepted)
 	ck_assert_int_eq(rep.status, 404);
 	ck_assert_str_eq(rep.ctype, "application/json");
 	ck_assert_uint_eq(obuf_pending(&body), strlen("{\"error\":\"unknown job\"}\n"));
-	routes_accepted(&rep, 0x300002);
+	routes_accepted(&rep, 0x300002, 0);
 	ck_assert_int_eq(rep.status, 202);
 	ck_assert_str_eq(rep.extra, "Location: /jobs/0000000000300002\r\n");
 	obuf_add(&body, "", 1);
 	ck_assert_str_eq(body.p, "{\"id\":\"0000000000300002\",\"state\":\"queued\"}\n");
+	routes_accepted(&rep, 0x300002, 1767225600123456789LL);
+	obuf_add(&body, "", 1);
+	ck_assert_str_eq(body.p, "{\"id\":\"0000000000300002\",\"state\":\"scheduled\","
+	    "\"run_at\":\"2026-01-01T00:00:00.123Z\"}\n");
+}
+END_TEST
+
+/* POST /payload's query: none, or delay= digits up to max_delay; all
+ * else a 400 with a reason. */
+START_TEST(delay_query)
+{
+	static const struct {
+		const char *q;		/* NULL: no query */
+		int ok;
+		uint32_t delay;
+		const char *error;
+	} cases[] = {
+		{ NULL, 1, 0, NULL },
+		{ "delay=0", 1, 0, NULL },
+		{ "delay=60", 1, 60, NULL },
+		{ "delay=0060", 1, 60, NULL },
+		{ "delay=100", 1, 100, NULL },
+		{ "delay=101", 0, 0, "delay over max_delay (100 s)" },
+		{ "delay=18446744073709551617", 0, 0, "delay over max_delay (100 s)" },
+		{ "", 0, 0, "the only query parameter is delay=SECONDS" },
+		{ "delay", 0, 0, "the only query parameter is delay=SECONDS" },
+		{ "delay=", 0, 0, "delay must be whole seconds, digits only" },
+		{ "delay=-1", 0, 0, "delay must be whole seconds, digits only" },
+		{ "delay=+1", 0, 0, "delay must be whole seconds, digits only" },
+		{ "delay= 1", 0, 0, "delay must be whole seconds, digits only" },
+		{ "delay=1s", 0, 0, "delay must be whole seconds, digits only" },
+		{ "delay=1&delay=1", 0, 0, "the only query parameter is delay=SECONDS" },
+		{ "delay=1&", 0, 0, "the only query parameter is delay=SECONDS" },
+		{ "x=1", 0, 0, "the only query parameter is delay=SECONDS" },
+		{ "Delay=1", 0, 0, "the only query parameter is delay=SECONDS" },
+	};
+	struct reply rep = { .body = &body };
+	char want[128];
+
+	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+		struct http_request req = { .method = HTTP_POST, .query = cases[k].q,
+		    .query_len = cases[k].q ? strlen(cases[k].q) : 0 };
+		uint32_t d = 12345;
+
+		rep.status = 0;
+		ck_assert_int_eq(routes_delay(&req, 100, &d, &rep), cases[k].ok);
+		if (cases[k].ok) {
+			ck_assert_uint_eq(d, cases[k].delay);
+			ck_assert_int_eq(rep.status, 0);
+			continue;
+		}
+		ck_assert_int_eq(rep.status, 400);
+		snprintf(want, sizeof want, "{\"error\":\"%s\"}\n", cases[k].error);
+		obuf_add(&body, "", 1);
+		ck_assert_msg(strcmp(body.p, want) == 0, "%s: %s", cases[k].q, body.p);
+	}
 }
 END_TEST
 
@@ -720,6 +776,7 @@ int main(void)
 	tcase_add_test(tc, find_and_methods);
 	tcase_add_test(tc, time_format);
 	tcase_add_test(tc, errors_and_accepted);
+	tcase_add_test(tc, delay_query);
 	tcase_add_test(tc, authorized);
 	tcase_add_test(tc, job_states);
 	tcase_add_test(tc, cancel);

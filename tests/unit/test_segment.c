@@ -26,7 +26,11 @@
  *             cancel and retry (each ring holds a slot once, either order
  *             of a stale free entry's pop and the next finish), the list,
  *             expired ids; a cancel race against a dispatcher thread
- *             (segment_run never finds a taken slot canceled)
+ *             (segment_run never finds a taken slot canceled); delayed
+ *             jobs: published scheduled, canceled on the ready ring or in
+ *             the dispatcher's timers (pushed back for it to free),
+ *             against the timer, retried before the free; and a race of
+ *             cancels against a dispatcher thread with a timer heap
  *
  * Segments are named /jobqd-test-<pid>-<test pid>-<n>; every test unlinks
  * its names, and main() sweeps the ones a failed check left behind.
@@ -54,6 +58,7 @@
 #include "common/clock.h"
 #include "common/ring.h"
 #include "common/segment.h"
+#include "worker/timers.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -927,7 +932,7 @@ static const struct {
 	{ "garbage", GARBAGE, SEG_MISMATCH, "bad magic" },
 	{ "too small", TINY, SEG_MISMATCH, "(16 bytes) is not a jobqd segment" },
 	{ "empty object", EMPTY, SEG_CREATED, "" },
-	{ "other version", BAD_VERSION, SEG_MISMATCH, "layout version 5, this jobqd uses 4" },
+	{ "other version", BAD_VERSION, SEG_MISMATCH, "layout version 6, this jobqd uses 5" },
 	{ "other slot size", BAD_SLOT_SIZE, SEG_MISMATCH, "inconsistent layout" },
 	{ "longer file", GROWN, SEG_MISMATCH, "inconsistent layout" },
 	{ "interrupted format", NO_MAGIC, SEG_CREATED, "" },
@@ -2117,6 +2122,261 @@ START_TEST(test_cancel_race)
 }
 END_TEST
 
+/* Slot i published delayed (run_at), with payload p; its id. */
+static uint64_t
+delay_job(struct segment *s, const char *payload, int64_t run_at)
+{
+	long i = segment_reserve(s);
+	uint64_t id;
+
+	ck_assert_msg(i >= 0, "segment_reserve: queue full");
+	id = segment_assign(s, (uint32_t)i, (uint32_t)strlen(payload));
+	segment_delay(s, (uint32_t)i, run_at);
+	ck_assert_int_eq(segment_publish(s, (uint32_t)i), 0);
+	return id;
+}
+
+/* segment_on_pop: the slots popped, in order. */
+struct popped {
+	uint32_t n, slot[16];
+};
+
+static void
+on_popped(void *arg, uint32_t i)
+{
+	struct popped *p = arg;
+
+	if (p->n < 16)
+		p->slot[p->n++] = i;
+}
+
+/* A delayed job: published SCHEDULED on the ready ring (counted), popped
+ * as such (the hook sees every entry); cancel on the ready ring (a), in
+ * the dispatcher's hands (b: pushed back for it to free, CANCELING), a
+ * cancel that loses to the timer (409), a retry before the dispatcher
+ * frees it; restore with run_at; the key table finds a scheduled job. */
+START_TEST(test_delay_cancel)
+{
+	const char *name = seg_name();
+	struct segment *s = seg_create(name, 4, 16);
+	struct popped p = { .n = 0 };
+	uint64_t a = delay_job(s, "a", 1000), b;
+	uint32_t ia = jobid_slot(a), ib, free_n;
+	struct slot *sa = segment_slot(s, ia), *sb;
+	struct seg_recovery r;
+	struct gauges g;
+
+	segment_on_pop(s, on_popped, &p);
+	ck_assert_uint_eq(atomic_load(&sa->state), SLOT_SCHEDULED);
+	ck_assert_int_eq(sa->run_at, 1000);
+	ck_assert_int_eq(sa->delayed_to, 1000);
+	ck_assert_uint_eq(atomic_load(&segment_header(s)->scheduled), 1);
+	ck_assert_uint_eq(atomic_load(&segment_header(s)->accepted), 1);
+	ck_assert_int_eq(segment_idem_add(s, ia, 77, 5), 0);
+	ck_assert_int_eq(segment_idem_find(s, 77), ia);
+	/* (a) on the ready ring */
+	ck_assert_int_eq(segment_cancel(s, ia), 0);
+	ck_assert_uint_eq(atomic_load(&sa->state), SLOT_CANCELED);
+	gauges(s, &g);
+	ck_assert_uint_eq(g.queued, 0);
+	ck_assert_uint_eq(g.canceled, 1);
+	free_n = ring_count(segment_free(s));
+	ck_assert_int_eq(segment_next_ready(s), -1);
+	ck_assert_uint_eq(ring_count(segment_free(s)), free_n + 1);
+	ck_assert_uint_eq(p.n, 1);
+	ck_assert_uint_eq(p.slot[0], ia);
+
+	/* (b) the dispatcher took it into its timers */
+	b = delay_job(s, "b", 2000);
+	ib = jobid_slot(b);
+	sb = segment_slot(s, ib);
+	ck_assert_int_eq(segment_next_ready(s), ib);
+	ck_assert_uint_eq(atomic_load(&sb->state), SLOT_SCHEDULED);
+	ck_assert_uint_eq(atomic_load(&sb->rings), 0);
+	ck_assert_int_eq(segment_cancel(s, ib), 0);
+	ck_assert_uint_eq(atomic_load(&sb->state), SLOT_CANCELED);
+	ck_assert_uint_eq(atomic_load(&sb->rings), SLOT_CANCELING);
+	ck_assert_int_eq(segment_due(s, ib), -1);	/* its timer lost */
+	ck_assert_int_eq(segment_cancel(s, ib), -1);
+	free_n = ring_count(segment_free(s));
+	p.n = 0;
+	ck_assert_int_eq(segment_next_ready(s), -1);	/* freed, the hook told */
+	ck_assert_uint_eq(ring_count(segment_free(s)), free_n + 1);
+	ck_assert_uint_eq(p.n, 1);
+	ck_assert_uint_eq(p.slot[0], ib);
+	gauges(s, &g);
+	ck_assert_uint_eq(g.queued, 0);
+	ck_assert_uint_eq(g.canceled, 2);
+
+	/* the timer wins: QUEUED, the dispatcher's; the cancel is refused */
+	b = delay_job(s, "c", 3000);
+	ib = jobid_slot(b);
+	ck_assert_int_eq(segment_next_ready(s), ib);
+	ck_assert_int_eq(segment_due(s, ib), 0);
+	ck_assert_int_eq(segment_cancel(s, ib), -1);
+	ck_assert_uint_eq(atomic_load(&segment_slot(s, ib)->state), SLOT_QUEUED);
+	ck_assert_int_eq(segment_run(s, ib, 7), 0);
+	ck_assert_int_eq(segment_finish(s, ib, SLOT_DONE), 0);
+
+	/* (b), then a retry before the dispatcher pops the cancel: that entry
+	 * serves again, the job is queued, runs once, and its slot goes on the
+	 * free ring once */
+	b = delay_job(s, "d", 4000);
+	ib = jobid_slot(b);
+	sb = segment_slot(s, ib);
+	ck_assert_int_eq(segment_next_ready(s), ib);
+	ck_assert_int_eq(segment_cancel(s, ib), 0);
+	ck_assert_int_eq(segment_retry(s, ib), 0);
+	ck_assert_uint_eq(atomic_load(&sb->rings), SLOT_ON_READY);
+	p.n = 0;
+	ck_assert_int_eq(segment_next_ready(s), ib);
+	ck_assert_uint_eq(atomic_load(&sb->state), SLOT_QUEUED);
+	ck_assert_uint_eq(p.n, 1);
+	ck_assert_int_eq(segment_run(s, ib, 7), 0);
+	ck_assert_int_eq(segment_finish(s, ib, SLOT_DONE), 0);
+	ck_assert_uint_eq(atomic_load(&sb->rings), 0);
+	gauges(s, &g);
+	ck_assert_uint_eq(g.queued, 0);
+	ck_assert_uint_eq(g.running, 0);
+
+	/* restore: scheduled again for its run_at, kept off the ready ring */
+	ck_assert_int_eq(segment_restore(s, a, 5000, "a", 1), 0);
+	ck_assert_uint_eq(atomic_load(&sa->state), SLOT_SCHEDULED);
+	ck_assert_int_eq(sa->run_at, 5000);
+	ck_assert_int_eq(segment_recover(s, 0, &r), 0);
+	ck_assert_uint_eq(r.scheduled, 1);
+	ck_assert_int_eq(segment_next_ready(s), -1);
+	ck_assert_uint_eq(atomic_load(&segment_header(s)->queued), 1);
+	ck_assert_int_eq(segment_cancel(s, ia), 0);	/* (b) after a restart */
+	ck_assert_int_eq(segment_next_ready(s), -1);
+	ck_assert_uint_eq(atomic_load(&segment_header(s)->queued), 0);
+	ck_assert_uint_eq(ring_count(segment_free(s)), 4);
+	/* (b), and the dispatcher dies before it pops the cancel: recovery
+	 * frees the slot; its entry is gone with the old ring */
+	b = delay_job(s, "e", 6000);
+	ib = jobid_slot(b);
+	ck_assert_int_eq(segment_next_ready(s), ib);
+	ck_assert_int_eq(segment_cancel(s, ib), 0);
+	ck_assert_int_eq(segment_recover(s, 1, &r), 0);
+	ck_assert_uint_eq(r.scheduled + r.requeued, 0);
+	ck_assert_uint_eq(atomic_load(&segment_slot(s, ib)->state), SLOT_CANCELED);
+	ck_assert_uint_eq(atomic_load(&segment_slot(s, ib)->rings), 0);
+	ck_assert_int_eq(segment_next_ready(s), -1);
+	ck_assert_uint_eq(ring_count(segment_free(s)), 4);
+	ck_assert_uint_eq(atomic_load(&segment_header(s)->queued), 0);
+	ck_assert_ptr_null(segment_bad_once(s));
+	segment_close(s);
+	segment_unlink(name);
+}
+END_TEST
+
+/* The master submits delayed jobs (due at once) and cancels and retries
+ * while a dispatcher thread pops them into a timer heap, drops the timer
+ * of every slot the ready ring names (segment_on_pop), and runs the due
+ * ones: every job is canceled or run, never both, and never run twice;
+ * no run finds its slot taken; every slot ends on the free ring once. */
+struct race_timed {
+	struct segment *s;
+	struct timers *t;
+	_Atomic int done;
+	_Atomic uint64_t runs, run_failed;
+};
+
+static void
+race_forget(void *arg, uint32_t i)
+{
+	struct race_timed *x = arg;
+
+	(void)timers_remove(x->t, i);
+}
+
+static void
+race_run(struct race_timed *x, uint32_t i)
+{
+	if (segment_run(x->s, i, 1) == -1 || segment_finish(x->s, i, SLOT_DONE) == -1)
+		atomic_fetch_add(&x->run_failed, 1);
+	atomic_fetch_add(&x->runs, 1);
+}
+
+static void *
+race_timed_dispatcher(void *arg)
+{
+	struct race_timed *x = arg;
+
+	for (unsigned round = 0;; round++) {
+		int done = atomic_load(&x->done);	/* before the pop */
+		long i = segment_next_ready(x->s);
+		int64_t j;
+
+		if (i >= 0) {
+			struct slot *sl = segment_slot(x->s, (uint32_t)i);
+			uint32_t st = atomic_load(&sl->state);
+
+			if (st == SLOT_QUEUED)
+				race_run(x, (uint32_t)i);
+			else if (st == SLOT_SCHEDULED)
+				ck_assert_int_eq(timers_push(x->t, (uint32_t)i, sl->run_at), 0);
+		}
+		if (round % 5 == 0)	/* timers a little later: cancels meet them */
+			while ((j = timers_pop(x->t, INT64_MAX)) >= 0)
+				if (segment_due(x->s, (uint32_t)j) == 0)
+					race_run(x, (uint32_t)j);
+		if (i < 0 && done && timers_count(x->t) == 0)
+			return NULL;
+		if (i < 0)
+			sched_yield();
+	}
+}
+
+START_TEST(test_cancel_scheduled_race)
+{
+	enum { N = 20000, CAP = 64 };
+	const char *name = seg_name();
+	struct race_timed x = { .s = seg_create(name, CAP, 16), .t = timers_create(CAP) };
+	uint64_t canceled = 0, retried = 0, submitted = 0;
+	pthread_t t;
+
+	segment_on_pop(x.s, race_forget, &x);
+	ck_assert_int_eq(pthread_create(&t, NULL, race_timed_dispatcher, &x), 0);
+	while (submitted < N) {
+		long i = segment_reserve(x.s);
+
+		if (i < 0) {
+			sched_yield();
+			continue;
+		}
+		(void)segment_assign(x.s, (uint32_t)i, 0);
+		if (submitted % 4 != 0)		/* some plain queued ones too */
+			segment_delay(x.s, (uint32_t)i, 1);
+		ck_assert_int_eq(segment_publish(x.s, (uint32_t)i), 0);
+		submitted++;
+		if (segment_cancel(x.s, (uint32_t)((submitted * 7) % CAP)) == 0)
+			canceled++;
+		if (segment_cancel(x.s, (uint32_t)i) == 0)
+			canceled++;
+		if (submitted % 5 == 0 && segment_retry(x.s, (uint32_t)((submitted * 3) % CAP)) == 0)
+			retried++;
+	}
+	atomic_store(&x.done, 1);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_uint_eq(atomic_load(&x.run_failed), 0);
+	ck_assert_uint_eq(atomic_load(&x.runs) + canceled, submitted + retried);
+	ck_assert_uint_gt(canceled, 0);
+	ck_assert_uint_eq(atomic_load(&segment_header(x.s)->queued), 0);
+	{
+		uint32_t all[CAP + 1], seen[CAP] = { 0 }, n = drain(segment_free(x.s), all, CAP + 1);
+
+		ck_assert_uint_eq(n, CAP);
+		for (uint32_t k = 0; k < n; k++)
+			ck_assert_uint_eq(seen[all[k]]++, 0);
+	}
+	ck_assert_ptr_null(segment_bad_once(x.s));
+	timers_free(x.t);
+	segment_close(x.s);
+	segment_unlink(name);
+}
+END_TEST
+
 /* Each transition from each state: refused (-1, nothing changed) unless
  * the state is the expected one.  _i: the state. */
 START_TEST(test_transition_wrong_state)
@@ -2306,10 +2566,10 @@ START_TEST(test_restore)
 	struct seg_recovery r;
 	long i;
 
-	ck_assert_int_eq(segment_restore(s, id, "hello", 5), 0);
-	ck_assert_int_eq(segment_restore(s, jobid_make(0, 7, 4), "x", 1), -1);	/* slot 4 */
-	ck_assert_int_eq(segment_restore(s, id, "0123456789012345678901234567890123", 33), -1);
-	ck_assert_int_eq(segment_restore(s, 0, "x", 1), -1);
+	ck_assert_int_eq(segment_restore(s, id, 0, "hello", 5), 0);
+	ck_assert_int_eq(segment_restore(s, jobid_make(0, 7, 4), 0, "x", 1), -1);	/* slot 4 */
+	ck_assert_int_eq(segment_restore(s, id, 0, "0123456789012345678901234567890123", 33), -1);
+	ck_assert_int_eq(segment_restore(s, 0, 0, "x", 1), -1);
 	ck_assert_int_eq(segment_recover(s, 0, &r), 0);
 	ck_assert_uint_eq(r.requeued, 1);
 	ck_assert_ptr_eq(segment_lookup(s, id), segment_slot(s, 2));
@@ -2384,6 +2644,8 @@ segment_suite(void)
 	tcase_add_test(tc, test_list);
 	tcase_add_test(tc, test_expired);
 	tcase_add_test(tc, test_cancel_race);
+	tcase_add_test(tc, test_delay_cancel);
+	tcase_add_test(tc, test_cancel_scheduled_race);
 	tcase_add_test(tc, test_census);
 	suite_add_tcase(s, tc);
 
