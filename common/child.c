@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,25 @@ void child_setup(const char *role, const int *keep, size_t n)
 	if (fd_keep_only(fds, n) == -1)
 		fatal("%s: closing inherited fds", role);
 	proctitle_set("jobqd: %s", role);	/* last: named = holds nothing else */
+}
+
+/* child_sched_batch changed the policy (inherited by its forks) */
+static int sched_changed;
+
+void child_sched_batch(void)
+{
+	struct sched_param none = { 0 };
+
+	if (sched_getscheduler(0) == SCHED_OTHER && sched_setscheduler(0, SCHED_BATCH, &none) == 0)
+		sched_changed = 1;
+}
+
+void child_sched_restore(void)
+{
+	struct sched_param none = { 0 };
+
+	if (sched_changed)
+		(void)sched_setscheduler(0, SCHED_OTHER, &none);
 }
 
 int child_kill(pid_t pid)

@@ -12,6 +12,21 @@
  * none of them (tests rely on that).  Failure is fatal (logged, exit 1).
  * Signal state and process groups stay with each child: they differ.
  *
+ *   child_sched_batch()
+ *
+ * puts the calling process (the dispatcher, so also every worker it
+ * forks) under SCHED_BATCH when it runs under SCHED_OTHER (a policy the
+ * operator chose is left alone): a job's wake-up of the dispatcher or a
+ * worker then does not preempt the master answering HTTP on the same CPU;
+ * they run when it waits, or at the next tick.  Best effort: a refusal
+ * leaves the policy as it was.
+ *
+ *   child_sched_restore()
+ *
+ * in a process about to exec a job's program: SCHED_OTHER again when
+ * child_sched_batch changed it, so a program runs under the policy the
+ * daemon was started with.
+ *
  *   child_kill(pid)
  *
  * SIGKILLs a worker, the way its job is never left behind: its process
@@ -30,6 +45,8 @@
 #define CHILD_KEEP_MAX	8	/* fds a child may keep, the log's not counted */
 
 void child_setup(const char *role, const int *keep, size_t n);
+void child_sched_batch(void);
+void child_sched_restore(void);
 int child_kill(pid_t pid);
 
 #endif

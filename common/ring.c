@@ -65,6 +65,15 @@ int ring_push(struct ring *r, uint32_t v)
 
 int ring_pop(struct ring *r, uint32_t *v)
 {
+	if (ring_peek(r, v) == -1)
+		return -1;
+	atomic_store_explicit(&r->m->head, atomic_load_explicit(&r->m->head,
+	    memory_order_relaxed) + 1, memory_order_release);
+	return 0;
+}
+
+int ring_peek(struct ring *r, uint32_t *v)
+{
 	struct ring_shm *m = r->m;
 	uint32_t head = atomic_load_explicit(&m->head, memory_order_relaxed);
 
@@ -74,7 +83,6 @@ int ring_pop(struct ring *r, uint32_t *v)
 			return -1;
 	}
 	*v = m->v[head & r->mask];
-	atomic_store_explicit(&m->head, head + 1, memory_order_release);
 	return 0;
 }
 

@@ -20,6 +20,8 @@
  *                            consumer alive)
  *   ring_push(r, v)          0, or -1 when full
  *   ring_pop(r, &v)          0, or -1 when empty
+ *   ring_peek(r, &v)         ring_pop without taking the entry (the
+ *                            consumer's: v is a hint, say to prefetch)
  *   ring_count(r)            entries in the ring (a snapshot; not checked)
  *   ring_capacity(r)         usable entries
  */
@@ -61,6 +63,7 @@ void ring_attach(struct ring *r, void *mem, uint32_t cap);
 void ring_reset(struct ring *r);
 int ring_push(struct ring *r, uint32_t v);
 int ring_pop(struct ring *r, uint32_t *v);
+int ring_peek(struct ring *r, uint32_t *v);
 uint32_t ring_count(const struct ring *r);
 uint32_t ring_capacity(const struct ring *r);
 

@@ -547,9 +547,16 @@ long segment_reserve(struct segment *s)
 	long i = pop_valid(s, &s->free, SLOT_ON_FREE, 1u << SLOT_FREE | 1u << SLOT_DONE |
 	    1u << SLOT_FAILED | 1u << SLOT_CANCELED, "free");
 	struct slot *sl;
+	uint32_t next;
 
 	if (i < 0)
 		return -1;
+	/* The free ring hands out slots in the order they were freed, each
+	 * last touched a whole queue ago: start loading the next one's head
+	 * and first payload bytes while this one's request is answered. */
+	if (ring_peek(&s->free, &next) == 0 && next < s->g.capacity)
+		for (uint32_t off = 0; off < sizeof(struct slot) + 64; off += 64)
+			__builtin_prefetch((char *)segment_slot(s, next) + off, 1);
 	sl = segment_slot(s, (uint32_t)i);
 	atomic_store_explicit(&sl->state, SLOT_FILLING, memory_order_relaxed);
 	sl->payload_len = 0;

@@ -807,6 +807,7 @@ static struct dispatcher *setup(const struct config *c, struct segment *seg,
 	int keep[] = { doorbell_fd, ctl_fd, segment_fd(seg) };
 
 	child_setup("dispatcher", keep, sizeof(keep) / sizeof(keep[0]));
+	child_sched_batch();
 	if (d == NULL)
 		fatalx("out of memory");
 	if ((d->sig_r = setup_signals()) == -1)

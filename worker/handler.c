@@ -42,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/child.h"
 #include "common/clock.h"
 #include "common/fd.h"
 #include "common/log.h"
@@ -330,6 +331,7 @@ static _Noreturn void exec_child(struct handler *h, pid_t parent, int in, int ou
 	signal(SIGPIPE, SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	child_sched_restore();
 	execve(h->argv[0], h->argv, h->envp);
 	n = snprintf(msg, sizeof(msg), "exec %s: %s\n", h->argv[0], strerror(errno));
 	if (n > 0)

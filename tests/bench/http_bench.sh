@@ -5,7 +5,8 @@
 #
 # 1. ingest: jobqd (handler=noop workers=8 queue=65536 max_payload=1024)
 #    against nginx (one worker, "return 202" with a job-like JSON body,
-#    access log off), alternating, for each wrk thread count: req/s, p50,
+#    access log off), after one unmeasured warm-up run of each,
+#    alternating, for each wrk thread count: req/s, p50,
 #    p99, socket errors, non-2xx answers, the ratio jobqd/nginx per round
 #    and of the means.
 # 2. context switches per job of the whole daemon (master, dispatcher and
@@ -175,6 +176,11 @@ orow() { printf '%-3s %-5s %10s %8s %8s %6s %8s %7s %6s %10s %6s  %s\n' "$@"; }
 echo "== 1+2. ingest: POST 100 B, keep-alive, -c$conns, ${secs}s x $rounds rounds;" \
 	"jobqd handler=noop workers=8 queue=65536 max_payload=1024 vs nginx return 202"
 jobqd_start 8 -o handler=noop -o workers=8 -o queue=65536 -o max_payload=1024
+# Warm-up, not measured: one short run against each server, so that no
+# round pays for first touches (the segment's pages, in every process that
+# maps it; nginx's buffers) that a long-running daemon pays once.
+run_wrk 1 "$jport" >/dev/null
+run_wrk 1 "$nport" >/dev/null
 declare -A ingest
 row '-t' round server 'req/s' 'p50 ms' 'p99 ms' errors non2xx ratio \
 	'ctxsw/job = master + dispatcher + workers'

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -807,6 +808,61 @@ START_TEST(test_process_titles)
 }
 END_TEST
 
+/* The scheduling policy in /proc/PID/stat (field 41); -1 if unreadable. */
+static int policy_of(const char *statpath)
+{
+	char buf[1024], *p;
+	FILE *fp = fopen(statpath, "r");
+	size_t n;
+	int field = 3;		/* the first after ") " */
+
+	if (fp == NULL)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	if ((p = strrchr(buf, ')')) == NULL)
+		return -1;
+	for (p += 2; field < 41 && (p = strchr(p, ' ')) != NULL; field++)
+		p++;
+	return p != NULL ? atoi(p) : -1;
+}
+
+/* The dispatcher and the workers run under SCHED_BATCH; a job's program
+ * under the daemon's own policy, SCHED_OTHER.  A policy chosen by whoever
+ * started the daemon (this test's own, inherited) is left alone. */
+START_TEST(test_sched_policy)
+{
+	struct daemon d;
+	char handler[300], path[300], id[17], text[16] = "";
+	int own = sched_getscheduler(0), pipeline = own == SCHED_OTHER ? SCHED_BATCH : own;
+	pid_t disp, w;
+	FILE *fp;
+
+	ck_assert_int_eq(daemon_prepare(&d), 0);
+	snprintf(handler, sizeof(handler), "handler=exec /bin/sh -c \"cut -d' ' -f41 /proc/self/stat > %s/$JOBQD_JOB_ID\"", d.dir);
+	ck_assert_int_eq(daemon_run(&d, (const char *[]){ "-o", handler, "-o", "workers=1", NULL }), 0);
+	disp = wait_child(d.pid, "dispatcher");
+	ck_assert_int_gt(disp, 0);
+	ck_assert_int_gt(w = wait_child(disp, "worker 0"), 0);
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)d.pid);
+	ck_assert_int_eq(policy_of(path), own);
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)disp);
+	ck_assert_int_eq(policy_of(path), pipeline);
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)w);
+	ck_assert_int_eq(policy_of(path), pipeline);
+	ck_assert_int_eq(post(d.port, "x", id), 202);
+	ck_assert(job_wait(d.port, id, "done", 20));
+	snprintf(path, sizeof(path), "%s/%s", d.dir, id);
+	ck_assert_ptr_nonnull(fp = fopen(path, "r"));
+	ck_assert_ptr_nonnull(fgets(text, sizeof(text), fp));
+	fclose(fp);
+	ck_assert_int_eq(atoi(text), own);
+	ck_assert_int_eq(daemon_stop(&d), 0);
+	daemon_cleanup(&d);
+}
+END_TEST
+
 /* As root with user=nobody: every process runs as nobody. */
 START_TEST(test_privilege_drop)
 {
@@ -881,6 +937,7 @@ static Suite *ops_suite(void)
 	tcase_add_test(tc, test_sd_notify_abstract);
 	tcase_add_test(tc, test_pidfile);
 	tcase_add_test(tc, test_process_titles);
+	tcase_add_test(tc, test_sched_policy);
 	tcase_add_test(tc, test_privilege_drop);
 	suite_add_tcase(s, tc);
 	return s;

@@ -149,6 +149,10 @@ START_TEST(test_interleaved)
 		/* keep 1..3 entries in flight */
 		while (pushed - popped < 3)
 			ck_assert_int_eq(ring_push(r, pushed++), 0);
+		/* peek shows the entry pop takes, and takes nothing */
+		ck_assert_int_eq(ring_peek(r, &v), 0);
+		ck_assert_msg(v == popped, "peek got %u, want %u", v, popped);
+		ck_assert_uint_eq(ring_count(r), 3);
 		ck_assert_int_eq(ring_pop(r, &v), 0);
 		ck_assert_msg(v == popped, "got %u, want %u", v, popped);
 		popped++;
@@ -169,6 +173,7 @@ START_TEST(test_reset)
 	ring_reset(r);
 	ck_assert_msg(ring_count(r) == 0, "count after reset got %u, want 0", ring_count(r));
 	ck_assert_msg(ring_pop(r, &v) == -1, "pop after reset got 0, want -1");
+	ck_assert_msg(ring_peek(r, &v) == -1, "peek after reset got 0, want -1");
 	ck_assert_msg(ring_capacity(r) == 3, "capacity after reset got %u, want 3",
 	    ring_capacity(r));
 	for (uint32_t k = 0; k < 3; k++)
