@@ -155,6 +155,7 @@ struct httpd {
 	unsigned max_connections;
 	int64_t keepalive_ns, header_ns, body_ns;
 	uint64_t min_body_rate;	/* bytes a second; 0: none */
+	int64_t no_slow_until;	/* slowest_body: none can be slow before */
 	uint32_t max_delay;	/* seconds */
 	struct acl acl;
 
@@ -308,20 +309,38 @@ static uint64_t body_slow_rate(const struct httpd *h, const struct conn *c)
 }
 
 /* The slowest slow body, or NULL.  Looked for only when the queue or the
- * connection table is full. */
+ * connection table is full: under overload, by every refused request.  A
+ * search that finds none also finds the first time a body holding a slot
+ * could turn slow (were no byte more to come: BODY_GRACE_MS after its
+ * head, or once its bytes / min_body_rate seconds have passed, if later);
+ * until then the answer is NULL without a search.  Bytes arriving and
+ * slots given up only make that time later; a slot taken (payload_claim)
+ * or a new min_body_rate (httpd_configure) ends it. */
 static struct conn *slowest_body(struct httpd *h)
 {
+	int64_t now = loop_now(h->loop), first = now + BODY_GRACE_MS * NS_PER_MS;
 	struct conn *c, *best = NULL;
 	uint64_t best_rate = UINT64_MAX;
 
+	if (now < h->no_slow_until)
+		return NULL;
 	for (c = h->conns; c != NULL; c = c->next) {
 		uint64_t rate = body_slow_rate(h, c);
 
 		if (rate < best_rate) {
 			best = c;
 			best_rate = rate;
+		} else if (c->slot >= 0 && c->state == CS_BODY && h->min_body_rate != 0) {
+			uint64_t got = c->chunked ? c->ch.total : c->body_got;
+			int64_t wait = (int64_t)(got * NS_PER_S / h->min_body_rate), at;
+
+			at = c->since + (wait > BODY_GRACE_MS * NS_PER_MS ? wait : BODY_GRACE_MS * NS_PER_MS);
+			if (at < first)
+				first = at;
 		}
 	}
+	if (best == NULL)
+		h->no_slow_until = first;
 	return best;
 }
 
@@ -725,8 +744,10 @@ static int payload_claim(struct httpd *h, struct conn *c)
 	struct conn *slow;
 
 	c->want_slot = 0;
-	if ((c->slot = slot_reserve(h)) >= 0)
+	if ((c->slot = slot_reserve(h)) >= 0) {
+		h->no_slow_until = 0;	/* c may be slow already */
 		return 0;
+	}
 	if ((slow = slowest_body(h)) != NULL) {
 		log_debug("httpd: queue full: the slowest body gives its slot up");
 		conn_expire(h, slow);	/* 408; the slot goes to the stash */
@@ -1342,6 +1363,7 @@ void httpd_configure(struct httpd *h, const struct config *c)
 	h->header_ns = (int64_t)c->header_timeout * NS_PER_S;
 	h->body_ns = (int64_t)c->body_timeout * NS_PER_S;
 	h->min_body_rate = c->min_body_rate;
+	h->no_slow_until = 0;
 	h->max_delay = c->max_delay;
 	h->acl = c->acl;
 	listener_update(h);
