@@ -177,6 +177,7 @@ static int format(struct segment *s, const struct seg_header *g)
 	h->version = SEG_VERSION;
 	h->created_at = clock_wall_ns();
 	atomic_init(&h->next_seq, first_seq());
+	h->first_seq = atomic_load(&h->next_seq);
 	ring_reset(&s->ready);
 	ring_reset(&s->free);
 	for (uint32_t i = 0; i < g->capacity; i++) {
@@ -461,7 +462,7 @@ int segment_expired(const struct segment *s, uint64_t id)
 	uint64_t seq = seq_of(id), cur;
 	struct slot *sl;
 
-	if (id == 0 || i >= s->g.capacity ||
+	if (id == 0 || i >= s->g.capacity || seq < s->h->first_seq ||
 	    seq >= seq_fold(atomic_load_explicit(&s->h->next_seq, memory_order_relaxed)))
 		return 0;
 	sl = segment_slot(s, i);
@@ -703,6 +704,8 @@ void segment_seq_above(struct segment *s, uint64_t id)
 	 * fold is 2^35 jobs away): compare folded values */
 	if (seq_fold(next) <= seq)
 		atomic_store(&s->h->next_seq, seq + 1);
+	if (seq < s->h->first_seq)	/* issued by an earlier segment */
+		s->h->first_seq = seq;
 }
 
 long segment_payload_len(struct segment *s, uint32_t i)

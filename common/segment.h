@@ -56,7 +56,7 @@
 #include "common/ring.h"
 
 #define SEG_MAGIC	0x6a6f627164534547ULL	/* "jobqdSEG" */
-#define SEG_VERSION	5
+#define SEG_VERSION	6
 #define SEG_SCORE_COUNT	2048	/* scoreboard entries: two worker generations */
 #define SEG_HIST_BUCKETS 20	/* latency histogram buckets incl. +Inf */
 #define JOBID_SLOT_BITS	20	/* capacity <= 2^20 */
@@ -193,6 +193,7 @@ struct seg_header {
 	_Atomic uint64_t canceled;
 	_Atomic uint64_t replayed;		/* Idempotency-Key replays */
 	_Atomic uint64_t scheduled;		/* delayed submissions accepted */
+	uint64_t first_seq;	/* the lowest sequence issued here (master) */
 };
 
 /* Upper bounds of the histogram buckets in µs; the last is +Inf. */
@@ -247,8 +248,10 @@ struct score *segment_score(const struct segment *s, uint32_t i);
 /* The slot holding job id now, or NULL (bad slot bits or reused). */
 struct slot *segment_lookup(const struct segment *s, uint64_t id);
 /* For an id segment_lookup does not find: 1 when this segment issued
- * its sequence and its slot has since been reused (the slot holds a
- * later job, or is being filled for one), else 0 (never issued here). */
+ * its sequence (between first_seq, the segment's first or the lowest it
+ * restored, and the next) and its slot has since been reused (the slot
+ * holds a later job, or is being filled for one), else 0 (never issued
+ * here). */
 int segment_expired(const struct segment *s, uint64_t id);
 
 /* Master: take a reusable slot from the free ring and mark it FILLING;
@@ -286,7 +289,7 @@ void segment_finished(struct segment *s, segment_finished_fn *fn, void *arg);
 int segment_restore(struct segment *s, uint64_t id, int64_t run_at, const void *payload,
     uint32_t len);
 /* Make sure no job id made from now on has the sequence of id or one
- * below it. */
+ * below it, and count id's as issued here (first_seq). */
 void segment_seq_above(struct segment *s, uint64_t id);
 /* Dispatcher: the next QUEUED or SCHEDULED (delayed: for its timers) slot
  * from the ready ring, or -1 when none; a canceled slot goes on the free

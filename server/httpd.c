@@ -953,8 +953,9 @@ static void handle_head(struct httpd *h, struct conn *c,
 		snprintf(rep.extra, sizeof rep.extra, "Allow: %s\r\n", routes_allow(r));
 	} else {
 		routes_answer(&ctx, r, req, &rep);
-		/* a DELETE may hand the dispatcher a slot to free */
-		h->bell_pending |= req->method == HTTP_DELETE;
+		/* a DELETE may hand the dispatcher a slot to free, a retry
+		 * a job to run */
+		h->bell_pending |= req->method == HTTP_DELETE || req->method == HTTP_POST;
 	}
 	/* A body we do not want: skip a short Content-Length one; close
 	 * rather than read a long one, decode a chunked one or wait after an

@@ -328,14 +328,23 @@ static void reap(struct master *m)
  * is reusable (FREE, DONE, FAILED or garbage: what recovery frees) while
  * the free ring is empty; with ready_idle, one that is QUEUED while the
  * ready ring is empty and a worker is idle.  A SCHEDULED one is in the
- * dispatcher's timers, on no ring. */
+ * dispatcher's timers, on no ring.  A canceled one whose entry is still
+ * on the ready ring (CANCELING) waits for the dispatcher to reach it,
+ * however long the jobs before it run: lost only once the ready ring is
+ * empty. */
 static long lost_slot(struct segment *seg, int free_empty, int ready_idle)
 {
-	for (uint32_t i = 0; i < segment_capacity(seg); i++) {
-		uint32_t st = atomic_load(&segment_slot(seg, i)->state);
+	int ready_empty = ring_count(segment_ready(seg)) == 0;
 
-		if (st == SLOT_QUEUED ? ready_idle : st != SLOT_FILLING && st != SLOT_RUNNING &&
-		    st != SLOT_SCHEDULED && free_empty)
+	for (uint32_t i = 0; i < segment_capacity(seg); i++) {
+		struct slot *sl = segment_slot(seg, i);
+		uint32_t st = atomic_load(&sl->state);
+
+		if (atomic_load(&sl->rings) & SLOT_CANCELING) {
+			if (ready_empty)
+				return i;
+		} else if (st == SLOT_QUEUED ? ready_idle : st != SLOT_FILLING &&
+		    st != SLOT_RUNNING && st != SLOT_SCHEDULED && free_empty)
 			return i;
 	}
 	return -1;

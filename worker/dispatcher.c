@@ -439,21 +439,16 @@ static void reap(struct dispatcher *d, int block)
 	handle_deaths(d);
 }
 
-/* Next slot to run: the retry list first, then the ready ring, whose
- * delayed (SCHEDULED) slots go to the timers; one the master canceled
- * between the pop and our look at its state is the master's (it pushes
- * it again for us to free).  -1 none. */
-static int64_t next_job(struct dispatcher *d)
+/* The next QUEUED slot from the ready ring, whose delayed (SCHEDULED)
+ * slots go to the timers (and canceled ones, in segment_next_ready, to
+ * the free ring); one the master canceled between the pop and our look at
+ * its state is the master's (it pushes it again for us to free).  -1
+ * none. */
+static int64_t next_ready(struct dispatcher *d)
 {
 	const char *bad;
 	long i;
 
-	if (d->retry_n > 0) {
-		i = d->retry[d->retry_head];
-		d->retry_head = (d->retry_head + 1) % d->cap;
-		d->retry_n--;
-		return i;
-	}
 	for (;;) {
 		struct slot *sl;
 		uint32_t st;
@@ -470,6 +465,45 @@ static int64_t next_job(struct dispatcher *d)
 			return i;
 		if (st == SLOT_SCHEDULED)
 			(void)timers_push(d->timers, (uint32_t)i, sl->run_at);
+	}
+}
+
+/* Next slot to run: the retry list first, then the ready ring.  -1 none. */
+static int64_t next_job(struct dispatcher *d)
+{
+	long i;
+
+	if (d->retry_n > 0) {
+		i = d->retry[d->retry_head];
+		d->retry_head = (d->retry_head + 1) % d->cap;
+		d->retry_n--;
+		return i;
+	}
+	return next_ready(d);
+}
+
+/* No worker is idle: still take from the head of the ready ring what
+ * needs none, canceled slots (freed: a cancel does not wait for a
+ * worker) and delayed jobs (into the timers), up to the first job to run.
+ * Should that one come along (freeing a canceled slot, the pop goes on to
+ * the next entry), it waits on the retry list, still first in line. */
+static void skim_ready(struct dispatcher *d)
+{
+	uint32_t i;
+	int64_t j;
+
+	while (ring_peek(d->ready, &i) == 0) {
+		if (i < d->cap) {
+			struct slot *sl = segment_slot(d->seg, i);
+
+			if (atomic_load(&sl->state) == SLOT_QUEUED &&
+			    !(atomic_load(&sl->rings) & SLOT_CANCELING))
+				return;
+		}
+		if ((j = next_ready(d)) >= 0) {
+			retry_push(d, (uint32_t)j, 0);
+			return;
+		}
 	}
 }
 
@@ -873,8 +907,11 @@ void dispatcher_run(const struct config *c, struct segment *seg, int doorbell_fd
 		pool_expire(d->pool, clock_mono_ns());
 		spawn(d);
 		due(d);
-		if (!d->closing)
+		if (!d->closing) {
 			assign(d);
+			if (pool_count(d->pool, POOL_IDLE) == 0)
+				skim_ready(d);
+		}
 		if (d->draining && !d->closing && d->retry_n == 0 &&
 		    ring_count(d->ready) == 0 && pool_count(d->pool, POOL_BUSY) == 0)
 			start_closing(d, "drained");

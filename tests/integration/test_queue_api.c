@@ -114,7 +114,7 @@ static int has_file(const struct daemon *d, const char *name)
 /* Did job id run (to the end)? */
 static int ran(const struct daemon *d, const char *id)
 {
-	char name[32];
+	char name[64];
 
 	snprintf(name, sizeof(name), "ran-%s", id);
 	return has_file(d, name);
@@ -233,6 +233,11 @@ START_TEST(test_cancel_list_expire)
 	ck_assert_int_eq(job_req(d.port, "DELETE", j[0], "", body, sizeof(body)), 409);
 	ck_assert_msg(strstr(body, "\"state\":\"done\"") != NULL, "%s", body);
 
+	/* never issued: the sequence before the first job's (404) */
+	snprintf(other, sizeof(other), "%016llx",
+	    (unsigned long long)(strtoull(b, NULL, 16) - (1ULL << 20)));
+	ck_assert_int_eq(job_req(d.port, "GET", other, "", body, sizeof(body)), 404);
+
 	/* never issued: a later sequence (404); another node (421) */
 	snprintf(other, sizeof(other), "%s", j[3]);
 	other[2] = other[2] == 'f' ? '0' : 'f';	/* far from the next sequence */
@@ -348,6 +353,50 @@ START_TEST(test_cancel_survives)
 }
 END_TEST
 
+/* A full queue, its only worker busy: a canceled job waits behind queued
+ * ones without the master taking its slot for a lost one (which restarted
+ * the dispatcher and ran the busy job again); once nothing queued is
+ * before them, canceled slots are free for new jobs with the worker still
+ * busy.  The blocker runs once. */
+START_TEST(test_cancel_full_busy)
+{
+	struct daemon d;
+	char handler[512], b[17], x[3][17], n[17], body[65536];
+	int st = 0;
+
+	prepare(&d, handler, sizeof(handler));
+	start(&d, handler, "queue=4", NULL);
+	blocker(&d, b);
+	for (int k = 0; k < 3; k++)
+		ck_assert_int_eq(post(d.port, "x", x[k]), 202);
+	ck_assert_int_eq(post(d.port, "x", n), 503);
+	ck_assert_int_eq(job_req(d.port, "DELETE", x[2], "", NULL, 0), 200);
+	/* the master's check for lost slots: three looks a second apart
+	 * (were the machine too slow for them, this passes vacuously) */
+	nap_ms(4500);
+	ck_assert_int_eq(http(d.port, "GET", "/metrics", NULL, body, sizeof(body)), 200);
+	ck_assert_ptr_nonnull(strstr(body, "\njobqd_dispatcher_restarts_total 0\n"));
+
+	ck_assert_int_eq(job_req(d.port, "DELETE", x[0], "", NULL, 0), 200);
+	ck_assert_int_eq(job_req(d.port, "DELETE", x[1], "", NULL, 0), 200);
+	for (int i = 0; i < WAIT_S * 20 && (st = post(d.port, "x", n)) == 503; i++)
+		nap_ms(50);
+	ck_assert_int_eq(st, 202);
+	ck_assert_int_eq(job_req(d.port, "GET", b, "", body, sizeof(body)), 200);
+	ck_assert_msg(strstr(body, "\"state\":\"running\"") != NULL, "%s", body);
+
+	touch(&d, "gate");
+	ck_assert(job_wait(d.port, n, "done"));
+	ck_assert(job_wait(d.port, b, "done"));
+	ck_assert_int_eq(job_req(d.port, "GET", b, "", body, sizeof(body)), 200);
+	ck_assert_msg(strstr(body, "\"attempts\":1,") != NULL, "%s", body);
+	for (int k = 0; k < 3; k++)
+		ck_assert(!ran(&d, x[k]));
+	ck_assert_int_eq(daemon_stop(&d), 0);
+	daemon_cleanup(&d);
+}
+END_TEST
+
 static Suite *queue_api_suite(void)
 {
 	Suite *s = suite_create("queue_api");
@@ -357,6 +406,7 @@ static Suite *queue_api_suite(void)
 	tcase_add_test(tc, test_cancel_list_expire);
 	tcase_add_test(tc, test_retry);
 	tcase_add_test(tc, test_cancel_survives);
+	tcase_add_test(tc, test_cancel_full_busy);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -870,8 +870,9 @@ END_TEST
 /* Reason phrases. */
 START_TEST(test_status_text)
 {
-	static const int codes[] = { 100, 200, 202, 204, 400, 404, 405, 408,
-	    411, 413, 414, 417, 431, 500, 501, 503, 505 };
+	/* every status jobqd answers (jobqd(8) Status codes) */
+	static const int codes[] = { 100, 200, 202, 204, 400, 401, 403, 404, 405, 408,
+	    409, 410, 411, 413, 414, 417, 421, 422, 429, 431, 500, 501, 503, 505 };
 	size_t i;
 
 	for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)

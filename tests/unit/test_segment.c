@@ -923,6 +923,11 @@ enum corrupt {
 	NO_MAGIC,	/* a real segment whose format was interrupted */
 };
 
+#define STR_(x)	#x
+#define STR(x)	STR_(x)
+#define SEG_VERSION_NEXT 7	/* SEG_VERSION + 1, as BAD_VERSION writes it */
+_Static_assert(SEG_VERSION_NEXT == SEG_VERSION + 1, "SEG_VERSION_NEXT");
+
 static const struct {
 	const char *name;
 	enum corrupt how;
@@ -932,7 +937,7 @@ static const struct {
 	{ "garbage", GARBAGE, SEG_MISMATCH, "bad magic" },
 	{ "too small", TINY, SEG_MISMATCH, "(16 bytes) is not a jobqd segment" },
 	{ "empty object", EMPTY, SEG_CREATED, "" },
-	{ "other version", BAD_VERSION, SEG_MISMATCH, "layout version 6, this jobqd uses 5" },
+	{ "other version", BAD_VERSION, SEG_MISMATCH, "layout version " STR(SEG_VERSION_NEXT) ", this jobqd uses " STR(SEG_VERSION) },
 	{ "other slot size", BAD_SLOT_SIZE, SEG_MISMATCH, "inconsistent layout" },
 	{ "longer file", GROWN, SEG_MISMATCH, "inconsistent layout" },
 	{ "interrupted format", NO_MAGIC, SEG_CREATED, "" },
