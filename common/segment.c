@@ -74,15 +74,16 @@ static void geometry(uint32_t capacity, uint32_t max_payload, uint32_t max_outpu
 	g->max_payload = max_payload;
 	g->max_output = max_output;
 	g->header_size = (uint32_t)ALIGN64(sizeof(struct seg_header));
-	g->slot_size = (uint32_t)ALIGN64(sizeof(struct slot) + (uint64_t)max_payload +
-	    max_output);
+	g->slot_size = (uint32_t)ALIGN64(sizeof(struct slot));
 	g->score_count = SEG_SCORE_COUNT;
 	g->ready_off = g->header_size;
 	g->free_off = g->ready_off + ring_size(capacity);
 	g->score_off = g->free_off + ring_size(capacity);
 	g->idem_off = g->score_off + ALIGN64(sizeof(struct score) * SEG_SCORE_COUNT);
 	g->slots_off = g->idem_off + ALIGN64(sizeof(uint32_t) * (uint64_t)idem_size(capacity));
-	g->total_size = g->slots_off + (uint64_t)g->slot_size * capacity;
+	g->payload_off = g->slots_off + (uint64_t)g->slot_size * capacity;
+	g->output_off = g->payload_off + ALIGN64((uint64_t)max_payload) * capacity;
+	g->total_size = g->output_off + ALIGN64((uint64_t)max_output) * capacity;
 }
 
 /* snprintf into err when there is one. */
@@ -417,6 +418,12 @@ struct slot *segment_slot(const struct segment *s, uint32_t i)
 	return (struct slot *)((char *)s->base + s->g.slots_off + (uint64_t)i * s->g.slot_size);
 }
 
+unsigned char *segment_payload(const struct segment *s, uint32_t i)
+{
+	return (unsigned char *)s->base + s->g.payload_off +
+	    (uint64_t)i * ALIGN64((uint64_t)s->g.max_payload);
+}
+
 struct ring *segment_ready(struct segment *s)
 {
 	return &s->ready;
@@ -555,9 +562,11 @@ long segment_reserve(struct segment *s)
 	/* The free ring hands out slots in the order they were freed, each
 	 * last touched a whole queue ago: start loading the next one's head
 	 * and first payload bytes while this one's request is answered. */
-	if (ring_peek(&s->free, &next) == 0 && next < s->g.capacity)
-		for (uint32_t off = 0; off < sizeof(struct slot) + 64; off += 64)
+	if (ring_peek(&s->free, &next) == 0 && next < s->g.capacity) {
+		for (uint32_t off = 0; off < sizeof(struct slot); off += 64)
 			__builtin_prefetch((char *)segment_slot(s, next) + off, 1);
+		__builtin_prefetch(segment_payload(s, next), 1);
+	}
 	sl = segment_slot(s, (uint32_t)i);
 	atomic_store_explicit(&sl->state, SLOT_FILLING, memory_order_relaxed);
 	sl->payload_len = 0;
@@ -678,7 +687,7 @@ int segment_restore(struct segment *s, uint64_t id, int64_t run_at, const void *
 		return -1;
 	}
 	sl = segment_slot(s, i);
-	memcpy(sl->payload, payload, len);
+	memcpy(segment_payload(s, i), payload, len);
 	sl->id = id;
 	sl->payload_len = len;
 	sl->attempts = 0;
@@ -723,14 +732,13 @@ long segment_payload_len(struct segment *s, uint32_t i)
 
 unsigned char *segment_output(const struct segment *s, uint32_t i, uint32_t *len)
 {
-	struct slot *sl = segment_slot(s, i);
-
 	if (len != NULL) {
-		*len = sl->output_len;
+		*len = segment_slot(s, i)->output_len;
 		if (*len > s->g.max_output)
 			*len = s->g.max_output;
 	}
-	return sl->payload + s->g.max_payload;
+	return (unsigned char *)s->base + s->g.output_off +
+	    (uint64_t)i * ALIGN64((uint64_t)s->g.max_output);
 }
 
 uint32_t segment_max_output(const struct segment *s)

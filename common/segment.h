@@ -56,7 +56,7 @@
 #include "common/ring.h"
 
 #define SEG_MAGIC	0x6a6f627164534547ULL	/* "jobqdSEG" */
-#define SEG_VERSION	6
+#define SEG_VERSION	7
 #define SEG_SCORE_COUNT	2048	/* scoreboard entries: two worker generations */
 #define SEG_HIST_BUCKETS 20	/* latency histogram buckets incl. +Inf */
 #define JOBID_SLOT_BITS	20	/* capacity <= 2^20 */
@@ -129,7 +129,6 @@ struct slot {
 	uint64_t idem_key;
 	uint64_t idem_body;
 	int64_t delayed_to;		/* its submission's run_at (a delay), else 0 */
-	_Alignas(8) unsigned char payload[];	/* max_payload bytes, then max_output */
 };
 
 enum score_state {
@@ -166,6 +165,11 @@ struct seg_header {
 	uint32_t spare;		/* 0 */
 	uint64_t ready_off, free_off, score_off, slots_off, total_size;
 	uint64_t idem_off;	/* the key table: uint32_t slot + 1, 0 empty */
+	/* slot i's payload (max_payload bytes) and output (max_output) are
+	 * at payload_off and output_off + i times those sizes rounded up to
+	 * 64: apart from the slot array, so that the slots a job's passage
+	 * touches lie 64 to a 4 KiB page (fewer TLB misses per job) */
+	uint64_t payload_off, output_off;
 	int64_t created_at;
 
 	_Atomic uint64_t next_seq;		/* job sequence (master) */
@@ -302,6 +306,8 @@ void segment_seq_above(struct segment *s, uint64_t id);
 long segment_next_ready(struct segment *s);
 typedef void segment_popped_fn(void *arg, uint32_t i);
 void segment_on_pop(struct segment *s, segment_popped_fn *fn, void *arg);
+/* Slot i's payload area (max_payload bytes). */
+unsigned char *segment_payload(const struct segment *s, uint32_t i);
 /* Worker: slot i's payload_len, or -1 when it exceeds max_payload. */
 long segment_payload_len(struct segment *s, uint32_t i);
 /* Output: slot i's area of max_output bytes; *len (when not NULL) its

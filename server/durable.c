@@ -96,7 +96,7 @@ struct journal *durable_open(const struct config *c, struct segment *seg)
 		    journal_live_id(r.j, i) == sl->id || (len = segment_payload_len(seg, i)) < 0)
 			continue;
 		if (journal_append_job(r.j, sl->id, state == SLOT_SCHEDULED ? sl->run_at : 0,
-		    sl->payload, (uint32_t)len) == -1)
+		    segment_payload(seg, i), (uint32_t)len) == -1)
 			fatal("journal %s: writing job %016" PRIx64, c->journal, sl->id);
 		added++;
 	}

@@ -799,7 +799,7 @@ static void body_journal(struct httpd *h, struct conn *c, uint32_t len, uint64_t
 	uint64_t id = job_assign(h, c, len);
 	struct slot *sl = segment_slot(h->seg, i);
 
-	if (journal_append_job(h->journal, id, sl->run_at, sl->payload, len) == -1) {
+	if (journal_append_job(h->journal, id, sl->run_at, segment_payload(h->seg, i), len) == -1) {
 		journal_warn(h, "write failed, answering 503");
 		conn_drop_slot(h, c);
 		journal_refused(h, c, "journal write failed");
@@ -822,7 +822,7 @@ static int idem_replay(struct httpd *h, struct conn *c, uint32_t len, uint64_t *
 	struct slot *sl = segment_slot(h->seg, (uint32_t)c->slot);
 	long i;
 
-	*body = segment_hash(sl->payload, len);
+	*body = segment_hash(segment_payload(h->seg, (uint32_t)c->slot), len);
 	if ((i = segment_idem_find(h->seg, c->idem_key)) < 0)
 		return 0;
 	conn_drop_slot(h, c);
@@ -978,8 +978,7 @@ static void body_feed(struct httpd *h, struct conn *c)
 
 	if (c->want_slot && payload_claim(h, c) == -1 && c->state != CS_BODY)
 		return;	/* answered; else its body is skipped */
-	payload = c->slot >= 0 ?
-	    (char *)segment_slot(h->seg, (uint32_t)c->slot)->payload : NULL;
+	payload = c->slot >= 0 ? (char *)segment_payload(h->seg, (uint32_t)c->slot) : NULL;
 
 	if (!c->chunked) {
 		size_t n = c->in_len < c->body_left ? c->in_len : (size_t)c->body_left;
@@ -1088,7 +1087,7 @@ static void conn_read(struct httpd *h, struct conn *c)
 		dst = c->in;
 		room = IN_CAP;
 	} else if (c->state == CS_BODY && !c->chunked && c->slot >= 0 && c->in_len == 0) {
-		dst = (char *)segment_slot(h->seg, (uint32_t)c->slot)->payload + c->body_got;
+		dst = (char *)segment_payload(h->seg, (uint32_t)c->slot) + c->body_got;
 		room = c->body_left > SSIZE_MAX ? SSIZE_MAX : (size_t)c->body_left;
 		direct = 1;
 	} else {

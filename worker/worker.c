@@ -91,7 +91,7 @@ static void run_one(const struct worker_args *a, struct handler *h, struct score
 	} else {
 		j.id = job->job_id;
 		j.attempt = job->attempt;
-		j.payload = sl->payload;
+		j.payload = segment_payload(a->seg, job->slot);
 		j.len = (size_t)len;
 		j.output = segment_output(a->seg, job->slot, NULL);
 		j.output_max = segment_max_output(a->seg);

@@ -165,7 +165,7 @@ static double dispatch(unsigned jobs, unsigned nw)
 		long i;
 
 		while (sent < jobs && (i = segment_reserve(seg)) != -1) {
-			segment_slot(seg, (uint32_t)i)->payload[0] = 'x';
+			segment_payload(seg, (uint32_t)i)[0] = 'x';
 			segment_enqueue(seg, (uint32_t)i, 1);
 			sent++;
 			batch++;

@@ -70,7 +70,7 @@ static int wait_filling(const char *p, size_t n)
 			struct slot *sl = segment_slot(hs.seg, i);
 
 			if (atomic_load(&sl->state) == SLOT_FILLING &&
-			    memcmp(sl->payload, p, n) == 0)
+			    memcmp(segment_payload(hs.seg, i), p, n) == 0)
 				return 1;
 		}
 		usleep(1000);
@@ -423,7 +423,7 @@ START_TEST(post_payload)
 	ck_assert_ptr_nonnull(sl);
 	ck_assert_uint_eq(atomic_load(&sl->state), SLOT_QUEUED);
 	ck_assert_uint_eq(sl->payload_len, 11);
-	ck_assert_int_eq(memcmp(sl->payload, "hello world", 11), 0);
+	ck_assert_int_eq(memcmp(segment_payload(hs.seg, jobid_slot(id)), "hello world", 11), 0);
 	hc_resp_free(&r);
 	ck_assert_uint_eq(atomic_load(&segment_header(hs.seg)->accepted), 1);
 	ck_assert_uint_eq(ring_count(segment_ready(hs.seg)), 1);
@@ -477,7 +477,7 @@ START_TEST(large_bodies)
 	hc_resp_free(&r);
 	sl = segment_lookup(hs.seg, id);
 	ck_assert_uint_eq(sl->payload_len, N);
-	ck_assert_int_eq(memcmp(sl->payload, body, N), 0);
+	ck_assert_int_eq(memcmp(segment_payload(hs.seg, jobid_slot(id)), body, N), 0);
 	/* chunked, 7 KiB chunks, all in one write with the next request */
 	n = (size_t)sprintf(chunked, "POST /payload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
 	for (size_t off = 0; off < N; off += 7168) {
@@ -497,7 +497,7 @@ START_TEST(large_bodies)
 	hc_resp_free(&r);
 	sl = segment_lookup(hs.seg, id);
 	ck_assert_uint_eq(sl->payload_len, N);
-	ck_assert_int_eq(memcmp(sl->payload, body, N), 0);
+	ck_assert_int_eq(memcmp(segment_payload(hs.seg, jobid_slot(id)), body, N), 0);
 	hc_close(c);
 }
 END_TEST
@@ -573,7 +573,7 @@ START_TEST(chunked_upload)
 	sl = segment_lookup(hs.seg, id);
 	ck_assert_ptr_nonnull(sl);
 	ck_assert_uint_eq(sl->payload_len, 12);
-	ck_assert_int_eq(memcmp(sl->payload, "hello world!", 12), 0);
+	ck_assert_int_eq(memcmp(segment_payload(hs.seg, jobid_slot(id)), "hello world!", 12), 0);
 	/* keep-alive after a chunked body, byte by byte this time */
 	{
 		const char *req = "POST /payload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"

@@ -138,7 +138,7 @@ static uint64_t h_submit(struct harness *t, const void *payload, uint32_t len)
 		ck_assert_msg(clock_mono_ns() < end, "no free slot in 20 s");
 		msleep(1);
 	}
-	memcpy(segment_slot(t->seg, (uint32_t)i)->payload, payload, len);
+	memcpy(segment_payload(t->seg, (uint32_t)i), payload, len);
 	{
 		uint64_t id = segment_enqueue(t->seg, (uint32_t)i, len);
 
@@ -386,12 +386,12 @@ START_TEST(noop_100k)
 			ck_assert_uint_eq(atomic_load(&sl->state), SLOT_DONE);
 			ck_assert_uint_eq(sl->attempts, 1);
 			ck_assert_int_eq(sl->exit_status, 0);
-			ck_assert_uint_eq(*(uint64_t *)sl->payload, expect[i]);
+			ck_assert_uint_eq(*(uint64_t *)segment_payload(t.seg, i), expect[i]);
 			reclaimed++;
 		}
 		atomic_store(&sl->state, SLOT_FILLING);
 		expect[i] = jobid_make(0, atomic_load(&t.h->next_seq), i);
-		memcpy(sl->payload, &expect[i], sizeof(uint64_t));
+		memcpy(segment_payload(t.seg, i), &expect[i], sizeof(uint64_t));
 		ck_assert_uint_eq(segment_enqueue(t.seg, i, sizeof(uint64_t)), expect[i]);
 		submitted++;
 		if ((submitted & 15) == 0)
@@ -642,7 +642,7 @@ START_TEST(exec_sigkill)
 				ids[owner[i]] = 0;
 			}
 			owner[i] = submitted;
-			memcpy(segment_slot(t.seg, (uint32_t)i)->payload, "job", 3);
+			memcpy(segment_payload(t.seg, (uint32_t)i), "job", 3);
 			ids[submitted++] = segment_enqueue(t.seg, (uint32_t)i, 3);
 			h_ring(&t);
 		}
@@ -909,7 +909,7 @@ START_TEST(spool_tmp_safe)
 	jobid_format(id, idstr);
 	snprintf(path, sizeof(path), "%s/tmp/%s.%ld", spool, idstr, (long)pid);
 	ck_assert_int_eq(symlink(victim, path), 0);
-	memcpy(segment_slot(t.seg, (uint32_t)i)->payload, "payload", 7);
+	memcpy(segment_payload(t.seg, (uint32_t)i), "payload", 7);
 	ck_assert_uint_eq(segment_enqueue(t.seg, (uint32_t)i, 7), id);
 	h_ring(&t);
 	sl = h_wait_job(&t, id, 5000);

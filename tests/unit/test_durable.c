@@ -84,7 +84,7 @@ static uint64_t enqueue(struct segment *s, const char *p)
 	long i = segment_reserve(s);
 
 	ck_assert_int_ge(i, 0);
-	memcpy(segment_slot(s, (uint32_t)i)->payload, p, strlen(p));
+	memcpy(segment_payload(s, (uint32_t)i), p, strlen(p));
 	return segment_enqueue(s, (uint32_t)i, (uint32_t)strlen(p));
 }
 
@@ -114,7 +114,7 @@ START_TEST(test_restore)
 	ck_assert_ptr_eq(segment_lookup(s, b), segment_slot(s, 1));
 	ck_assert_ptr_null(segment_lookup(s, done));
 	ck_assert_uint_eq(segment_slot(s, 1)->payload_len, 6);
-	ck_assert_int_eq(memcmp(segment_slot(s, 1)->payload, "second", 6), 0);
+	ck_assert_int_eq(memcmp(segment_payload(s, 1), "second", 6), 0);
 	ck_assert_uint_eq(atomic_load(&segment_header(s)->queued), 2);
 	ck_assert_int_eq(segment_next_ready(s), 5);	/* oldest id first */
 	ck_assert_int_eq(segment_next_ready(s), 1);
@@ -146,7 +146,7 @@ START_TEST(test_reconcile)
 	/* a job committed to the journal whose master died before publishing */
 	i = segment_reserve(s);
 	lost = segment_assign(s, (uint32_t)i, 4);
-	memcpy(segment_slot(s, (uint32_t)i)->payload, "lost", 4);
+	memcpy(segment_payload(s, (uint32_t)i), "lost", 4);
 	atomic_store(&segment_slot(s, jobid_slot(finished))->state, SLOT_DONE);
 	j = jopen(&c);
 	ck_assert_int_eq(journal_append_job(j, finished, 0, "finished", 8), 0);
@@ -178,7 +178,7 @@ START_TEST(test_reconcile)
 	ck_assert_uint_eq(atomic_load(&segment_header(s)->queued), 3);
 	ck_assert_ptr_null(segment_lookup(s, finished));
 	ck_assert_ptr_nonnull(segment_lookup(s, unjournaled));
-	ck_assert_int_eq(memcmp(segment_lookup(s, unjournaled)->payload, "new", 3), 0);
+	ck_assert_int_eq(memcmp(segment_payload(s, jobid_slot(unjournaled)), "new", 3), 0);
 	journal_close(j);
 	segment_close(s);
 }

@@ -135,7 +135,7 @@ enqueue_job(struct segment *s, const char *payload)
 	size_t len = strlen(payload);
 
 	ck_assert_msg(i >= 0, "segment_reserve: queue full");
-	memcpy(segment_slot(s, (uint32_t)i)->payload, payload, len);
+	memcpy(segment_payload(s, (uint32_t)i), payload, len);
 	return segment_enqueue(s, (uint32_t)i, (uint32_t)len);
 }
 
@@ -687,7 +687,7 @@ enqueue_upto(struct segment *s, int k, const char *payload, uint32_t *slot, uint
 	sl->payload_len = 0;
 	if (k < E_PAYLOAD)
 		return;
-	memcpy(sl->payload, payload, len);
+	memcpy(segment_payload(s, i), payload, len);
 	if (k < E_FIELDS)
 		return;
 	*id = sl->id = jobid_make(0, atomic_fetch_add(&h->next_seq, 1), i);
@@ -866,7 +866,7 @@ START_TEST(test_crash_enqueue_keep)
 	ck_assert_msg(atomic_load(&segment_slot(s, slot)->state) == SLOT_FILLING,
 	    "%s: kept slot state got %u, want FILLING", what,
 	    atomic_load(&segment_slot(s, slot)->state));
-	memcpy(segment_slot(s, slot)->payload, "partial", 7);
+	memcpy(segment_payload(s, slot), "partial", 7);
 	want[3] = segment_enqueue(s, slot, 7);
 	check_rings(s, want, 4, 0, what);
 	segment_close(s);
@@ -925,7 +925,7 @@ enum corrupt {
 
 #define STR_(x)	#x
 #define STR(x)	STR_(x)
-#define SEG_VERSION_NEXT 7	/* SEG_VERSION + 1, as BAD_VERSION writes it */
+#define SEG_VERSION_NEXT 8	/* SEG_VERSION + 1, as BAD_VERSION writes it */
 _Static_assert(SEG_VERSION_NEXT == SEG_VERSION + 1, "SEG_VERSION_NEXT");
 
 static const struct {
@@ -1091,10 +1091,10 @@ START_TEST(test_attach_same)
 	    (unsigned long long)atomic_load(&segment_header(s)->next_seq), (unsigned long long)seq);
 	sl = segment_lookup(s, q);
 	ck_assert_msg(sl && atomic_load(&sl->state) == SLOT_QUEUED && sl->payload_len == 10 &&
-	    memcmp(sl->payload, "queued job", 10) == 0, "queued job not intact");
+	    memcmp(segment_payload(s, jobid_slot(q)), "queued job", 10) == 0, "queued job not intact");
 	sl = segment_lookup(s, run);
 	ck_assert_msg(sl && atomic_load(&sl->state) == SLOT_RUNNING && sl->attempts == 1 &&
-	    memcmp(sl->payload, "running", 7) == 0, "running job not intact");
+	    memcmp(segment_payload(s, jobid_slot(run)), "running", 7) == 0, "running job not intact");
 	sl = segment_lookup(s, done);
 	ck_assert_msg(sl && atomic_load(&sl->state) == SLOT_DONE && sl->exit_status == 3,
 	    "finished job not intact");
@@ -1252,14 +1252,12 @@ enqueue_forever(struct segment *s, int fd)
 {
 	for (uint64_t n = 0;; n++) {
 		long i = segment_reserve(s);
-		struct slot *sl;
 		uint64_t id;
 
 		if (i < 0)
 			for (;;)
 				pause();
-		sl = segment_slot(s, (uint32_t)i);
-		memset(sl->payload, (int)(n & 0xff), KPAY);
+		memset(segment_payload(s, (uint32_t)i), (int)(n & 0xff), KPAY);
 		id = segment_enqueue(s, (uint32_t)i, KPAY);
 		if (write(fd, &id, sizeof(id)) != sizeof(id))
 			_exit(1);
@@ -2578,7 +2576,7 @@ START_TEST(test_restore)
 	ck_assert_int_eq(segment_recover(s, 0, &r), 0);
 	ck_assert_uint_eq(r.requeued, 1);
 	ck_assert_ptr_eq(segment_lookup(s, id), segment_slot(s, 2));
-	ck_assert_int_eq(memcmp(segment_slot(s, 2)->payload, "hello", 5), 0);
+	ck_assert_int_eq(memcmp(segment_payload(s, 2), "hello", 5), 0);
 	ck_assert_int_eq(segment_next_ready(s), 2);
 	i = segment_reserve(s);
 	ck_assert_int_ne(i, 2);
