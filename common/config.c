@@ -20,6 +20,7 @@
  */
 #include "common/config.h"
 #include "common/rfile.h"
+#include "common/segment.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -839,13 +840,12 @@ out:
 	return rc;
 }
 
-/* The slot table must fit in /dev/shm (tmpfs): say so now, not with a
- * failed start.  Each slot is its payload plus a small header. */
+/* The segment must fit in /dev/shm (tmpfs): say so now, not with a
+ * failed start. */
 static int check_shm_room(const struct config *c, char *err, size_t errlen)
 {
 	struct statvfs vfs;
-	unsigned long long need = (unsigned long long)c->queue *
-	    ((unsigned long long)c->max_payload + c->max_output + 128);
+	unsigned long long need = segment_size(c->queue, c->max_payload, c->max_output);
 	unsigned long long room;
 
 	if (statvfs("/dev/shm", &vfs) == -1)

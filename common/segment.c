@@ -86,6 +86,14 @@ static void geometry(uint32_t capacity, uint32_t max_payload, uint32_t max_outpu
 	g->total_size = g->output_off + ALIGN64((uint64_t)max_output) * capacity;
 }
 
+uint64_t segment_size(uint32_t capacity, uint32_t max_payload, uint32_t max_output)
+{
+	struct seg_header g;
+
+	geometry(capacity, max_payload, max_output, &g);
+	return g.total_size;
+}
+
 /* snprintf into err when there is one. */
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -507,11 +515,11 @@ static int push_free(struct segment *s, uint32_t i)
  * a legal state (a retried slot's old free ring entry, a ready entry
  * segment_cancel took) is dropped silently; others are noted. */
 static long pop_valid(struct segment *s, struct ring *r, uint32_t bit, unsigned mask,
-    const char *what)
+    const char *what, uint32_t max)
 {
 	uint32_t i;
 
-	for (uint32_t n = 0; n <= s->g.capacity && ring_pop(r, &i) == 0; n++) {
+	for (uint32_t n = 0; n < max && ring_pop(r, &i) == 0; n++) {
 		struct slot *sl;
 		uint32_t st, had;
 
@@ -553,7 +561,7 @@ static void idem_forget(struct segment *s, uint32_t i);
 long segment_reserve(struct segment *s)
 {
 	long i = pop_valid(s, &s->free, SLOT_ON_FREE, 1u << SLOT_FREE | 1u << SLOT_DONE |
-	    1u << SLOT_FAILED | 1u << SLOT_CANCELED, "free");
+	    1u << SLOT_FAILED | 1u << SLOT_CANCELED, "free", s->g.capacity + 1);
 	struct slot *sl;
 	uint32_t next;
 
@@ -577,7 +585,13 @@ long segment_reserve(struct segment *s)
 long segment_next_ready(struct segment *s)
 {
 	return pop_valid(s, &s->ready, SLOT_ON_READY | SLOT_CANCELING,
-	    1u << SLOT_QUEUED | 1u << SLOT_SCHEDULED, "ready");
+	    1u << SLOT_QUEUED | 1u << SLOT_SCHEDULED, "ready", s->g.capacity + 1);
+}
+
+long segment_pop_ready(struct segment *s)
+{
+	return pop_valid(s, &s->ready, SLOT_ON_READY | SLOT_CANCELING,
+	    1u << SLOT_QUEUED | 1u << SLOT_SCHEDULED, "ready", 1);
 }
 
 void segment_on_pop(struct segment *s, segment_popped_fn *fn, void *arg)

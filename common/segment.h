@@ -167,8 +167,9 @@ struct seg_header {
 	uint64_t idem_off;	/* the key table: uint32_t slot + 1, 0 empty */
 	/* slot i's payload (max_payload bytes) and output (max_output) are
 	 * at payload_off and output_off + i times those sizes rounded up to
-	 * 64: apart from the slot array, so that the slots a job's passage
-	 * touches lie 64 to a 4 KiB page (fewer TLB misses per job) */
+	 * 64: apart from the slot array (128-byte slots), so that the slots
+	 * a job's passage touches lie 32 to a 4 KiB page (fewer TLB misses
+	 * per job) */
 	uint64_t payload_off, output_off;
 	int64_t created_at;
 
@@ -223,6 +224,8 @@ enum seg_open_result {
  * and the lock (a predecessor's clean stop) is never adopted: the name is
  * opened again.
  */
+/* Bytes a segment of this geometry takes (in /dev/shm). */
+uint64_t segment_size(uint32_t capacity, uint32_t max_payload, uint32_t max_output);
 int segment_open(const char *name, uint32_t capacity, uint32_t max_payload,
     uint32_t max_output, uid_t user, struct segment **out, char *err, size_t errlen);
 /* Unmap and close (dropping this process's hold on the lock). */
@@ -304,6 +307,10 @@ void segment_seq_above(struct segment *s, uint64_t id);
  * or freed: the dispatcher drops the timer of a slot canceled while in
  * its timers there (process-local; NULL: none). */
 long segment_next_ready(struct segment *s);
+/* The same for the entry at the head of the ready ring only: -1 also
+ * when that one named no slot to return (it is freed or dropped as
+ * above; the next entry stays on the ring). */
+long segment_pop_ready(struct segment *s);
 typedef void segment_popped_fn(void *arg, uint32_t i);
 void segment_on_pop(struct segment *s, segment_popped_fn *fn, void *arg);
 /* Slot i's payload area (max_payload bytes). */

@@ -439,12 +439,12 @@ static void reap(struct dispatcher *d, int block)
 	handle_deaths(d);
 }
 
-/* The next QUEUED slot from the ready ring, whose delayed (SCHEDULED)
- * slots go to the timers (and canceled ones, in segment_next_ready, to
- * the free ring); one the master canceled between the pop and our look at
- * its state is the master's (it pushes it again for us to free).  -1
- * none. */
-static int64_t next_ready(struct dispatcher *d)
+/* The next QUEUED slot from the ready ring (with one, from its head entry
+ * only), whose delayed (SCHEDULED) slots go to the timers (and canceled
+ * ones, in segment_next_ready, to the free ring); one the master canceled
+ * between the pop and our look at its state is the master's (it pushes
+ * it again for us to free).  -1 none. */
+static int64_t next_ready(struct dispatcher *d, int one)
 {
 	const char *bad;
 	long i;
@@ -453,7 +453,7 @@ static int64_t next_ready(struct dispatcher *d)
 		struct slot *sl;
 		uint32_t st;
 
-		i = segment_next_ready(d->seg);
+		i = one ? segment_pop_ready(d->seg) : segment_next_ready(d->seg);
 		if ((bad = segment_bad_once(d->seg)) != NULL)
 			log_warnx("shared memory: %s: dropped (later bad values are dropped "
 			    "silently)", bad);
@@ -465,6 +465,8 @@ static int64_t next_ready(struct dispatcher *d)
 			return i;
 		if (st == SLOT_SCHEDULED)
 			(void)timers_push(d->timers, (uint32_t)i, sl->run_at);
+		if (one)
+			return -1;
 	}
 }
 
@@ -479,14 +481,13 @@ static int64_t next_job(struct dispatcher *d)
 		d->retry_n--;
 		return i;
 	}
-	return next_ready(d);
+	return next_ready(d, 0);
 }
 
 /* No worker is idle: still take from the head of the ready ring what
  * needs none, canceled slots (freed: a cancel does not wait for a
- * worker) and delayed jobs (into the timers), up to the first job to run.
- * Should that one come along (freeing a canceled slot, the pop goes on to
- * the next entry), it waits on the retry list, still first in line. */
+ * worker) and delayed jobs (into the timers), one entry at a time, up to
+ * the first job to run, which stays there (it can still be canceled). */
 static void skim_ready(struct dispatcher *d)
 {
 	uint32_t i;
@@ -500,10 +501,9 @@ static void skim_ready(struct dispatcher *d)
 			    !(atomic_load(&sl->rings) & SLOT_CANCELING))
 				return;
 		}
-		if ((j = next_ready(d)) >= 0) {
+		/* QUEUED only if it changed since we looked: first in line */
+		if ((j = next_ready(d, 1)) >= 0)
 			retry_push(d, (uint32_t)j, 0);
-			return;
-		}
 	}
 }
 
