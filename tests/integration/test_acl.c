@@ -28,21 +28,6 @@
 #define WAIT_MS		30000	/* bound of every read */
 #define WAIT_S		30	/* bound of every log wait */
 
-/* Write text to path with mode, replacing it at once (rename). */
-static void write_file(const char *path, const char *text, mode_t mode)
-{
-	char tmp[300];
-	FILE *fp;
-
-	snprintf(tmp, sizeof tmp, "%s.new", path);
-	fp = fopen(tmp, "w");
-	ck_assert_msg(fp != NULL, "open %s: %s", tmp, strerror(errno));
-	fputs(text, fp);
-	fclose(fp);
-	ck_assert_int_eq(chmod(tmp, mode), 0);
-	ck_assert_int_eq(rename(tmp, path), 0);
-}
-
 /* One request on a fresh connection with an optional extra header line
  * ("Authorization: ..."); the status, or -1.  r is freed by the caller. */
 static int request(int port, const char *method, const char *path,

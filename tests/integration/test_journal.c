@@ -79,14 +79,6 @@ static int job_get(int port, const char *id, char *body, size_t len)
 	return http(port, "GET", path, NULL, body, len, NULL, 0);
 }
 
-static void nap_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
-
 /* The parent pid of pid, or -1. */
 static pid_t parent_of(pid_t pid)
 {

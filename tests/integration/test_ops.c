@@ -131,17 +131,6 @@ static int run_jobqd(const char *const *args, char *out, size_t outlen)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-/* Write text to path. */
-static void write_file(const char *path, const char *text, mode_t mode)
-{
-	FILE *fp = fopen(path, "w");
-
-	ck_assert_msg(fp != NULL, "open %s: %s", path, strerror(errno));
-	fputs(text, fp);
-	fclose(fp);
-	chmod(path, mode);
-}
-
 /* daemon_child_named, waiting (bounded) for the child to name itself after its
  * fork; the pid, or -1 after 20 s. */
 static pid_t wait_child(pid_t parent, const char *name)

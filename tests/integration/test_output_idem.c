@@ -47,14 +47,6 @@ static int post(int port, const char *payload, char id[17])
 	return st;
 }
 
-static void nap_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
-
 /* Wait up to WAIT_S for GET /jobs/id to report state; its JSON in json. */
 static int job_wait(int port, const char *id, const char *state, char *json, size_t n)
 {
@@ -77,17 +69,6 @@ static int job_wait(int port, const char *id, const char *state, char *json, siz
 	return 0;
 }
 
-/* Write an executable script to path. */
-static void write_script(const char *path, const char *text)
-{
-	FILE *fp = fopen(path, "w");
-
-	ck_assert_msg(fp != NULL, "open %s: %s", path, strerror(errno));
-	fputs(text, fp);
-	fclose(fp);
-	chmod(path, 0755);
-}
-
 /* The program prints 100 bytes (0123456789 ten times) to stdout and a line
  * to stderr; payload "fail": "attempt N" on stdout and exit 3. */
 static void start(struct daemon *d, const char *max_output, int journal)
@@ -98,10 +79,10 @@ static void start(struct daemon *d, const char *max_output, int journal)
 
 	ck_assert_int_eq(daemon_prepare(d), 0);
 	snprintf(path, sizeof(path), "%s/job.sh", d->dir);
-	write_script(path, "#!/bin/sh\np=$(cat)\n"
+	write_file(path, "#!/bin/sh\np=$(cat)\n"
 	    "if [ \"$p\" = fail ]; then printf 'attempt %s' \"$JOBQD_ATTEMPT\"; exit 3; fi\n"
 	    "for i in 1 2 3 4 5 6 7 8 9 10; do printf 0123456789; done\n"
-	    "echo \"to-stderr $p\" >&2\n");
+	    "echo \"to-stderr $p\" >&2\n", 0755);
 	snprintf(handler, sizeof(handler), "handler=exec %s", path);
 	snprintf(mo, sizeof(mo), "max_output=%s", max_output);
 	snprintf(jn, sizeof(jn), "journal=%s/journal", d->dir);

@@ -35,17 +35,6 @@ static struct passwd *nobody(const char *test)
 	return pw;
 }
 
-/* Write text to path, mode 0644. */
-static void write_file(const char *path, const char *text)
-{
-	FILE *fp = fopen(path, "w");
-
-	ck_assert_msg(fp != NULL, "open %s: %s", path, strerror(errno));
-	fputs(text, fp);
-	fclose(fp);
-	chmod(path, 0644);
-}
-
 /* Owner uid of path, or -1. */
 static long owner(const char *path)
 {
@@ -182,14 +171,14 @@ START_TEST(test_reload_checks_handler_as_user)
 	ck_assert_int_eq(daemon_prepare(&d), 0);
 	ck_assert_int_eq(chown(d.dir, pw->pw_uid, pw->pw_gid), 0);	/* the log's */
 	snprintf(conf, sizeof(conf), "%s/jobqd.conf", d.dir);
-	write_file(conf, "handler = noop\nworkers = 2\nuser = nobody\n");
+	write_file(conf, "handler = noop\nworkers = 2\nuser = nobody\n", 0644);
 	ck_assert_int_eq(daemon_run(&d, (const char *[]){ "-c", conf, NULL }), 0);
 	ck_assert(job_done(d.port));
 
 	snprintf(spool, sizeof(spool), "%s/rootonly", d.dir);
 	ck_assert_int_eq(mkdir(spool, 0755), 0);	/* root's */
 	snprintf(text, sizeof(text), "handler = spool %s/spool\nworkers = 2\nuser = nobody\n", spool);
-	write_file(conf, text);
+	write_file(conf, text, 0644);
 	ck_assert_int_eq(daemon_signal(&d, SIGHUP), 0);
 	ck_assert(daemon_log_wait(&d, "reload failed: handler", POLL_SECS));
 	ck_assert(daemon_log_contains(&d, "Permission denied"));

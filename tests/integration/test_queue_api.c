@@ -68,14 +68,6 @@ static int post(int port, const char *payload, char id[17])
 	return st;
 }
 
-static void nap_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
-
 /* Wait up to WAIT_S for GET /jobs/id to report state; 1 if it did. */
 static int job_wait(int port, const char *id, const char *state)
 {
@@ -89,17 +81,6 @@ static int job_wait(int port, const char *id, const char *state)
 		nap_ms(50);
 	}
 	return 0;
-}
-
-/* Write text to path. */
-static void write_file(const char *path, const char *text)
-{
-	FILE *fp = fopen(path, "w");
-
-	ck_assert_msg(fp != NULL, "open %s: %s", path, strerror(errno));
-	fputs(text, fp);
-	fclose(fp);
-	chmod(path, 0755);
 }
 
 /* Does DIR/name exist? */
@@ -126,7 +107,7 @@ static void touch(const struct daemon *d, const char *name)
 	char path[256];
 
 	snprintf(path, sizeof(path), "%s/%s", d->dir, name);
-	write_file(path, "");
+	write_file(path, "", 0755);
 }
 
 /* Prepare d and write DIR/job.sh: wait for DIR/gate (about 60 s at most,
@@ -142,7 +123,7 @@ static void prepare(struct daemon *d, char *handler, size_t n)
 	    "while [ ! -e %s/gate ] && [ $n -lt 3000 ]; do sleep 0.02; n=$((n+1)); done\n"
 	    "if [ \"$p\" = fail ] && [ ! -e %s/fixed ]; then exit 3; fi\n"
 	    ": > %s/ran-$JOBQD_JOB_ID\n", d->dir, d->dir, d->dir);
-	write_file(path, script);
+	write_file(path, script, 0755);
 	snprintf(handler, n, "handler=exec %s", path);
 }
 

@@ -79,14 +79,6 @@ static int post(int port, const char *target, const char *payload, char id[17],
 	return st;
 }
 
-static void nap_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
-
 /* Wait up to WAIT_S for GET /jobs/id to report state; 1 if it did, with
  * the job's JSON in body. */
 static int job_wait(int port, const char *id, const char *state, char *body, size_t n)
@@ -100,17 +92,6 @@ static int job_wait(int port, const char *id, const char *state, char *body, siz
 		nap_ms(50);
 	}
 	return 0;
-}
-
-/* Write an executable script to path. */
-static void write_file(const char *path, const char *text)
-{
-	FILE *fp = fopen(path, "w");
-
-	ck_assert_msg(fp != NULL, "open %s: %s", path, strerror(errno));
-	fputs(text, fp);
-	fclose(fp);
-	chmod(path, 0755);
 }
 
 /* Wait for DIR/name to hold a pid; the pid. */
@@ -156,7 +137,7 @@ static void start(struct daemon *d, const char *const *opts)
 	    "if [ \"$p\" = term ]; then kill -TERM $$; sleep 120; fi\n"
 	    "if [ \"$p\" = wait ]; then echo $$ > %s/pid-$JOBQD_JOB_ID; exec sleep 120; fi\n",
 	    d->dir, d->dir);
-	write_file(path, script);
+	write_file(path, script, 0755);
 	snprintf(handler, sizeof(handler), "handler=exec %s", path);
 	snprintf(jkey, sizeof(jkey), "journal=%s/journal", d->dir);
 	extra[n++] = "-o";

@@ -2,6 +2,7 @@
  * daemon — run the real jobqd binary for integration tests (see daemon.h).
  */
 #include <arpa/inet.h>
+#include <check.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -247,4 +248,26 @@ pid_t daemon_child_named(pid_t parent, const char *name)
 	if (dir != NULL)
 		closedir(dir);
 	return found;
+}
+
+void nap_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+void write_file(const char *path, const char *text, mode_t mode)
+{
+	char tmp[512];
+	FILE *fp;
+
+	snprintf(tmp, sizeof tmp, "%s.new", path);
+	fp = fopen(tmp, "w");
+	ck_assert_msg(fp != NULL, "open %s: %s", tmp, strerror(errno));
+	fputs(text, fp);
+	ck_assert_msg(fclose(fp) == 0, "write %s: %s", tmp, strerror(errno));
+	ck_assert_msg(chmod(tmp, mode) == 0, "chmod %s: %s", tmp, strerror(errno));
+	ck_assert_msg(rename(tmp, path) == 0, "rename %s: %s", tmp, strerror(errno));
 }

@@ -50,5 +50,11 @@ int daemon_log_wait(const struct daemon *d, const char *s, int secs);
 pid_t daemon_child_named(pid_t parent, const char *name);
 /* Connect to 127.0.0.1:port; the fd or -1. */
 int test_connect(int port);
+/* Sleep ms milliseconds (EINTR resumes): a test's pace between bounded
+ * polls, never a wait for a condition. */
+void nap_ms(long ms);
+/* Write text to path with mode, replacing it at once (a rename), failing
+ * the test when it cannot. */
+void write_file(const char *path, const char *text, mode_t mode);
 
 #endif
