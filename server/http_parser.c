@@ -13,7 +13,7 @@
  * in struct http_chunked, so any split of the body gives the same result;
  * chunk data is copied in runs.
  *
- * No I/O, no allocation, no globals.
+ * No I/O, no allocation, no mutable globals.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -265,19 +265,22 @@ reject(struct http_request *req, int status, const char *why)
 static enum http_method
 method_lookup(const unsigned char *p, size_t n)
 {
+#define M(name, m)	{ name, sizeof(name) - 1, m }
 	static const struct {
 		const char *name;
+		size_t len;
 		enum http_method m;
 	} tab[] = {
-		{ "GET", HTTP_GET }, { "HEAD", HTTP_HEAD }, { "POST", HTTP_POST },
-		{ "PUT", HTTP_PUT }, { "DELETE", HTTP_DELETE },
-		{ "OPTIONS", HTTP_OPTIONS }, { "PATCH", HTTP_PATCH },
-		{ "TRACE", HTTP_TRACE },
+		M("GET", HTTP_GET), M("HEAD", HTTP_HEAD), M("POST", HTTP_POST),
+		M("PUT", HTTP_PUT), M("DELETE", HTTP_DELETE),
+		M("OPTIONS", HTTP_OPTIONS), M("PATCH", HTTP_PATCH),
+		M("TRACE", HTTP_TRACE),
 	};
+#undef M
 	size_t i;
 
 	for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
-		if (strlen(tab[i].name) == n && memcmp(tab[i].name, p, n) == 0)
+		if (tab[i].len == n && memcmp(tab[i].name, p, n) == 0)
 			return tab[i].m;
 	return (enum http_method)0;
 }
@@ -365,7 +368,7 @@ field_content_length(struct http_request *req, struct http_head_ctx *ctx,
 		if (v[i] < '0' || v[i] > '9')
 			return reject(req, 400, "invalid Content-Length");
 		d = (unsigned)(v[i] - '0');
-		if (x > (UINT64_MAX - d) / 10)
+		if (x > UINT64_MAX / 10 || x * 10 > UINT64_MAX - d)
 			return reject(req, 400, "Content-Length overflow");
 		x = x * 10 + d;
 	}
@@ -611,6 +614,9 @@ http_parse_head_more(struct http_head_scan *s, const char *buf, size_t len,
  */
 #define RUN(cls, lim, status, why) do {					\
 	size_t lim_ = (lim), stop_ = len < lim_ ? len : lim_;		\
+	while (stop_ - i >= 4 && (cclass[b[i]] & cclass[b[i + 1]] &	\
+	    cclass[b[i + 2]] & cclass[b[i + 3]] & (cls)))		\
+		i += 4;							\
 	while (i < stop_ && (cclass[b[i]] & (cls)))			\
 		i++;							\
 	if (i == len)							\
@@ -674,36 +680,29 @@ http_parse_head_more(struct http_head_scan *s, const char *buf, size_t len,
 			phase = P_VERSION;
 			/* FALLTHROUGH */
 		case P_VERSION: {
-			static const char version[] = "HTTP/";
+			/* '#' is any digit; the CRLF is not counted in the limit */
+			static const char version[] = "HTTP/#.#\r\n";
 			const size_t vs = s->mark;
 
 			for (;; i++) {
 				size_t k = i - vs;
-				int ok;
+				unsigned char want;
 
 				if (i == len)
 					goto more;
 				if (k < 8 && i - s->line >= HTTP_MAX_REQUEST_LINE)
 					VERDICT(reject(r, 414, "request line too long"));
-				if (k < 5)
-					ok = b[i] == (unsigned char)version[k];
-				else if (k == 5 || k == 7)
-					ok = b[i] >= '0' && b[i] <= '9';
-				else if (k == 6)
-					ok = b[i] == '.';
-				else if (k == 8)
-					ok = b[i] == '\r';
-				else if (b[i] == '\n')
-					break;
-				else
-					VERDICT(reject(r, 400, "bare CR in request line"));
-				if (!ok)
-					VERDICT(reject(r, 400, b[i] == '\n' ?
+				want = (unsigned char)version[k];
+				if (want == '#' ? b[i] < '0' || b[i] > '9' : b[i] != want)
+					VERDICT(reject(r, 400, k == 9 ?
+					    "bare CR in request line" : b[i] == '\n' ?
 					    "bare LF in request line" :
 					    "invalid HTTP version"));
 				/* known at the major digit: reject without waiting */
 				if (k == 5 && b[i] != '1')
 					VERDICT(reject(r, 505, "HTTP major version not 1"));
+				if (k == 9)
+					break;
 			}
 			/* 1.2 and later minors are served as 1.1 (RFC 9110 §2.5) */
 			r->version_minor = b[vs + 7] == '0' ? 0 : 1;
