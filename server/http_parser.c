@@ -29,7 +29,7 @@
  * rule; the table is those rules evaluated at compile time.
  */
 enum {
-	C_TCHAR = 1 << 0,	/* tchar (RFC 9110 §5.6.2): a method or field-name byte */
+	C_TCHAR = 1 << 0,	/* tchar (RFC 9110 §5.6.2): method, field name */
 	C_TARGET = 1 << 1,	/* a request-target byte: RFC 3986 unreserved,
 				 * sub-delims, gen-delims but '#' (§3.5), '%' */
 	C_REGNAME = 1 << 2,	/* unreserved / sub-delims (RFC 3986 §3.2.2
@@ -608,13 +608,14 @@ http_parse_head_more(struct http_head_scan *s, const char *buf, size_t len,
 /*
  * Every byte of the request line and of the field section is counted
  * before it is looked at.  RUN skips the bytes of class cls from i (none
- * when cls is 0), up to len and the limit lim (the first byte past it),
- * then: at len, wait for more; at the limit, that verdict; else b[i] is
- * the byte that ended the run, for the caller to judge.
+ * when cls is 0; four at a time while it can) up to len and lim, the
+ * offset of the first byte over the limit, then: at len, wait for more;
+ * at lim, that verdict; else b[i] is the byte that ended the run, for the
+ * caller to judge.
  */
 #define RUN(cls, lim, status, why) do {					\
 	size_t lim_ = (lim), stop_ = len < lim_ ? len : lim_;		\
-	while (stop_ - i >= 4 && (cclass[b[i]] & cclass[b[i + 1]] &	\
+	while (i + 4 <= stop_ && (cclass[b[i]] & cclass[b[i + 1]] &	\
 	    cclass[b[i + 2]] & cclass[b[i + 3]] & (cls)))		\
 		i += 4;							\
 	while (i < stop_ && (cclass[b[i]] & (cls)))			\
