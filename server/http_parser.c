@@ -668,7 +668,7 @@ http_parse_head_more(struct http_head_scan *s, const char *buf, size_t len,
 				VERDICT(reject(r, 501, "unknown method"));
 			s->mark = ++i;
 			phase = P_TARGET;
-			/* FALLTHROUGH */
+			/* fall through */
 		case P_TARGET:
 			LINE_RUN(C_TARGET);
 			if (b[i] != ' ')
@@ -679,7 +679,7 @@ http_parse_head_more(struct http_head_scan *s, const char *buf, size_t len,
 				VERDICT(rc);
 			s->mark = ++i;
 			phase = P_VERSION;
-			/* FALLTHROUGH */
+			/* fall through */
 		case P_VERSION: {
 			/* '#' is any digit; the CRLF is not counted in the limit */
 			static const char version[] = "HTTP/#.#\r\n";
@@ -710,7 +710,7 @@ http_parse_head_more(struct http_head_scan *s, const char *buf, size_t len,
 			s->line = s->fs = ++i;
 			phase = P_FIELD;
 		}
-			/* FALLTHROUGH */
+			/* fall through */
 		case P_FIELD:
 			FIELD_RUN(0);
 			if (b[i] == '\r') {
@@ -725,7 +725,7 @@ http_parse_head_more(struct http_head_scan *s, const char *buf, size_t len,
 			if (r->fields == HTTP_MAX_FIELDS)
 				VERDICT(reject(r, 431, "too many header fields"));
 			phase = P_NAME;
-			/* FALLTHROUGH */
+			/* fall through */
 		case P_NAME:
 			FIELD_RUN(C_TCHAR);
 			if (b[i] != ':')
@@ -736,7 +736,7 @@ http_parse_head_more(struct http_head_scan *s, const char *buf, size_t len,
 			s->mark = i++;	/* the name's end */
 			s->mark2 = i;
 			phase = P_VALUE;
-			/* FALLTHROUGH */
+			/* fall through */
 		case P_VALUE:
 			FIELD_RUN(C_VALUE);
 			if (b[i] != '\r')
@@ -745,7 +745,7 @@ http_parse_head_more(struct http_head_scan *s, const char *buf, size_t len,
 				    "control character in field value"));
 			i++;
 			phase = P_VALUE_LF;
-			/* FALLTHROUGH */
+			/* fall through */
 		case P_VALUE_LF: {
 			size_t vs = s->mark2, ve = i - 1;
 
