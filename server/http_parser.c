@@ -13,7 +13,7 @@
  * in struct http_chunked, so any split of the body gives the same result;
  * chunk data is copied in runs.
  *
- * No I/O, no allocation, no globals.
+ * No I/O, no allocation, no mutable globals.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -23,20 +23,60 @@
 
 /* --- character classes ---------------------------------------------------- */
 
-/* Is c an ASCII letter or digit? */
-static int
-is_alnum(unsigned char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-	    (c >= 'A' && c <= 'Z');
-}
+/*
+ * Each byte's classes are bits of cclass[byte], so a scan tests a byte
+ * with one load and a mask.  Each class is written once below as its RFC
+ * rule; the table is those rules evaluated at compile time.
+ */
+enum {
+	C_TCHAR = 1 << 0,	/* tchar (RFC 9110 §5.6.2): method, field name */
+	C_TARGET = 1 << 1,	/* a request-target byte: RFC 3986 unreserved,
+				 * sub-delims, gen-delims but '#' (§3.5), '%' */
+	C_REGNAME = 1 << 2,	/* unreserved / sub-delims (RFC 3986 §3.2.2
+				 * reg-name, pct-encoded checked apart) */
+	C_VALUE = 1 << 3,	/* a field-value byte (RFC 9110 §5.5): HTAB, SP,
+				 * VCHAR, obs-text */
+	C_QDTEXT = 1 << 4,	/* qdtext (RFC 9110 §5.6.4) */
+	C_HEX = 1 << 5,		/* HEXDIG (RFC 5234 §B.1) */
+};
+
+#define DIGIT_(c)	((c) >= '0' && (c) <= '9')
+#define ALNUM_(c)	(DIGIT_(c) || ((c) >= 'a' && (c) <= 'z') || \
+			    ((c) >= 'A' && (c) <= 'Z'))
+#define TCHAR_(c)	(ALNUM_(c) || (c) == '!' || (c) == '#' || (c) == '$' || \
+			    (c) == '%' || (c) == '&' || (c) == '\'' || (c) == '*' || \
+			    (c) == '+' || (c) == '-' || (c) == '.' || (c) == '^' || \
+			    (c) == '_' || (c) == '`' || (c) == '|' || (c) == '~')
+#define REGNAME_(c)	(ALNUM_(c) || (c) == '-' || (c) == '.' || (c) == '_' || \
+			    (c) == '~' || (c) == '!' || (c) == '$' || (c) == '&' || \
+			    (c) == '\'' || (c) == '(' || (c) == ')' || (c) == '*' || \
+			    (c) == '+' || (c) == ',' || (c) == ';' || (c) == '=')
+#define TARGET_(c)	(REGNAME_(c) || (c) == ':' || (c) == '/' || (c) == '?' || \
+			    (c) == '[' || (c) == ']' || (c) == '@' || (c) == '%')
+#define VALUE_(c)	((c) == '\t' || ((c) >= 0x20 && (c) != 0x7f))
+#define QDTEXT_(c)	((c) == '\t' || (c) == ' ' || (c) == '!' || \
+			    ((c) >= 0x23 && (c) <= 0x5b) || ((c) >= 0x5d && (c) != 0x7f))
+#define HEX_(c)		(DIGIT_(c) || ((c) >= 'a' && (c) <= 'f') || \
+			    ((c) >= 'A' && (c) <= 'F'))
+#define CLASSES(c)	((TCHAR_(c) ? C_TCHAR : 0) | (TARGET_(c) ? C_TARGET : 0) | \
+			    (REGNAME_(c) ? C_REGNAME : 0) | (VALUE_(c) ? C_VALUE : 0) | \
+			    (QDTEXT_(c) ? C_QDTEXT : 0) | (HEX_(c) ? C_HEX : 0))
+#define CLASSES4(c)	CLASSES(c), CLASSES((c) + 1), CLASSES((c) + 2), CLASSES((c) + 3)
+#define CLASSES16(c)	CLASSES4(c), CLASSES4((c) + 4), CLASSES4((c) + 8), \
+			    CLASSES4((c) + 12)
+
+static const unsigned char cclass[256] = {
+	CLASSES16(0x00), CLASSES16(0x10), CLASSES16(0x20), CLASSES16(0x30),
+	CLASSES16(0x40), CLASSES16(0x50), CLASSES16(0x60), CLASSES16(0x70),
+	CLASSES16(0x80), CLASSES16(0x90), CLASSES16(0xa0), CLASSES16(0xb0),
+	CLASSES16(0xc0), CLASSES16(0xd0), CLASSES16(0xe0), CLASSES16(0xf0),
+};
 
 /* Is c a hex digit? */
 static int
 is_hex(unsigned char c)
 {
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-	    (c >= 'A' && c <= 'F');
+	return cclass[c] & C_HEX;
 }
 
 /* The value of hex digit c. */
@@ -48,62 +88,25 @@ hex_val(unsigned char c)
 	return (unsigned)((c | 0x20) - 'a' + 10);
 }
 
-/* Is c a tchar (RFC 9110 §5.6.2)? */
+/* Is c a tchar? */
 static int
 is_tchar(unsigned char c)
 {
-	if (is_alnum(c))
-		return 1;
-	switch (c) {
-	case '!': case '#': case '$': case '%': case '&': case '\'':
-	case '*': case '+': case '-': case '.': case '^': case '_':
-	case '`': case '|': case '~':
-		return 1;
-	}
-	return 0;
+	return cclass[c] & C_TCHAR;
 }
 
-/* Is c an RFC 3986 unreserved or sub-delims character? */
-static int
-is_unreserved_subdelim(unsigned char c)
-{
-	if (is_alnum(c))
-		return 1;
-	switch (c) {
-	case '-': case '.': case '_': case '~':
-	case '!': case '$': case '&': case '\'': case '(': case ')':
-	case '*': case '+': case ',': case ';': case '=':
-		return 1;
-	}
-	return 0;
-}
-
-/* May c appear in a request-target (RFC 3986's set without '#')? */
-static int
-is_target_char(unsigned char c)
-{
-	if (is_unreserved_subdelim(c))
-		return 1;
-	switch (c) {
-	case ':': case '/': case '?': case '[': case ']': case '@': case '%':
-		return 1;
-	}
-	return 0;
-}
-
-/* May c appear in a field value (field-vchar, SP, HTAB, obs-text)? */
+/* May c appear in a field value? */
 static int
 is_value_char(unsigned char c)
 {
-	return c == '\t' || (c >= 0x20 && c != 0x7f);
+	return cclass[c] & C_VALUE;
 }
 
-/* May c appear unescaped in a quoted-string (qdtext)? */
+/* May c appear unescaped in a quoted-string? */
 static int
 is_qdtext(unsigned char c)
 {
-	return c == '\t' || c == ' ' || c == '!' ||
-	    (c >= 0x23 && c <= 0x5b) || (c >= 0x5d && c != 0x7f);
+	return cclass[c] & C_QDTEXT;
 }
 
 /* Is c optional whitespace (SP or HTAB)? */
@@ -223,16 +226,15 @@ valid_authority(const unsigned char *p, size_t n)
 			return 0;
 		i++;
 	} else {
-		while (i < n && p[i] != ':') {
-			if (p[i] == '%') {
-				if (n - i < 3 || !is_hex(p[i + 1]) || !is_hex(p[i + 2]))
-					return 0;
+		/* a reg-name; whatever ends it must be the port's ':' */
+		while (i < n) {
+			if (cclass[p[i]] & C_REGNAME)
+				i++;
+			else if (p[i] == '%' && n - i >= 3 && is_hex(p[i + 1]) &&
+			    is_hex(p[i + 2]))
 				i += 3;
-				continue;
-			}
-			if (!is_unreserved_subdelim(p[i]))
-				return 0;
-			i++;
+			else
+				break;
 		}
 		if (i == 0)
 			return 0;
@@ -263,19 +265,22 @@ reject(struct http_request *req, int status, const char *why)
 static enum http_method
 method_lookup(const unsigned char *p, size_t n)
 {
+#define M(name, m)	{ name, sizeof(name) - 1, m }
 	static const struct {
 		const char *name;
+		size_t len;
 		enum http_method m;
 	} tab[] = {
-		{ "GET", HTTP_GET }, { "HEAD", HTTP_HEAD }, { "POST", HTTP_POST },
-		{ "PUT", HTTP_PUT }, { "DELETE", HTTP_DELETE },
-		{ "OPTIONS", HTTP_OPTIONS }, { "PATCH", HTTP_PATCH },
-		{ "TRACE", HTTP_TRACE },
+		M("GET", HTTP_GET), M("HEAD", HTTP_HEAD), M("POST", HTTP_POST),
+		M("PUT", HTTP_PUT), M("DELETE", HTTP_DELETE),
+		M("OPTIONS", HTTP_OPTIONS), M("PATCH", HTTP_PATCH),
+		M("TRACE", HTTP_TRACE),
 	};
+#undef M
 	size_t i;
 
 	for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
-		if (strlen(tab[i].name) == n && memcmp(tab[i].name, p, n) == 0)
+		if (tab[i].len == n && memcmp(tab[i].name, p, n) == 0)
 			return tab[i].m;
 	return (enum http_method)0;
 }
@@ -363,7 +368,7 @@ field_content_length(struct http_request *req, struct http_head_ctx *ctx,
 		if (v[i] < '0' || v[i] > '9')
 			return reject(req, 400, "invalid Content-Length");
 		d = (unsigned)(v[i] - '0');
-		if (x > (UINT64_MAX - d) / 10)
+		if (x > UINT64_MAX / 10 || x * 10 > UINT64_MAX - d)
 			return reject(req, 400, "Content-Length overflow");
 		x = x * 10 + d;
 	}
@@ -445,51 +450,86 @@ field_connection(struct http_request *req, struct http_head_ctx *ctx,
 	return 0;
 }
 
-/* Apply the rules for one complete field line (value without OWS). */
+/* Parse a Host value. */
+static int
+field_host(struct http_request *req, struct http_head_ctx *ctx,
+    const unsigned char *v, size_t n)
+{
+	if (++ctx->hosts > 1)
+		return reject(req, 400, "duplicate Host");
+	if (!valid_authority(v, n))
+		return reject(req, 400, "invalid Host");
+	req->host = (const char *)v;
+	req->host_len = n;
+	return 0;
+}
+
+/* Keep an Authorization value. */
+static int
+field_authorization(struct http_request *req, struct http_head_ctx *ctx,
+    const unsigned char *v, size_t n)
+{
+	(void)ctx;
+	if (req->authorization != NULL)
+		return reject(req, 400, "duplicate Authorization");
+	req->authorization = (const char *)v;
+	req->authorization_len = n;
+	return 0;
+}
+
+/* Parse an Idempotency-Key value. */
+static int
+field_idempotency_key(struct http_request *req, struct http_head_ctx *ctx,
+    const unsigned char *v, size_t n)
+{
+	(void)ctx;
+	if (req->idempotency_key != NULL)
+		return reject(req, 400, "duplicate Idempotency-Key");
+	if (n == 0 || n > 255)
+		return reject(req, 400, "invalid Idempotency-Key");
+	for (size_t k = 0; k < n; k++)
+		if (v[k] < 0x21 || v[k] > 0x7e)
+			return reject(req, 400, "invalid Idempotency-Key");
+	req->idempotency_key = (const char *)v;
+	req->idempotency_key_len = n;
+	return 0;
+}
+
+/* Parse an Expect value. */
+static int
+field_expect(struct http_request *req, struct http_head_ctx *ctx,
+    const unsigned char *v, size_t n)
+{
+	(void)ctx;
+	if (!eq_nocase(v, n, "100-continue"))
+		return reject(req, 417, "unsupported expectation");
+	/* RFC 9110 §10.1.1: ignored on HTTP/1.0 */
+	req->expect_continue = req->version_minor >= 1;
+	return 0;
+}
+
+/*
+ * Apply the rules for one complete field line (value without OWS).  The
+ * names it knows differ in length, so the length picks the one name to
+ * compare (a duplicate case label would not compile); other fields are
+ * passed over.
+ */
 static int
 field_line(struct http_request *req, struct http_head_ctx *ctx,
     const unsigned char *name, size_t nlen, const unsigned char *v, size_t n)
 {
-	if (eq_nocase(name, nlen, "content-length"))
-		return field_content_length(req, ctx, v, n);
-	if (eq_nocase(name, nlen, "transfer-encoding"))
-		return field_transfer_encoding(req, ctx, v, n);
-	if (eq_nocase(name, nlen, "connection"))
-		return field_connection(req, ctx, v, n);
-	if (eq_nocase(name, nlen, "host")) {
-		if (++ctx->hosts > 1)
-			return reject(req, 400, "duplicate Host");
-		if (!valid_authority(v, n))
-			return reject(req, 400, "invalid Host");
-		req->host = (const char *)v;
-		req->host_len = n;
-		return 0;
+#define KNOWN(s, fn)	case sizeof(s) - 1:				\
+	return eq_nocase(name, nlen, s) ? fn(req, ctx, v, n) : 0
+	switch (nlen) {
+	KNOWN("host", field_host);
+	KNOWN("expect", field_expect);
+	KNOWN("connection", field_connection);
+	KNOWN("authorization", field_authorization);
+	KNOWN("content-length", field_content_length);
+	KNOWN("idempotency-key", field_idempotency_key);
+	KNOWN("transfer-encoding", field_transfer_encoding);
 	}
-	if (eq_nocase(name, nlen, "authorization")) {
-		if (req->authorization != NULL)
-			return reject(req, 400, "duplicate Authorization");
-		req->authorization = (const char *)v;
-		req->authorization_len = n;
-		return 0;
-	}
-	if (eq_nocase(name, nlen, "idempotency-key")) {
-		if (req->idempotency_key != NULL)
-			return reject(req, 400, "duplicate Idempotency-Key");
-		if (n == 0 || n > 255)
-			return reject(req, 400, "invalid Idempotency-Key");
-		for (size_t k = 0; k < n; k++)
-			if (v[k] < 0x21 || v[k] > 0x7e)
-				return reject(req, 400, "invalid Idempotency-Key");
-		req->idempotency_key = (const char *)v;
-		req->idempotency_key_len = n;
-		return 0;
-	}
-	if (eq_nocase(name, nlen, "expect")) {
-		if (!eq_nocase(v, n, "100-continue"))
-			return reject(req, 417, "unsupported expectation");
-		/* RFC 9110 §10.1.1: ignored on HTTP/1.0 */
-		req->expect_continue = req->version_minor >= 1;
-	}
+#undef KNOWN
 	return 0;
 }
 
@@ -548,9 +588,10 @@ http_parse_head(const char *buf, size_t len, struct http_request *req)
 
 /*
  * Resume the scan of a request head at s->next.  Each phase examines each
- * byte once; a line's slices are looked at again only when the line is
- * complete (the method, the target, a field), so a head costs linear time
- * however it is split.
+ * byte once, most of them in a run of one class that stops at the first
+ * byte of another; a line's slices are looked at again only when the line
+ * is complete (the method, the target, a field), so a head costs linear
+ * time however it is split.
  */
 int
 http_parse_head_more(struct http_head_scan *s, const char *buf, size_t len,
@@ -560,26 +601,37 @@ http_parse_head_more(struct http_head_scan *s, const char *buf, size_t len,
 	struct http_request *r = &s->req;
 	struct http_head_ctx *ctx = &s->ctx;
 	size_t i = s->next;
+	int phase = s->phase;
 	int rc;
 
 #define VERDICT(x)	do { rc = (x); goto verdict; } while (0)
-/* Every byte of the field section is counted before it is looked at. */
-#define FIELD_BYTE(at) do {						\
-	if ((at) == len)						\
+/*
+ * Every byte of the request line and of the field section is counted
+ * before it is looked at.  RUN skips the bytes of class cls from i (none
+ * when cls is 0; four at a time while it can) up to len and lim, the
+ * offset of the first byte over the limit, then: at len, wait for more;
+ * at lim, that verdict; else b[i] is the byte that ended the run, for the
+ * caller to judge.
+ */
+#define RUN(cls, lim, status, why) do {					\
+	size_t lim_ = (lim), stop_ = len < lim_ ? len : lim_;		\
+	while (i + 4 <= stop_ && (cclass[b[i]] & cclass[b[i + 1]] &	\
+	    cclass[b[i + 2]] & cclass[b[i + 3]] & (cls)))		\
+		i += 4;							\
+	while (i < stop_ && (cclass[b[i]] & (cls)))			\
+		i++;							\
+	if (i == len)							\
 		goto more;						\
-	if ((at) - s->fs >= HTTP_MAX_HEAD)				\
-		VERDICT(reject(r, 431, "header section too large"));	\
+	if (i >= lim_)							\
+		VERDICT(reject(r, status, why));			\
 } while (0)
-/* ... and every byte of the request line. */
-#define LINE_BYTE(at) do {						\
-	if ((at) == len)						\
-		goto more;						\
-	if ((at) - s->line >= HTTP_MAX_REQUEST_LINE)			\
-		VERDICT(reject(r, 414, "request line too long"));	\
-} while (0)
+#define LINE_RUN(cls)	RUN(cls, s->line + HTTP_MAX_REQUEST_LINE, 414,	\
+			    "request line too long")
+#define FIELD_RUN(cls)	RUN(cls, s->fs + HTTP_MAX_HEAD, 431,		\
+			    "header section too large")
 
 	for (;;) {
-		switch (s->phase) {
+		switch (phase) {
 		case P_EMPTY:
 			/* RFC 9112 §2.2: skip a few empty lines */
 			if (i == len)
@@ -588,13 +640,13 @@ http_parse_head_more(struct http_head_scan *s, const char *buf, size_t len,
 				VERDICT(reject(r, 400, "bare LF"));
 			if (b[i] != '\r') {
 				s->line = i;
-				s->phase = P_METHOD;
+				phase = P_METHOD;
 				break;
 			}
 			if (s->empty == HTTP_MAX_EMPTY_LINES)
 				VERDICT(reject(r, 400, "too many empty lines"));
 			i++;
-			s->phase = P_EMPTY_LF;
+			phase = P_EMPTY_LF;
 			break;
 		case P_EMPTY_LF:
 			if (i == len)
@@ -603,82 +655,67 @@ http_parse_head_more(struct http_head_scan *s, const char *buf, size_t len,
 				VERDICT(reject(r, 400, "bare CR"));
 			s->line = ++i;
 			s->empty++;
-			s->phase = P_EMPTY;
+			phase = P_EMPTY;
 			break;
 		case P_METHOD:
-			for (;; i++) {
-				LINE_BYTE(i);
-				if (b[i] == ' ')
-					break;
-				if (!is_tchar(b[i]))
-					VERDICT(reject(r, 400, "invalid method"));
-			}
+			LINE_RUN(C_TCHAR);
+			if (b[i] != ' ')
+				VERDICT(reject(r, 400, "invalid method"));
 			if (i == s->line)
 				VERDICT(reject(r, 400, "empty method"));
 			r->method = method_lookup(b + s->line, i - s->line);
 			if (r->method == 0)
 				VERDICT(reject(r, 501, "unknown method"));
 			s->mark = ++i;
-			s->phase = P_TARGET;
-			break;
+			phase = P_TARGET;
+			/* fall through */
 		case P_TARGET:
-			for (;; i++) {
-				LINE_BYTE(i);
-				if (b[i] == ' ')
-					break;
-				if (!is_target_char(b[i]))
-					VERDICT(reject(r, 400, "invalid byte in target"));
-			}
+			LINE_RUN(C_TARGET);
+			if (b[i] != ' ')
+				VERDICT(reject(r, 400, "invalid byte in target"));
 			if (i == s->mark)
 				VERDICT(reject(r, 400, "empty target"));
 			if ((rc = parse_target(r, ctx, b + s->mark, i - s->mark)) < 0)
 				VERDICT(rc);
 			s->mark = ++i;
-			s->phase = P_VERSION;
-			break;
+			phase = P_VERSION;
+			/* fall through */
 		case P_VERSION: {
-			static const char version[] = "HTTP/";
+			/* '#' is any digit; the CRLF is not counted in the limit */
+			static const char version[] = "HTTP/#.#\r\n";
 			const size_t vs = s->mark;
 
 			for (;; i++) {
 				size_t k = i - vs;
-				int ok;
+				unsigned char want;
 
 				if (i == len)
 					goto more;
 				if (k < 8 && i - s->line >= HTTP_MAX_REQUEST_LINE)
 					VERDICT(reject(r, 414, "request line too long"));
-				if (k < 5)
-					ok = b[i] == (unsigned char)version[k];
-				else if (k == 5 || k == 7)
-					ok = b[i] >= '0' && b[i] <= '9';
-				else if (k == 6)
-					ok = b[i] == '.';
-				else if (k == 8)
-					ok = b[i] == '\r';
-				else if (b[i] == '\n')
-					break;
-				else
-					VERDICT(reject(r, 400, "bare CR in request line"));
-				if (!ok)
-					VERDICT(reject(r, 400, b[i] == '\n' ?
+				want = (unsigned char)version[k];
+				if (want == '#' ? b[i] < '0' || b[i] > '9' : b[i] != want)
+					VERDICT(reject(r, 400, k == 9 ?
+					    "bare CR in request line" : b[i] == '\n' ?
 					    "bare LF in request line" :
 					    "invalid HTTP version"));
 				/* known at the major digit: reject without waiting */
 				if (k == 5 && b[i] != '1')
 					VERDICT(reject(r, 505, "HTTP major version not 1"));
+				if (k == 9)
+					break;
 			}
 			/* 1.2 and later minors are served as 1.1 (RFC 9110 §2.5) */
 			r->version_minor = b[vs + 7] == '0' ? 0 : 1;
 			s->line = s->fs = ++i;
-			s->phase = P_FIELD;
-			break;
+			phase = P_FIELD;
 		}
+			/* fall through */
 		case P_FIELD:
-			FIELD_BYTE(i);
+			FIELD_RUN(0);
 			if (b[i] == '\r') {
 				i++;
-				s->phase = P_END_LF;
+				phase = P_END_LF;
 				break;
 			}
 			if (b[i] == '\n')
@@ -687,41 +724,32 @@ http_parse_head_more(struct http_head_scan *s, const char *buf, size_t len,
 				VERDICT(reject(r, 400, "obs-fold or leading whitespace"));
 			if (r->fields == HTTP_MAX_FIELDS)
 				VERDICT(reject(r, 431, "too many header fields"));
-			s->phase = P_NAME;
-			break;
+			phase = P_NAME;
+			/* fall through */
 		case P_NAME:
-			for (;; i++) {
-				FIELD_BYTE(i);
-				if (b[i] == ':')
-					break;
-				if (!is_tchar(b[i]))
-					VERDICT(reject(r, 400, is_ows(b[i]) ?
-					    "whitespace before colon" :
-					    "invalid field name"));
-			}
+			FIELD_RUN(C_TCHAR);
+			if (b[i] != ':')
+				VERDICT(reject(r, 400, is_ows(b[i]) ?
+				    "whitespace before colon" : "invalid field name"));
 			if (i == s->line)
 				VERDICT(reject(r, 400, "empty field name"));
 			s->mark = i++;	/* the name's end */
 			s->mark2 = i;
-			s->phase = P_VALUE;
-			break;
+			phase = P_VALUE;
+			/* fall through */
 		case P_VALUE:
-			for (;; i++) {
-				FIELD_BYTE(i);
-				if (b[i] == '\r')
-					break;
-				if (!is_value_char(b[i]))
-					VERDICT(reject(r, 400, b[i] == '\n' ? "bare LF" :
-					    b[i] == '\0' ? "NUL in field value" :
-					    "control character in field value"));
-			}
+			FIELD_RUN(C_VALUE);
+			if (b[i] != '\r')
+				VERDICT(reject(r, 400, b[i] == '\n' ? "bare LF" :
+				    b[i] == '\0' ? "NUL in field value" :
+				    "control character in field value"));
 			i++;
-			s->phase = P_VALUE_LF;
-			break;
+			phase = P_VALUE_LF;
+			/* fall through */
 		case P_VALUE_LF: {
 			size_t vs = s->mark2, ve = i - 1;
 
-			FIELD_BYTE(i);
+			FIELD_RUN(0);
 			if (b[i] != '\n')
 				VERDICT(reject(r, 400, "bare CR"));
 			for (; vs < ve && is_ows(b[vs]); vs++)
@@ -733,11 +761,11 @@ http_parse_head_more(struct http_head_scan *s, const char *buf, size_t len,
 			    b + vs, ve - vs)) < 0)
 				VERDICT(rc);
 			s->line = ++i;
-			s->phase = P_FIELD;
+			phase = P_FIELD;
 			break;
 		}
 		case P_END_LF:
-			FIELD_BYTE(i);
+			FIELD_RUN(0);
 			if (b[i] != '\n')
 				VERDICT(reject(r, 400, "bare CR"));
 			if ((rc = head_done(r, ctx)) < 0)
@@ -748,11 +776,13 @@ http_parse_head_more(struct http_head_scan *s, const char *buf, size_t len,
 			return s->verdict;
 		}
 	}
-#undef LINE_BYTE
-#undef FIELD_BYTE
+#undef FIELD_RUN
+#undef LINE_RUN
+#undef RUN
 #undef VERDICT
 more:
 	s->next = i;
+	s->phase = phase;
 	*req = *r;
 	return 0;
 verdict:

@@ -6,7 +6,9 @@
  * head must give 0, a prefix of an invalid one 0 or the same verdict.
  * Then it is dribbled byte by byte into one scan, which must give the
  * same answer at every byte while examining each byte once, never
- * reading the lines it has finished (their pages are made PROT_NONE).
+ * reading the lines it has finished (their pages are made PROT_NONE),
+ * and fed to one scan in two calls split at every point.  The same runs
+ * on the limits swept over every byte of a line, and on mutated heads.
  * Every chunked case is decoded whole, split in two at every point, and
  * one byte at a time, with the same result.  Inputs end exactly at a
  * PROT_NONE page and decoded output is written against one, so any
@@ -26,6 +28,7 @@
 #define OK		1	/* a complete head: verdict len - tail */
 #define INCOMPLETE	0
 #define GEN_MAX		40000	/* largest generated input */
+#define SPLIT_MAX	2048	/* inputs split at every point up to this size */
 
 /* --- guard pages ---------------------------------------------------------- */
 
@@ -741,6 +744,10 @@ same_request(const struct http_request *a, const struct http_request *b)
 	    a->query_len == b->query_len &&
 	    a->version_minor == b->version_minor && a->host == b->host &&
 	    a->host_len == b->host_len &&
+	    a->authorization == b->authorization &&
+	    a->authorization_len == b->authorization_len &&
+	    a->idempotency_key == b->idempotency_key &&
+	    a->idempotency_key_len == b->idempotency_key_len &&
 	    a->has_content_length == b->has_content_length &&
 	    a->content_length == b->content_length &&
 	    a->chunked == b->chunked &&
@@ -753,11 +760,12 @@ same_request(const struct http_request *a, const struct http_request *b)
  * Feed p[0..len) to one scan a byte at a time: at every byte the answer
  * of the whole-buffer parse of that prefix (prefix_rc), each byte
  * examined once (next == k after a 0), and the pages before the current
- * line made PROT_NONE as it moves on, so a rescan crashes.
+ * line made PROT_NONE as it moves on, so a rescan crashes.  A verdict
+ * comes with the whole parse's request (and reason).
  */
 static void
-dribble(const struct head_case *tc, struct guard *g, const char *p,
-    size_t len, const struct http_request *whole)
+dribble(const char *name, struct guard *g, const char *p, size_t len,
+    const struct http_request *whole)
 {
 	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
 	struct http_head_scan s;
@@ -777,48 +785,79 @@ dribble(const struct head_case *tc, struct guard *g, const char *p,
 		}
 		rc = http_parse_head_more(&s, p, k, &req);
 		ck_assert_msg(rc == prefix_rc[k], "%s: byte %zu: got %d (%s), "
-		    "want %d", tc->name, k, rc, req.error ? req.error : "no error",
+		    "want %d", name, k, rc, req.error ? req.error : "no error",
 		    prefix_rc[k]);
 		if (rc != 0)
 			break;
-		ck_assert_msg(s.next == k, "%s: byte %zu: next %zu", tc->name,
-		    k, s.next);
+		ck_assert_msg(s.next == k, "%s: byte %zu: next %zu", name, k,
+		    s.next);
 	}
-	if (rc > 0)
+	if (rc != 0)
 		ck_assert_msg(same_request(&req, whole), "%s: the dribbled "
-		    "request differs from the whole one", tc->name);
+		    "request differs from the whole one", name);
 	ck_assert_msg(mprotect(g->base, (size_t)(locked - g->base),
 	    PROT_READ | PROT_WRITE) == 0, "mprotect failed");
 }
 
-/* One head case, whole, as every prefix, and dribbled. */
-START_TEST(test_head_case)
+/*
+ * Feed p[0..len) to one scan in two calls, the first ending after k bytes,
+ * for every k: the verdict and request of the whole parse, wherever the
+ * split cuts a run of bytes.
+ */
+static void
+split(const char *name, const char *p, size_t len, int want,
+    const struct http_request *whole)
 {
-	const struct head_case *tc = &head_cases[_i];
+	struct http_head_scan s;
+	struct http_request req;
+	size_t k;
+	int rc;
+
+	for (k = 0; k <= len; k++) {
+		http_head_init(&s);
+		rc = http_parse_head_more(&s, p, k, &req);
+		if (rc == 0)
+			rc = http_parse_head_more(&s, p, len, &req);
+		ck_assert_msg(rc == want, "%s: split at %zu: got %d (%s), want %d",
+		    name, k, rc, req.error ? req.error : "no error", want);
+		if (rc != 0)
+			ck_assert_msg(same_request(&req, whole), "%s: split at "
+			    "%zu: the request differs from the whole one", name, k);
+	}
+}
+
+/*
+ * in[0..len) must give want whole (and the request tc describes, unless
+ * tc is NULL), 0 or want as every prefix (exactly 0 before the end of a
+ * valid head), and the same dribbled and split in two.  Prefixes shorter
+ * than from are not parsed from scratch: the dribble must give 0 there.
+ */
+static void
+check_head(const char *name, const char *in, size_t len, int want,
+    const struct head_case *tc, size_t from)
+{
 	struct http_request req, whole;
 	struct guard g;
-	const char *in;
-	size_t len, k;
+	size_t k;
 	char *p;
-	int want, rc;
+	int rc;
 
-	in = head_input(tc, &len);
-	want = tc->want == OK ? (int)(len - tc->tail) : tc->want;
 	guard_init(&g, len);
-
 	p = guard_place(&g, in, len);
 	rc = http_parse_head(p, len, &req);
 	whole = req;
 	prefix_rc[len] = rc;
-	ck_assert_msg(rc == want, "%s: got %d (%s), want %d", tc->name, rc,
+	ck_assert_msg(rc == want, "%s: got %d (%s), want %d", name, rc,
 	    req.error ? req.error : "no error", want);
-	if (want > 0)
+	if (want > 0 && tc != NULL)
 		check_request(tc, &req, p, (size_t)want);
 	if (want < 0)
 		ck_assert_msg(req.error != NULL && req.error[0] != '\0',
-		    "%s: no error reason", tc->name);
+		    "%s: no error reason", name);
 
-	for (k = 0; k < len; k++) {
+	for (k = 0; k < from && k < len; k++)
+		prefix_rc[k] = 0;
+	for (; k < len; k++) {
 		p = guard_place(&g, in, k);
 		rc = http_parse_head(p, k, &req);
 		prefix_rc[k] = rc;
@@ -826,18 +865,166 @@ START_TEST(test_head_case)
 			int w = k < (size_t)want ? 0 : want;
 
 			ck_assert_msg(rc == w, "%s: prefix %zu: got %d (%s), "
-			    "want %d", tc->name, k, rc,
+			    "want %d", name, k, rc,
 			    req.error ? req.error : "no error", w);
-			if (rc > 0)
+			if (rc > 0 && tc != NULL)
 				check_request(tc, &req, p, (size_t)rc);
 		} else {
 			ck_assert_msg(rc == 0 || rc == want, "%s: prefix %zu: "
-			    "got %d (%s), want 0 or %d", tc->name, k, rc,
+			    "got %d (%s), want 0 or %d", name, k, rc,
 			    req.error ? req.error : "no error", want);
 		}
 	}
-	dribble(tc, &g, guard_place(&g, in, len), len, &whole);
+	p = guard_place(&g, in, len);
+	dribble(name, &g, p, len, &whole);
+	if (len <= SPLIT_MAX)
+		split(name, p, len, want, &whole);
 	guard_free(&g);
+}
+
+/* One head case, whole, as every prefix, dribbled and split. */
+START_TEST(test_head_case)
+{
+	const struct head_case *tc = &head_cases[_i];
+	const char *in;
+	size_t len;
+
+	in = head_input(tc, &len);
+	check_head(tc->name, in, len, tc->want == OK ? (int)(len - tc->tail) :
+	    tc->want, tc, 0);
+}
+END_TEST
+
+/*
+ * The limits swept over every byte of a line: the field section is
+ * HTTP_MAX_HEAD - 2 + _i / 2 bytes, so the limit falls on each byte of its
+ * last field line and final CRLF in turn; on odd _i that line holds a
+ * control byte, whose 400 wins only before the limit.  Only the prefixes
+ * near the limit are parsed from scratch (the rest is quadratic).
+ */
+#define FIELD_SWEEP	15
+START_TEST(test_field_limit_sweep)
+{
+	static const char tail[] = "\r\nAb: ?\r\n\r\n";
+	const size_t fs = strlen("GET / HTTP/1.1\r\n");
+	size_t fslen = HTTP_MAX_HEAD - 2 + (size_t)_i / 2;
+	size_t bad = fslen - strlen(strchr(tail, '?'));	/* from fs */
+	struct head_case tc = { .method = HTTP_GET, .path = "/", .host = "a",
+	    .fields = 3 };
+	char name[96], *p;
+	int want;
+
+	p = put(genbuf, "GET / HTTP/1.1\r\nHost: a\r\nX: ");
+	p = fill(p, 'v', fs + fslen - (size_t)(p - genbuf) - strlen(tail));
+	p = put(p, tail);
+	ck_assert_uint_eq((size_t)(p - genbuf), fs + fslen);
+	if (_i % 2 == 1)
+		genbuf[fs + bad] = '\x01';
+	if (_i % 2 == 1 && bad < HTTP_MAX_HEAD)
+		want = -400;
+	else
+		want = fslen <= HTTP_MAX_HEAD ? (int)(fs + fslen) : -431;
+	snprintf(name, sizeof(name), "field section of %zu bytes%s", fslen,
+	    _i % 2 ? " with a control byte" : "");
+	tc.name = name;
+	check_head(name, genbuf, fs + fslen, want, &tc, fs + HTTP_MAX_HEAD - 16);
+}
+END_TEST
+
+/*
+ * The same for the request line (without its CRLF): HTTP_MAX_REQUEST_LINE
+ * - 2 + _i / 2 bytes, so the limit falls on the target's last bytes, the
+ * SP, the version, the CRLF; on odd _i the target's last byte is '<'.
+ */
+#define LINE_SWEEP	14
+START_TEST(test_line_limit_sweep)
+{
+	size_t llen = HTTP_MAX_REQUEST_LINE - 2 + (size_t)_i / 2;
+	size_t bad = llen - strlen(" HTTP/1.1") - 1;
+	struct head_case tc = { .method = HTTP_GET, .host = "a", .fields = 1 };
+	char name[96], *p;
+	int want;
+
+	p = put(genbuf, "GET /");
+	p = fill(p, 'a', llen - strlen("GET / HTTP/1.1"));
+	p = put(p, " HTTP/1.1\r\nHost: a\r\n\r\n");
+	if (_i % 2 == 1)
+		genbuf[bad] = '<';
+	if (_i % 2 == 1 && bad < HTTP_MAX_REQUEST_LINE)
+		want = -400;
+	else
+		want = llen <= HTTP_MAX_REQUEST_LINE ? (int)(p - genbuf) : -414;
+	snprintf(name, sizeof(name), "request line of %zu bytes%s", llen,
+	    _i % 2 ? " with a bad target byte" : "");
+	tc.name = name;
+	check_head(name, genbuf, (size_t)(p - genbuf), want, &tc,
+	    HTTP_MAX_REQUEST_LINE - 16);
+}
+END_TEST
+
+/*
+ * Mutated heads: each of MUTANTS per case is one of a few heads with one
+ * to three bytes replaced, inserted or deleted, or a run of one byte
+ * inserted, then cut short at random one time in four.  Whatever the
+ * verdict, every prefix, the dribble and every split must agree with it.
+ */
+#define MUTANT_CASES	20
+#define MUTANTS		100
+START_TEST(test_mutants)
+{
+	static const char *const heads[] = {
+		"POST /payload HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n"
+		"Content-Type: application/octet-stream\r\n"
+		"Content-Length: 100\r\n\r\n",
+		"GET http://a.b:8080/x%20y?q HTTP/1.1\r\nHost: [::1]:80\r\n"
+		"Connection: keep-alive, close\r\nExpect: 100-continue\r\n"
+		"Authorization: Bearer t\r\nIdempotency-Key: k-1\r\n\r\n",
+		"POST /p HTTP/1.1\r\nHost: h%41\r\n"
+		"Transfer-Encoding: gzip, chunked\r\n\r\n",
+		"\r\nOPTIONS * HTTP/1.0\r\nX:  v\t \r\n\r\nbody",
+	};
+	static const char bytes[] = "\r\n\t :%/?#@[]<>\"\\,;=.-aZ9\x7f\x80\xff";
+	uint64_t x = 0x9e3779b97f4a7c15u * (uint64_t)(_i + 1);
+	char name[96];
+	int m;
+
+#define RND()	(x ^= x << 13, x ^= x >> 7, x ^= x << 17)
+	for (m = 0; m < MUTANTS; m++) {
+		const char *h = heads[RND() % (sizeof(heads) / sizeof(heads[0]))];
+		size_t len = strlen(h), n = 1 + RND() % 3, at, run;
+		struct http_request req;
+		char c;
+
+		memcpy(genbuf, h, len);
+		while (n-- > 0) {
+			at = RND() % (len + 1);
+			c = RND() % 2 ? bytes[RND() % (sizeof(bytes) - 1)] :
+			    (char)RND();
+			run = RND() % 4 == 0 ? RND() % 64 : 1;
+			switch (RND() % 3) {
+			case 0:		/* replace */
+				if (at < len)
+					genbuf[at] = c;
+				break;
+			case 1:		/* insert a run of c */
+				memmove(genbuf + at + run, genbuf + at, len - at);
+				memset(genbuf + at, c, run);
+				len += run;
+				break;
+			case 2:		/* delete */
+				if (at < len)
+					memmove(genbuf + at, genbuf + at + 1,
+					    --len - at);
+				break;
+			}
+		}
+		if (RND() % 4 == 0)
+			len = RND() % (len + 1);
+		snprintf(name, sizeof(name), "mutant %d.%d", _i, m);
+		check_head(name, genbuf, len, http_parse_head(genbuf, len, &req),
+		    NULL, 0);
+	}
+#undef RND
 }
 END_TEST
 
@@ -1217,6 +1404,17 @@ parser_suite(void)
 	tcase_add_loop_test(tc, test_head_case, 0, NHEAD);
 	tcase_add_test(tc, test_pipeline);
 	tcase_add_test(tc, test_status_text);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("limits");
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, test_field_limit_sweep, 0, 2 * FIELD_SWEEP);
+	tcase_add_loop_test(tc, test_line_limit_sweep, 0, 2 * LINE_SWEEP);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("mutants");
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, test_mutants, 0, MUTANT_CASES);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("chunked");
