@@ -6,7 +6,8 @@
 # 1. ingest: jobqd (handler=noop workers=8 queue=65536 max_payload=1024)
 #    against nginx (one worker, "return 202" with a job-like JSON body,
 #    access log off), after one unmeasured warm-up run of each,
-#    alternating, for each wrk thread count: req/s, p50,
+#    alternating (jobqd first in odd rounds, nginx in even ones), for
+#    each wrk thread count: req/s, p50,
 #    p99, socket errors, non-2xx answers, the ratio jobqd/nginx per round
 #    and of the means.
 # 2. context switches per job of the whole daemon (master, dispatcher and
@@ -24,12 +25,13 @@
 # Exits 1 when a run leaves jobs not completed.
 #
 #   JOBQD_BIN=./jobqd tests/bench/http_bench.sh [SECONDS] [ROUNDS]
-#   BENCH_SECONDS (5), BENCH_ROUNDS (3), BENCH_THREADS ("1 2": wrk -t
-#   values), BENCH_CONNECTIONS (64); the arguments override the first two.
+#   BENCH_SECONDS (5), BENCH_ROUNDS (4: even, so that each server goes
+#   first as often), BENCH_THREADS ("1 2": wrk -t values),
+#   BENCH_CONNECTIONS (64); the arguments override the first two.
 set -euo pipefail
 
 secs=${1:-${BENCH_SECONDS:-5}}
-rounds=${2:-${BENCH_ROUNDS:-3}}
+rounds=${2:-${BENCH_ROUNDS:-4}}
 threads=${BENCH_THREADS:-1 2}
 conns=${BENCH_CONNECTIONS:-64}
 bin=${JOBQD_BIN:-./jobqd}
@@ -187,6 +189,11 @@ row '-t' round server 'req/s' 'p50 ms' 'p99 ms' errors non2xx ratio \
 for t in $threads; do
 	jsum=0 nsum=0 rsum=0 swsum=0 jobsum=0
 	for r in $(seq "$rounds"); do
+		# every other round nginx goes first: neither server always
+		# runs right after the other
+		if [ $((r % 2)) = 0 ]; then
+			read -r nrps np50 np99 nerr nbad _ < <(run_wrk "$t" "$nport")
+		fi
 		jobqd_drained
 		a0=$acc d0=$((comp + fail))
 		ctx_sample "$tmp/ctx0"
@@ -195,7 +202,9 @@ for t in $threads; do
 		ctx_sample "$tmp/ctx1"
 		read -r sw sm sd sc born gone < <(ctx_delta "$tmp/ctx0" "$tmp/ctx1")
 		jobs=$((comp + fail - d0))
-		read -r nrps np50 np99 nerr nbad _ < <(run_wrk "$t" "$nport")
+		if [ $((r % 2)) = 1 ]; then
+			read -r nrps np50 np99 nerr nbad _ < <(run_wrk "$t" "$nport")
+		fi
 		ratio=$(calc %.2f "$jrps / $nrps")
 		perjob=$(calc '%.2f = %.2f + %.2f + %.2f' "$sw/$jobs, $sm/$jobs, $sd/$jobs, $sc/$jobs")
 		row "$t" "$r" jobqd "$jrps" "$jp50" "$jp99" "$jerr" "$jbad" "$ratio" \
