@@ -18,7 +18,8 @@
 #    sampled once the run's jobs are all done; split master+dispatcher+workers.
 # 3. overload: jobqd with the built-in defaults (100 workers x sleep 500 ms,
 #    queue 200) under the same wrk load: answered requests/s (every
-#    response, 2xx and 503) against the noop ingest rate of (1), the share
+#    response, 2xx and 503) against the noop ingest rate of (1)'s daemon
+#    measured right before or after each run (alternating), the share
 #    of 503s, and the daemon's memory (PSS summed over its processes)
 #    before and after each run.
 # 4. for every jobqd run: accepted = completed (polled, bounded).
@@ -52,9 +53,10 @@ need nginx nginx-light
 need curl curl
 
 tmp=$(mktemp -d /tmp/jobqd-bench-XXXXXX)
-jpid='' npid='' nstarted=0 failed=0
+jpid='' ipid='' npid='' nstarted=0 failed=0
 cleanup() {
 	[ -n "$jpid" ] && kill -TERM "$jpid" 2>/dev/null && wait "$jpid" 2>/dev/null
+	[ -n "$ipid" ] && kill -TERM "$ipid" 2>/dev/null && wait "$ipid" 2>/dev/null
 	[ -n "$npid" ] && kill -QUIT "$npid" 2>/dev/null && wait "$npid" 2>/dev/null
 	rm -rf "$tmp"
 }
@@ -219,30 +221,47 @@ for t in $threads; do
 	row "$t" mean nginx "$((nsum / rounds))" '' '' '' '' '' ''
 done
 jobqd_drained
-echo "jobs (ingest daemon): accepted $acc, completed $comp, failed $fail, rejected $rej"
-jobqd_stop
+echo "jobs (ingest daemon so far): accepted $acc, completed $comp, failed $fail, rejected $rej"
+# The ingest daemon stays up: section 3 measures its rate again next to
+# each overload run.
+ipid=$jpid iport=$jport jpid=
 
 echo
-echo "== 3. overload: jobqd built-in defaults ($default_workers workers x sleep 500 ms, queue 200), same wrk load"
+echo "== 3. overload: jobqd built-in defaults ($default_workers workers x sleep 500 ms, queue 200), same wrk load;"
+echo "   ingest/s: the noop daemon of (1) right before or after (alternating), the reference of the ratio"
 jobqd_start "$default_workers"
 orow '-t' round 'answered/s' \
 	'p50 ms' 'p99 ms' errors 2xx 503 '503 %' 'ingest/s' ratio 'PSS MiB (processes) before -> after'
 for t in $threads; do
+	osum=0 isum=0
 	for r in $(seq "$rounds"); do
+		if [ $((r % 2)) = 0 ]; then
+			read -r irps _ < <(run_wrk "$t" "$iport")
+		fi
 		jobqd_drained
 		r0=$rej m0=$(pss_sample)
 		read -r rps p50 p99 err bad reqs < <(run_wrk "$t" "$jport")
 		m1=$(pss_sample)
 		jobqd_drained
+		if [ $((r % 2)) = 1 ]; then
+			read -r irps _ < <(run_wrk "$t" "$iport")
+		fi
 		orow "$t" "$r" "$rps" "$p50" "$p99" \
 			"$err" "$((reqs - bad))" "$((rej - r0))" "$(calc %.1f "100 * $bad / $reqs")" \
-			"${ingest[$t]}" "$(calc %.2f "$rps / ${ingest[$t]}")" \
+			"$irps" "$(calc %.2f "$rps / $irps")" \
 			"$m0 -> $m1"
+		osum=$((osum + rps)) isum=$((isum + irps))
 	done
+	orow "$t" mean "$((osum / rounds))" '' '' '' '' '' '' "$((isum / rounds))" \
+		"$(calc %.2f "$osum / $isum")" ''
 done
 jobqd_drained
 echo "jobs (overload daemon): accepted $acc, completed $comp, failed $fail, rejected $rej" \
 	"(503 = jobqd's rejected counter; 2xx = wrk's answers below 400)"
+jobqd_stop
+jpid=$ipid jport=$iport ipid=
+jobqd_drained
+echo "jobs (ingest daemon): accepted $acc, completed $comp, failed $fail, rejected $rej"
 jobqd_stop
 
 [ "$failed" = 0 ] || { echo "http_bench: accepted jobs did not all complete"; exit 1; }
