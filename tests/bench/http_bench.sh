@@ -6,7 +6,8 @@
 # 1. ingest: jobqd (handler=noop workers=8 queue=65536 max_payload=1024)
 #    against nginx (one worker, "return 202" with a job-like JSON body,
 #    access log off), after one unmeasured warm-up run of each,
-#    alternating, for each wrk thread count: req/s, p50,
+#    alternating (jobqd first in odd rounds, nginx in even ones), for
+#    each wrk thread count: req/s, p50,
 #    p99, socket errors, non-2xx answers, the ratio jobqd/nginx per round
 #    and of the means.
 # 2. context switches per job of the whole daemon (master, dispatcher and
@@ -17,19 +18,21 @@
 #    sampled once the run's jobs are all done; split master+dispatcher+workers.
 # 3. overload: jobqd with the built-in defaults (100 workers x sleep 500 ms,
 #    queue 200) under the same wrk load: answered requests/s (every
-#    response, 2xx and 503) against the noop ingest rate of (1), the share
+#    response, 2xx and 503) against the noop ingest rate of (1)'s daemon
+#    measured right before or after each run (alternating), the share
 #    of 503s, and the daemon's memory (PSS summed over its processes)
 #    before and after each run.
 # 4. for every jobqd run: accepted = completed (polled, bounded).
 # Exits 1 when a run leaves jobs not completed.
 #
 #   JOBQD_BIN=./jobqd tests/bench/http_bench.sh [SECONDS] [ROUNDS]
-#   BENCH_SECONDS (5), BENCH_ROUNDS (3), BENCH_THREADS ("1 2": wrk -t
-#   values), BENCH_CONNECTIONS (64); the arguments override the first two.
+#   BENCH_SECONDS (5), BENCH_ROUNDS (4: even, so that each server goes
+#   first as often), BENCH_THREADS ("1 2": wrk -t values),
+#   BENCH_CONNECTIONS (64); the arguments override the first two.
 set -euo pipefail
 
 secs=${1:-${BENCH_SECONDS:-5}}
-rounds=${2:-${BENCH_ROUNDS:-3}}
+rounds=${2:-${BENCH_ROUNDS:-4}}
 threads=${BENCH_THREADS:-1 2}
 conns=${BENCH_CONNECTIONS:-64}
 bin=${JOBQD_BIN:-./jobqd}
@@ -50,9 +53,10 @@ need nginx nginx-light
 need curl curl
 
 tmp=$(mktemp -d /tmp/jobqd-bench-XXXXXX)
-jpid='' npid='' nstarted=0 failed=0
+jpid='' ipid='' npid='' nstarted=0 failed=0
 cleanup() {
 	[ -n "$jpid" ] && kill -TERM "$jpid" 2>/dev/null && wait "$jpid" 2>/dev/null
+	[ -n "$ipid" ] && kill -TERM "$ipid" 2>/dev/null && wait "$ipid" 2>/dev/null
 	[ -n "$npid" ] && kill -QUIT "$npid" 2>/dev/null && wait "$npid" 2>/dev/null
 	rm -rf "$tmp"
 }
@@ -187,6 +191,11 @@ row '-t' round server 'req/s' 'p50 ms' 'p99 ms' errors non2xx ratio \
 for t in $threads; do
 	jsum=0 nsum=0 rsum=0 swsum=0 jobsum=0
 	for r in $(seq "$rounds"); do
+		# every other round nginx goes first: neither server always
+		# runs right after the other
+		if [ $((r % 2)) = 0 ]; then
+			read -r nrps np50 np99 nerr nbad _ < <(run_wrk "$t" "$nport")
+		fi
 		jobqd_drained
 		a0=$acc d0=$((comp + fail))
 		ctx_sample "$tmp/ctx0"
@@ -195,7 +204,9 @@ for t in $threads; do
 		ctx_sample "$tmp/ctx1"
 		read -r sw sm sd sc born gone < <(ctx_delta "$tmp/ctx0" "$tmp/ctx1")
 		jobs=$((comp + fail - d0))
-		read -r nrps np50 np99 nerr nbad _ < <(run_wrk "$t" "$nport")
+		if [ $((r % 2)) = 1 ]; then
+			read -r nrps np50 np99 nerr nbad _ < <(run_wrk "$t" "$nport")
+		fi
 		ratio=$(calc %.2f "$jrps / $nrps")
 		perjob=$(calc '%.2f = %.2f + %.2f + %.2f' "$sw/$jobs, $sm/$jobs, $sd/$jobs, $sc/$jobs")
 		row "$t" "$r" jobqd "$jrps" "$jp50" "$jp99" "$jerr" "$jbad" "$ratio" \
@@ -210,30 +221,47 @@ for t in $threads; do
 	row "$t" mean nginx "$((nsum / rounds))" '' '' '' '' '' ''
 done
 jobqd_drained
-echo "jobs (ingest daemon): accepted $acc, completed $comp, failed $fail, rejected $rej"
-jobqd_stop
+echo "jobs (ingest daemon so far): accepted $acc, completed $comp, failed $fail, rejected $rej"
+# The ingest daemon stays up: section 3 measures its rate again next to
+# each overload run.
+ipid=$jpid iport=$jport jpid=
 
 echo
-echo "== 3. overload: jobqd built-in defaults ($default_workers workers x sleep 500 ms, queue 200), same wrk load"
+echo "== 3. overload: jobqd built-in defaults ($default_workers workers x sleep 500 ms, queue 200), same wrk load;"
+echo "   ingest/s: the noop daemon of (1) right before or after (alternating), the reference of the ratio"
 jobqd_start "$default_workers"
 orow '-t' round 'answered/s' \
 	'p50 ms' 'p99 ms' errors 2xx 503 '503 %' 'ingest/s' ratio 'PSS MiB (processes) before -> after'
 for t in $threads; do
+	osum=0 isum=0
 	for r in $(seq "$rounds"); do
+		if [ $((r % 2)) = 0 ]; then
+			read -r irps _ < <(run_wrk "$t" "$iport")
+		fi
 		jobqd_drained
 		r0=$rej m0=$(pss_sample)
 		read -r rps p50 p99 err bad reqs < <(run_wrk "$t" "$jport")
 		m1=$(pss_sample)
 		jobqd_drained
+		if [ $((r % 2)) = 1 ]; then
+			read -r irps _ < <(run_wrk "$t" "$iport")
+		fi
 		orow "$t" "$r" "$rps" "$p50" "$p99" \
 			"$err" "$((reqs - bad))" "$((rej - r0))" "$(calc %.1f "100 * $bad / $reqs")" \
-			"${ingest[$t]}" "$(calc %.2f "$rps / ${ingest[$t]}")" \
+			"$irps" "$(calc %.2f "$rps / $irps")" \
 			"$m0 -> $m1"
+		osum=$((osum + rps)) isum=$((isum + irps))
 	done
+	orow "$t" mean "$((osum / rounds))" '' '' '' '' '' '' "$((isum / rounds))" \
+		"$(calc %.2f "$osum / $isum")" ''
 done
 jobqd_drained
 echo "jobs (overload daemon): accepted $acc, completed $comp, failed $fail, rejected $rej" \
 	"(503 = jobqd's rejected counter; 2xx = wrk's answers below 400)"
+jobqd_stop
+jpid=$ipid jport=$iport ipid=
+jobqd_drained
+echo "jobs (ingest daemon): accepted $acc, completed $comp, failed $fail, rejected $rej"
 jobqd_stop
 
 [ "$failed" = 0 ] || { echo "http_bench: accepted jobs did not all complete"; exit 1; }
