@@ -15,7 +15,8 @@
 #    run: voluntary + nonvoluntary switches of every process alive before
 #    or after the run (a process that exited during it is counted as
 #    "exited", its last switches unknown), divided by the jobs completed,
-#    sampled once the run's jobs are all done; split master+dispatcher+workers.
+#    sampled once the run's jobs are all done; split master+dispatcher+workers;
+#    and nginx's (master and worker) per request of its run, for reference.
 # 3. overload: jobqd with the built-in defaults (100 workers x sleep 500 ms,
 #    queue 200) under the same wrk load: answered requests/s (every
 #    response, 2xx and 503) against the noop ingest rate of (1)'s daemon
@@ -155,8 +156,9 @@ run_wrk() {
 	grep '^RESULT' <<<"$out" | cut -d' ' -f2- || { echo "http_bench: wrk: $out" >&2; exit 1; }
 }
 
-# ctx_sample FILE: the daemon's processes and their context switches.
-ctx_sample() { python3 "$here/proc_tree.py" ctx "$jpid" > "$1"; }
+# ctx_sample FILE [ROOT]: the daemon's (or ROOT's) processes and their
+# context switches.
+ctx_sample() { python3 "$here/proc_tree.py" ctx "${2:-$jpid}" > "$1"; }
 
 # ctx_delta BEFORE AFTER: "total master dispatcher workers new exited":
 # switches between the samples by depth (0 master, 1 dispatcher, 2+
@@ -168,6 +170,17 @@ ctx_delta() {
 	  if ($1 in b) delete b[$1]; else born++ }
 	END { for (k in b) gone++
 	      printf "%d %d %d %d %d %d\n", s[0] + s[1] + s[2], s[0], s[1], s[2], born, gone }' "$1" "$2"
+}
+
+# nginx_run THREADS: one run against nginx; nrps np50 np99 nerr nbad
+# nreq, and nsw, the context switches of nginx's processes meanwhile (the
+# same count as jobqd's, for reference: the load generator preempts a
+# server too).
+nginx_run() {
+	ctx_sample "$tmp/nctx0" "$npid"
+	read -r nrps np50 np99 nerr nbad nreq < <(run_wrk "$1" "$nport")
+	ctx_sample "$tmp/nctx1" "$npid"
+	read -r nsw _ < <(ctx_delta "$tmp/nctx0" "$tmp/nctx1")
 }
 
 # pss_sample: the daemon's PSS in MiB and its number of processes.
@@ -189,12 +202,12 @@ declare -A ingest
 row '-t' round server 'req/s' 'p50 ms' 'p99 ms' errors non2xx ratio \
 	'ctxsw/job = master + dispatcher + workers'
 for t in $threads; do
-	jsum=0 nsum=0 rsum=0 swsum=0 jobsum=0
+	jsum=0 nsum=0 rsum=0 swsum=0 jobsum=0 nswsum=0 nreqsum=0
 	for r in $(seq "$rounds"); do
 		# every other round nginx goes first: neither server always
 		# runs right after the other
 		if [ $((r % 2)) = 0 ]; then
-			read -r nrps np50 np99 nerr nbad _ < <(run_wrk "$t" "$nport")
+			nginx_run "$t"
 		fi
 		jobqd_drained
 		a0=$acc d0=$((comp + fail))
@@ -205,20 +218,22 @@ for t in $threads; do
 		read -r sw sm sd sc born gone < <(ctx_delta "$tmp/ctx0" "$tmp/ctx1")
 		jobs=$((comp + fail - d0))
 		if [ $((r % 2)) = 1 ]; then
-			read -r nrps np50 np99 nerr nbad _ < <(run_wrk "$t" "$nport")
+			nginx_run "$t"
 		fi
 		ratio=$(calc %.2f "$jrps / $nrps")
 		perjob=$(calc '%.2f = %.2f + %.2f + %.2f' "$sw/$jobs, $sm/$jobs, $sd/$jobs, $sc/$jobs")
 		row "$t" "$r" jobqd "$jrps" "$jp50" "$jp99" "$jerr" "$jbad" "$ratio" \
 			"$perjob (accepted $((acc - a0)), completed $jobs; processes new $born, exited $gone)"
-		row "$t" "$r" nginx "$nrps" "$np50" "$np99" "$nerr" "$nbad" '' ''
+		row "$t" "$r" nginx "$nrps" "$np50" "$np99" "$nerr" "$nbad" '' \
+			"$(calc %.2f "$nsw / $nreq") (its processes' switches per request)"
 		jsum=$((jsum + jrps)) nsum=$((nsum + nrps)) swsum=$((swsum + sw)) jobsum=$((jobsum + jobs))
+		nswsum=$((nswsum + nsw)) nreqsum=$((nreqsum + nreq))
 		rsum=$(calc %.4f "$rsum + $ratio")
 	done
 	ingest[$t]=$((jsum / rounds))
 	row "$t" mean jobqd "${ingest[$t]}" '' '' '' '' "$(calc %.2f "$jsum / $nsum")" \
 		"$(calc %.2f "$swsum / $jobsum") (ratio: of the means; mean of the rounds' $(calc %.2f "$rsum / $rounds"))"
-	row "$t" mean nginx "$((nsum / rounds))" '' '' '' '' '' ''
+	row "$t" mean nginx "$((nsum / rounds))" '' '' '' '' '' "$(calc %.2f "$nswsum / $nreqsum")"
 done
 jobqd_drained
 echo "jobs (ingest daemon so far): accepted $acc, completed $comp, failed $fail, rejected $rej"
