@@ -198,7 +198,6 @@ jobqd_start 8 -o handler=noop -o workers=8 -o queue=65536 -o max_payload=1024
 # maps it; nginx's buffers) that a long-running daemon pays once.
 run_wrk 1 "$jport" >/dev/null
 run_wrk 1 "$nport" >/dev/null
-declare -A ingest
 row '-t' round server 'req/s' 'p50 ms' 'p99 ms' errors non2xx ratio \
 	'ctxsw/job = master + dispatcher + workers'
 for t in $threads; do
@@ -230,8 +229,7 @@ for t in $threads; do
 		nswsum=$((nswsum + nsw)) nreqsum=$((nreqsum + nreq))
 		rsum=$(calc %.4f "$rsum + $ratio")
 	done
-	ingest[$t]=$((jsum / rounds))
-	row "$t" mean jobqd "${ingest[$t]}" '' '' '' '' "$(calc %.2f "$jsum / $nsum")" \
+	row "$t" mean jobqd "$((jsum / rounds))" '' '' '' '' "$(calc %.2f "$jsum / $nsum")" \
 		"$(calc %.2f "$swsum / $jobsum") (ratio: of the means; mean of the rounds' $(calc %.2f "$rsum / $rounds"))"
 	row "$t" mean nginx "$((nsum / rounds))" '' '' '' '' '' "$(calc %.2f "$nswsum / $nreqsum")"
 done
